@@ -1,0 +1,73 @@
+# Make targets: the one way in, for people and for the GitHub workflows alike.
+# Each target calls the `pipeline` CLI; `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ENV ?= local
+PY := .venv/bin/python
+PIPELINE := .venv/bin/python -m pipeline
+VERSION ?=
+ARGS ?=
+
+.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-e2e bench-deploy clean
+
+help: ## List the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  ENV=$(ENV) by default; e.g. make deploy ENV=local VERSION=<tag>"
+
+.venv/.ready: scripts/bootstrap requirements/*.lock
+	@scripts/bootstrap
+	@touch $@
+
+setup: .venv/.ready ## Install everything: venvs, Docker engine, swarm, registry, base image
+	@$(PIPELINE) setup $(ENV) $(ARGS)
+
+up: .venv/.ready ## Bring ENV up (engine, registry, images, db, cache, edge)
+	@$(PIPELINE) up $(ENV) $(ARGS)
+
+down: .venv/.ready ## Remove ENV's services and edge (data kept; ARGS=--volumes to delete it)
+	@$(PIPELINE) down $(ENV) $(ARGS)
+
+build: .venv/.ready ## Build the app image of this commit and push it to the registry
+	@$(PIPELINE) build --env $(ENV) $(ARGS)
+
+deploy: .venv/.ready ## Deploy VERSION (default: this commit, built first) to ENV
+	@v="$(VERSION)"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env $(ENV)) || exit $$?; fi; \
+	$(PIPELINE) deploy $(ENV) --version "$$v" $(ARGS)
+
+status: .venv/.ready ## What runs in ENV: version, replicas, health per track, weights
+	@$(PIPELINE) status $(ENV) $(ARGS)
+
+logs: .venv/.ready ## Logs of ENV (ARGS="--service edge --follow")
+	@$(PIPELINE) logs $(ENV) $(ARGS)
+
+weights: .venv/.ready ## Set the canary weight: make weights CANARY=10
+	@$(PIPELINE) weights $(ENV) --canary $(CANARY) $(ARGS)
+
+versions: .venv/.ready ## Releases in the registry
+	@$(PIPELINE) versions $(ENV) $(ARGS)
+
+demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test, show status
+	@$(PIPELINE) up $(ENV)
+	@v=$$($(PIPELINE) build --env $(ENV)) && $(PIPELINE) deploy $(ENV) --version "$$v"
+	@$(PIPELINE) status $(ENV)
+	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").edge.port)')/"
+
+lint: .venv/.ready ## ruff and mypy
+	$(PY) -m ruff check pipeline tests app
+	$(PY) -m ruff format --check pipeline tests || true
+	$(PY) -m mypy
+
+test-unit: .venv/.ready ## Unit tests: no daemon, seconds
+	$(PY) -m pytest tests/unit -q
+	@if [ -x .venv-app/bin/python ]; then .venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider; fi
+
+test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
+	$(PY) -m pytest tests/e2e -q -m e2e
+
+test: lint test-unit test-e2e ## Everything CI runs
+
+bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
+	$(PY) -m pipeline.bench.deploy $(ENV)
+
+clean: ## Remove the venvs and build caches (not the Docker state)
+	rm -rf .venv .venv-app .pipeline/build

@@ -1,0 +1,1 @@
+"""Reference async Django app for the deployment pipeline (ASGI, django-ninja)."""

@@ -1,0 +1,120 @@
+"""Build the app's image from one commit, reproducibly and with no network in the build.
+
+Wheels come from the hash-locked ``requirements/app.lock`` and are installed on the
+host into ``site/``; the app's files are copied into ``app/``; every mtime is set to
+the commit time (SOURCE_DATE_EPOCH). The image's app layers are plain COPYs of that
+tree, so the same commit gives the same layer content.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline import docker
+from pipeline.commands import Command
+from pipeline.environment import Environment
+from pipeline.executor import Executor
+from pipeline.images import ensure_base
+from pipeline.project import Project
+from pipeline.release import Release, image_ref
+
+Say = Callable[[str], None]
+
+
+def wheel_commands(project: Project, python: str = sys.executable) -> list[Command]:
+    wheels = project.state / "cache" / "wheels"
+    site = project.state / "build" / "context" / "site"
+    lock = str(project.root / "requirements" / "app.lock")
+    return [
+        Command(
+            (python, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--require-hashes",
+             "--no-deps", "-r", lock, "-d", str(wheels)),
+            description="fetch the app's locked wheels", timeout=900,
+        ),
+        Command(("rm", "-rf", str(site)), description="clear the staged site-packages"),
+        Command(
+            (python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels),
+             "--require-hashes", "--no-deps", "--no-compile", "--only-binary=:all:",
+             "--target", str(site), "-r", lock),
+            description="install the wheels into the build context", timeout=900,
+            env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        ),
+    ]
+
+
+def stage_sources(project: Project, context: Path) -> None:
+    """Copy the app's files (tracked and untracked, not ignored) into the context."""
+    files = subprocess.run(
+        ["git", "-C", str(project.root), "ls-files", "--cached", "--others", "--exclude-standard", "--", "app"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()
+    target = context / "app"
+    shutil.rmtree(target, ignore_errors=True)
+    for name in files:
+        source = project.root / name
+        if not source.is_file() or "__pycache__" in name:
+            continue
+        dest = context / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        dest.chmod(0o644)
+    shutil.copyfile(project.root / "app" / "Dockerfile", context / "Dockerfile")
+
+
+def normalise(tree: Path, epoch: int) -> None:
+    """Fixed mtimes and modes: what COPY puts into a layer then depends on content alone."""
+    for path in sorted(tree.rglob("*"), reverse=True):
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            path.chmod(0o755)
+        else:
+            path.chmod(0o755 if os.access(path, os.X_OK) and path.suffix != ".py" else 0o644)
+        os.utime(path, (epoch, epoch), follow_symlinks=False)
+    for pycache in list(tree.rglob("__pycache__")):
+        shutil.rmtree(pycache, ignore_errors=True)
+    os.utime(tree, (epoch, epoch))
+
+
+def build_labels(release: Release) -> dict[str, str]:
+    created = datetime.fromtimestamp(release.epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "org.opencontainers.image.revision": release.commit,
+        "org.opencontainers.image.version": release.version,
+        "org.opencontainers.image.created": created,
+        "org.opencontainers.image.title": "refapp",
+        "org.opencontainers.image.source": "pipeline",
+    }
+
+
+def build_image(ex: Executor, project: Project, env: Environment, say: Say, push: bool = True) -> str:
+    """Build (if not already in the registry) and push the image of the current commit."""
+    release = Release.from_git(project.root)
+    ref = image_ref(env.image.registry, env.image.name, release.version)
+    base = ensure_base(ex, project, env, say)
+    context = project.state / "build" / "context"
+    say(f"build: {ref}")
+    for command in wheel_commands(project):
+        ex.run(command)
+    if not ex.dry_run:
+        stage_sources(project, context)
+        normalise(context, release.epoch)
+    labels = build_labels(release)
+    ex.run(
+        docker.build(
+            str(context), ref, dockerfile=str(context / "Dockerfile"),
+            build_args={
+                "BASE_IMAGE": base, "VERSION": release.version, "REVISION": release.commit,
+                "CREATED": labels["org.opencontainers.image.created"],
+            },
+        )
+    )
+    if push:
+        ex.run(docker.push(ref))
+    return release.version

@@ -1,0 +1,1 @@
+"""The ``pipeline`` command line: one module per group of verbs."""

@@ -1,0 +1,264 @@
+"""``pipeline``: environments, images, deploys and status, behind the make targets."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipeline.cli import output
+from pipeline.edge import Weights
+from pipeline.environment import Environment, load_environment
+from pipeline.errors import EXIT_BUG, EXIT_CODES, NotReady, PipelineError, UserError
+from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
+from pipeline.project import Project
+from pipeline.smoke import smoke
+from pipeline.targets import target_for
+from pipeline.targets.base import Status, Target
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Reproducible deploys, canaries, gates and flags. Exit codes: "
+    + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+)
+env_app = typer.Typer(no_args_is_help=True, help="Inspect environments.")
+app.add_typer(env_app, name="env")
+
+EnvArg = Annotated[str, typer.Argument(help="environment name (a folder of environments/)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="print the commands that would run; change nothing")]
+
+
+@dataclass
+class Context:
+    project: Project
+    env: Environment
+    ex: Executor
+    target: Target
+
+
+def context(name: str, dry_run: bool = False) -> Context:
+    project = Project.discover()
+    env = load_environment(project.root, name)
+    real = SubprocessExecutor()
+    ex: Executor = DryRunExecutor(real, output.plan) if dry_run else real
+    return Context(project, env, ex, target_for(env, ex, project, output.say))
+
+
+@env_app.command("validate")
+def env_validate(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Load and check an environment's env.yaml; touch nothing."""
+    project = Project.discover()
+    loaded = load_environment(project.root, env)
+    if as_json:
+        output.emit_json({"environment": env, "valid": True, "config": loaded.model_dump()})
+    else:
+        output.out.print(f"environments/{env}/env.yaml: valid ({loaded.target.kind}, stack {loaded.stack})")
+
+
+@env_app.command("list")
+def env_list(as_json: JsonOpt = False) -> None:
+    """List the environments of this project."""
+    from pipeline.environment.load import known_environments
+
+    names = known_environments(Project.discover().root)
+    if as_json:
+        output.emit_json(names)
+    else:
+        for name in names:
+            output.out.print(name)
+
+
+@app.command()
+def setup(env: EnvArg = "local", dry_run: DryOpt = False) -> None:
+    """Install and start what environments need: Docker engine, swarm, registry, base images."""
+    from pipeline.engine import Engine
+    from pipeline.images import ensure_service_images
+
+    ctx = context(env, dry_run)
+    engine = Engine(ctx.ex, ctx.project, output.say)
+    engine.ensure()
+    engine.ensure_swarm()
+    engine.ensure_registry(ctx.env.image.registry)
+    ensure_service_images(ctx.ex, ctx.project, ctx.env, output.say)
+    if not dry_run:
+        output.out.print("[green]setup done[/green]")
+
+
+@app.command()
+def up(env: EnvArg, dry_run: DryOpt = False) -> None:
+    """Bring an environment up: engine, swarm, registry, images, data services, edge."""
+    ctx = context(env, dry_run)
+    ctx.target.check()
+    ctx.target.up()
+    if not dry_run:
+        output.out.print(f"[green]up[/green]: {env} at {ctx.target.status().url}")
+
+
+@app.command()
+def down(
+    env: EnvArg,
+    volumes: Annotated[bool, typer.Option("--volumes", help="also delete the data volumes and secrets")] = False,
+    dry_run: DryOpt = False,
+) -> None:
+    """Remove an environment's services and edge (data kept unless --volumes)."""
+    ctx = context(env, dry_run)
+    ctx.target.down(volumes=volumes)
+    if not dry_run:
+        output.out.print(f"down: {env}")
+
+
+@app.command()
+def build(
+    env: Annotated[str, typer.Option("--env", help="environment whose image settings to use")] = "local",
+    dry_run: DryOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the app image of the current commit and push it to the registry."""
+    from pipeline.build import build_image
+    from pipeline.engine import Engine
+
+    ctx = context(env, dry_run)
+    engine = Engine(ctx.ex, ctx.project, output.say)
+    engine.ensure()
+    engine.ensure_registry(ctx.env.image.registry)
+    version = build_image(ctx.ex, ctx.project, ctx.env, output.say)
+    if as_json:
+        output.emit_json({"version": version, "image": f"{ctx.env.image.registry}/{ctx.env.image.name}:{version}"})
+    else:
+        output.out.print(version)
+
+
+@app.command()
+def version() -> None:
+    """Print the version the current commit builds to."""
+    from pipeline.release import Release
+
+    output.out.print(Release.from_git(Project.discover().root).version)
+
+
+@app.command()
+def deploy(
+    env: EnvArg,
+    version: Annotated[str, typer.Option("--version", "-v", help="the release to deploy (an image tag)")],
+    dry_run: DryOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy a release to the stable track with a zero-downtime rolling update, then smoke-test it."""
+    ctx = context(env, dry_run)
+    ctx.target.check()
+    target = ctx.target
+    require = getattr(target, "require_version", None)
+    if require is not None:
+        require(version)
+    target.deploy_track("stable", version)
+    if dry_run:
+        return
+    if target.status().weights is None:
+        target.set_weights(Weights(0))
+    checks = smoke(target.status().url, expect_version=version)
+    failed = [c for c in checks if not c.ok]
+    if as_json:
+        output.emit_json({"version": version, "smoke": [c.__dict__ for c in checks], "status": target.status().as_dict()})
+    else:
+        for c in checks:
+            output.out.print(f"{'[green]ok[/green]' if c.ok else '[red]FAIL[/red]'}  {c.name}  {c.detail}")
+    if failed:
+        raise NotReady(f"smoke check failed: {failed[0].name}: {failed[0].detail}", hint=f"pipeline logs {env}")
+
+
+@app.command()
+def weights(
+    env: EnvArg,
+    canary: Annotated[int, typer.Option("--canary", help="percent of traffic for the canary track, 0-100")],
+    dry_run: DryOpt = False,
+) -> None:
+    """Set the traffic split between the tracks (graceful reload, no request dropped)."""
+    new = Weights(canary)
+    ctx = context(env, dry_run)
+    ctx.target.set_weights(new)
+    if not dry_run:
+        output.out.print(f"weights: stable {new.stable}% canary {new.canary}%")
+
+
+@app.command()
+def status(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """What runs in the environment, read back from the target."""
+    current = context(env).target.status()
+    if as_json:
+        output.emit_json(current.as_dict())
+        return
+    print_status(current)
+
+
+def print_status(current: Status) -> None:
+    w = current.weights
+    table = Table(title=f"{current.environment} ({current.kind}) — {current.url}", title_justify="left")
+    for column in ("track", "version", "replicas", "health", "weight"):
+        table.add_column(column)
+    for name, track in current.tracks.items():
+        weight = "-" if w is None else f"{w.as_dict()[name]}%" if name in ("stable", "canary") else "-"
+        colour = {"healthy": "green", "degraded": "yellow", "down": "red"}.get(track.health, "dim")
+        table.add_row(name, track.version or "-", f"{track.running}/{track.desired}", f"[{colour}]{track.health}[/{colour}]", weight)
+    output.out.print(table)
+    services = ", ".join(f"{s.name} {s.running}/{s.desired}" for s in current.services.values())
+    output.out.print(f"edge: {'running' if current.edge_running else 'stopped'}; services: {services or 'none'}")
+
+
+@app.command()
+def versions(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Releases in the registry that can be deployed."""
+    found = context(env).target.versions()
+    if as_json:
+        output.emit_json(found)
+    else:
+        for v in found:
+            output.out.print(v)
+
+
+@app.command()
+def logs(
+    env: EnvArg,
+    service: Annotated[str, typer.Option("--service", "-s", help="app-stable, app-canary, db, cache or edge")] = "app-stable",
+    tail: Annotated[int, typer.Option("--tail", help="lines from the end")] = 100,
+    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+) -> None:
+    """Show logs of one part of the environment."""
+    allowed = ("app-stable", "app-canary", "db", "cache", "edge")
+    if service not in allowed:
+        raise UserError(f"--service: unknown service '{service}'", hint=f"one of {', '.join(allowed)}")
+    context(env).target.logs(service, tail, follow)
+
+
+def run() -> None:
+    """Entry point: map the exception tree to exit codes; never a traceback for a user error."""
+    try:
+        app(standalone_mode=False)
+    except PipelineError as exc:
+        output.error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        output.error("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - anything else is our bug
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        output.error(f"internal error: {type(exc).__name__}: {exc}", "this is a bug in the pipeline; rerun with PIPELINE_DEBUG=1 and report it")
+        if os.environ.get("PIPELINE_DEBUG"):
+            traceback.print_exc()
+        sys.exit(EXIT_BUG)

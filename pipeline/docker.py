@@ -1,0 +1,276 @@
+"""Builders of ``docker`` commands. They only return ``Command`` values; nothing runs here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.commands import Command
+
+DOCKER = "docker"
+
+
+def _d(*argv: str, description: str, mutates: bool = True, **kw: object) -> Command:
+    return Command(argv=(DOCKER, *argv), description=description, mutates=mutates, **kw)  # type: ignore[arg-type]
+
+
+# --- engine and swarm -------------------------------------------------------
+
+def info(fmt: str = "{{json .}}") -> Command:
+    return _d("info", "--format", fmt, description="ask the Docker engine", mutates=False, check=False, timeout=15)
+
+
+def swarm_init(advertise: str = "127.0.0.1") -> Command:
+    return _d("swarm", "init", "--advertise-addr", advertise, description="initialise a single-node swarm")
+
+
+# --- images -----------------------------------------------------------------
+
+def image_exists(ref: str) -> Command:
+    return _d("image", "inspect", "--format", "{{.Id}}", ref, description=f"look for image {ref}", mutates=False, check=False)
+
+
+def build(
+    context: str,
+    tag: str,
+    dockerfile: str | None = None,
+    build_args: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Command:
+    argv = ["build", "--network", "host", "-t", tag]
+    if dockerfile:
+        argv += ["-f", dockerfile]
+    for key, value in sorted((build_args or {}).items()):
+        argv += ["--build-arg", f"{key}={value}"]
+    for key, value in sorted((labels or {}).items()):
+        argv += ["--label", f"{key}={value}"]
+    argv.append(context)
+    return _d(*argv, description=f"build image {tag}", env={"DOCKER_BUILDKIT": "0"}, timeout=1800)
+
+
+def tag(source: str, target: str) -> Command:
+    return _d("tag", source, target, description=f"tag {target}")
+
+
+def push(ref: str) -> Command:
+    return _d("push", "--quiet", ref, description=f"push {ref}", timeout=900)
+
+
+def import_rootfs(tarball: str, ref: str) -> Command:
+    return _d("import", tarball, ref, description=f"import the base image {ref}", timeout=900)
+
+
+# --- networks and volumes ---------------------------------------------------
+
+def network_inspect(name: str) -> Command:
+    return _d("network", "inspect", "--format", "{{.Driver}}", name, description=f"look for network {name}", mutates=False, check=False)
+
+
+def network_create_overlay(name: str, labels: Mapping[str, str]) -> Command:
+    argv = ["network", "create", "--driver", "overlay", "--attachable"]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    return _d(*argv, name, description=f"create overlay network {name}")
+
+
+def network_rm(name: str) -> Command:
+    return _d("network", "rm", name, description=f"remove network {name}", check=False)
+
+
+def volume_create(name: str, labels: Mapping[str, str]) -> Command:
+    argv = ["volume", "create"]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    return _d(*argv, name, description=f"create volume {name}")
+
+
+def volume_rm(name: str) -> Command:
+    return _d("volume", "rm", name, description=f"remove volume {name}", check=False)
+
+
+# --- services -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Health:
+    cmd: str
+    interval: str = "2s"
+    timeout: str = "3s"
+    retries: int = 3
+    start_period: str = "10s"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A swarm service as data; ``create`` and ``update`` render it."""
+
+    name: str
+    image: str
+    network: str
+    replicas: int = 1
+    env: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    endpoint_mode: str = "dnsrr"
+    mounts: Sequence[str] = ()
+    health: Health | None = None
+    stop_grace: str = "20s"
+    stop_signal: str = "SIGTERM"
+    command: Sequence[str] = ()
+    publish: Sequence[str] = ()
+    update_order: str = "start-first"
+    update_delay: str = "1s"
+    update_monitor: str = "5s"
+    constraints: Sequence[str] = ()
+    hostname: str | None = None
+
+    def create(self) -> Command:
+        argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
+        argv += ["--endpoint-mode", self.endpoint_mode, "--replicas", str(self.replicas)]
+        argv += self._update_flags()
+        for key, value in sorted(self.labels.items()):
+            argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
+        for key, value in sorted(self.env.items()):
+            argv += ["--env", f"{key}={value}"]
+        for mount in self.mounts:
+            argv += ["--mount", mount]
+        for publish in self.publish:
+            argv += ["--publish", publish]
+        for constraint in self.constraints:
+            argv += ["--constraint", constraint]
+        if self.hostname:
+            argv += ["--hostname", self.hostname]
+        argv += self._health_flags()
+        argv.append(self.image)
+        argv += list(self.command)
+        return _d(*argv, description=f"create service {self.name}")
+
+    def update(self, current_env: Mapping[str, str] | None = None) -> Command:
+        """Roll the service to this spec's image, env, labels and replicas."""
+        argv = ["service", "update", "--detach", "--quiet", "--image", self.image, "--replicas", str(self.replicas)]
+        argv += self._update_flags()
+        for key, value in sorted(self.labels.items()):
+            argv += ["--label-add", f"{key}={value}", "--container-label-add", f"{key}={value}"]
+        for key in sorted(set(current_env or {}) - set(self.env)):
+            argv += ["--env-rm", key]
+        for key, value in sorted(self.env.items()):
+            argv += ["--env-add", f"{key}={value}"]
+        argv += self._health_flags()
+        argv.append(self.name)
+        return _d(*argv, description=f"update service {self.name}", timeout=600)
+
+    def _update_flags(self) -> list[str]:
+        return [
+            "--update-order", self.update_order, "--update-parallelism", "1",
+            "--update-delay", self.update_delay, "--update-monitor", self.update_monitor,
+            "--update-failure-action", "pause", "--rollback-order", self.update_order,
+            "--stop-grace-period", self.stop_grace, "--stop-signal", self.stop_signal,
+            "--restart-condition", "any", "--restart-delay", "1s",
+        ]
+
+    def _health_flags(self) -> list[str]:
+        if self.health is None:
+            return []
+        h = self.health
+        return [
+            "--health-cmd", h.cmd, "--health-interval", h.interval, "--health-timeout", h.timeout,
+            "--health-retries", str(h.retries), "--health-start-period", h.start_period,
+        ]
+
+
+def service_scale(name: str, replicas: int) -> Command:
+    return _d("service", "update", "--detach", "--quiet", "--replicas", str(replicas), name, description=f"scale {name} to {replicas}")
+
+
+def service_inspect(names: Sequence[str]) -> Command:
+    return _d("service", "inspect", *names, description="read services", mutates=False, check=False)
+
+
+def service_ls(label: str) -> Command:
+    return _d("service", "ls", "--filter", f"label={label}", "--format", "{{.Name}}", description="list services", mutates=False, check=False)
+
+
+def service_ps(name: str) -> Command:
+    return _d(
+        "service", "ps", "--no-trunc", "--format", "{{json .}}", name,
+        description=f"list tasks of {name}", mutates=False, check=False,
+    )
+
+
+def service_rm(names: Sequence[str]) -> Command:
+    return _d("service", "rm", *names, description=f"remove services {', '.join(names)}", check=False)
+
+
+def service_logs(name: str, tail: int, follow: bool) -> Command:
+    argv = ["service", "logs", "--raw", "--tail", str(tail)]
+    if follow:
+        argv.append("--follow")
+    return _d(*argv, name, description=f"logs of {name}", mutates=False, timeout=None)
+
+
+# --- plain containers (the edge, one-off jobs) --------------------------------
+
+def container_inspect(name: str) -> Command:
+    return _d("container", "inspect", name, description=f"read container {name}", mutates=False, check=False)
+
+
+def run_detached(
+    name: str,
+    image: str,
+    network: str,
+    publish: Sequence[str] = (),
+    mounts: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    command: Sequence[str] = (),
+) -> Command:
+    argv = ["run", "--detach", "--name", name, "--network", network, "--restart", "unless-stopped"]
+    for p in publish:
+        argv += ["--publish", p]
+    for m in mounts:
+        argv += ["--mount", m]
+    for key, value in sorted((labels or {}).items()):
+        argv += ["--label", f"{key}={value}"]
+    argv.append(image)
+    argv += list(command)
+    return _d(*argv, description=f"start container {name}")
+
+
+def run_once(
+    image: str,
+    network: str | None,
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    mounts: Sequence[str] = (),
+    stdin: str | None = None,
+    description: str = "run a one-off job",
+) -> Command:
+    argv = ["run", "--rm"]
+    if stdin is not None:
+        argv.append("-i")
+    if network:
+        argv += ["--network", network]
+    for key, value in sorted((env or {}).items()):
+        argv += ["--env", f"{key}={value}"]
+    for m in mounts:
+        argv += ["--mount", m]
+    argv.append(image)
+    argv += list(command)
+    return _d(*argv, description=description, stdin=stdin, timeout=600)
+
+
+def exec_(name: str, command: Sequence[str], stdin: str | None = None, mutates: bool = True, description: str = "") -> Command:
+    argv = ["exec"]
+    if stdin is not None:
+        argv.append("-i")
+    argv.append(name)
+    argv += list(command)
+    return _d(*argv, description=description or f"run in {name}", stdin=stdin, mutates=mutates, check=mutates)
+
+
+def container_rm(name: str) -> Command:
+    return _d("rm", "--force", name, description=f"remove container {name}", check=False)
+
+
+def container_logs(name: str, tail: int, follow: bool) -> Command:
+    argv = ["logs", "--tail", str(tail)]
+    if follow:
+        argv.append("--follow")
+    return _d(*argv, name, description=f"logs of {name}", mutates=False, timeout=None)

@@ -1,0 +1,150 @@
+"""The nginx edge: its configuration, the traffic split and reading the split back.
+
+Two files live in the edge's config volume (``/etc/nginx/pipeline``):
+``nginx.conf`` (rendered once per ``up``) and ``split.conf`` (rewritten on every
+weight change and applied with a graceful reload). ``split.conf`` starts with a
+``# pipeline-weights: {...}`` line, so the weights are read back from the edge itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pipeline.environment import Environment
+from pipeline.errors import UserError
+
+CONF_DIR = "/etc/nginx/pipeline"
+LOG_PATH = "/var/log/nginx/pipeline/access.json"
+EDGE_PORT = 8080
+WEIGHTS_MARK = "# pipeline-weights: "
+
+LOG_FORMAT = (
+    '{"time":"$time_iso8601","msec":$msec,"track":"$pl_track","method":"$request_method",'
+    '"uri":"$uri","status":$status,"upstream_addr":"$upstream_addr",'
+    '"upstream_status":"$upstream_status","request_time":$request_time,'
+    '"upstream_response_time":"$upstream_response_time",'
+    '"upstream_connect_time":"$upstream_connect_time","bytes_sent":$bytes_sent,'
+    '"request_length":$request_length,"request_id":"$request_id",'
+    '"version":"$upstream_http_x_app_version"}'
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Share of traffic (percent) that goes to the canary track; the rest is stable's."""
+
+    canary: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary <= 100:
+            raise UserError(f"canary weight {self.canary} is out of range", hint="a weight is 0 to 100 percent")
+
+    @property
+    def stable(self) -> int:
+        return 100 - self.canary
+
+    def as_dict(self) -> dict[str, int]:
+        return {"stable": self.stable, "canary": self.canary}
+
+
+def upstream_host(env: Environment, track: str) -> str:
+    return f"{env.stack}-app-{track}"
+
+
+def split_key(env: Environment) -> str:
+    sticky = env.edge.sticky
+    if sticky.by == "cookie":
+        return f"$cookie_{sticky.name}"
+    if sticky.by == "header":
+        return "$http_" + sticky.name.lower().replace("-", "_")
+    return "$request_id"
+
+
+def render_split(env: Environment, weights: Weights) -> str:
+    """The ``split_clients`` block; sticky keys fall back to the request id when absent."""
+    key = split_key(env)
+    lines = [
+        WEIGHTS_MARK + json.dumps(weights.as_dict(), sort_keys=True),
+        "# written by the pipeline; applied with a graceful reload",
+    ]
+    if key != "$request_id":
+        lines += [f"map {key} $pl_split_key {{", '    "" $request_id;', f"    default {key};", "}"]
+        key = "$pl_split_key"
+    lines.append(f'split_clients "{key}" $pl_track {{')
+    if weights.canary == 100:
+        lines.append("    * canary;")
+    else:
+        if weights.canary > 0:
+            lines.append(f"    {weights.canary}% canary;")
+        lines.append("    * stable;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_weights(text: str) -> Weights | None:
+    for line in text.splitlines():
+        if line.startswith(WEIGHTS_MARK):
+            data = json.loads(line.removeprefix(WEIGHTS_MARK))
+            return Weights(canary=int(data["canary"]))
+    return None
+
+
+def render_nginx_conf(env: Environment) -> str:
+    """The edge's whole nginx.conf (the split is included from split.conf)."""
+    ttl = env.edge.dns_ttl_seconds
+    port = env.app.port
+    stable = upstream_host(env, "stable")
+    canary = upstream_host(env, "canary")
+    return f"""# written by the pipeline for environment {env.name}; do not edit by hand
+worker_processes auto;
+pid /run/nginx.pid;
+error_log /dev/stderr warn;
+events {{ worker_connections 4096; }}
+
+http {{
+    log_format pl_json escape=json '{LOG_FORMAT}';
+    access_log {LOG_PATH} pl_json;
+    server_tokens off;
+    sendfile on;
+    keepalive_timeout 65;
+    client_max_body_size {env.edge.max_body_mb}m;
+
+    # Docker's embedded DNS: a track's name resolves to all its healthy tasks (dnsrr).
+    resolver 127.0.0.11 valid={ttl}s ipv6=off;
+    resolver_timeout 2s;
+
+    include {CONF_DIR}/split.conf;
+
+    map $pl_track $pl_upstream {{
+        canary {canary};
+        default {stable};
+    }}
+
+    server {{
+        listen {EDGE_PORT} default_server;
+        location = /edge/healthz {{
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\\n";
+        }}
+        location / {{
+            proxy_pass http://$pl_upstream:{port};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 30s;
+            # a connection error to one task is retried on another task of the same track
+            proxy_next_upstream error timeout http_502;
+            proxy_next_upstream_tries {env.edge.retries};
+            proxy_next_upstream_timeout 5s;
+            add_header X-Edge-Track $pl_track always;
+            add_header X-Request-ID $request_id always;
+        }}
+    }}
+}}
+"""

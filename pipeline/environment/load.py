@@ -1,0 +1,119 @@
+"""Load and validate env files; every problem becomes one ``ConfigError`` line."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from pipeline.environment.model import Environment
+from pipeline.errors import ConfigError, UnknownEnvironment
+
+ENV_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
+
+
+def environments_dir(root: Path) -> Path:
+    return root / "environments"
+
+
+def known_environments(root: Path) -> list[str]:
+    base = environments_dir(root)
+    if not base.is_dir():
+        return []
+    return sorted(p.parent.name for p in base.glob("*/env.yaml"))
+
+
+def load_environment(root: Path, name: str) -> Environment:
+    """Load ``environments/<name>/env.yaml`` below ``root``."""
+    if not ENV_NAME.fullmatch(name):
+        raise UnknownEnvironment(
+            f"'{name}' is not a valid environment name",
+            hint="lowercase letters, digits and '-', e.g. ENV=local",
+        )
+    path = environments_dir(root) / name / "env.yaml"
+    if not path.is_file():
+        known = known_environments(root)
+        raise UnknownEnvironment(
+            f"unknown environment '{name}': {_rel(path, root)} does not exist",
+            hint=f"known environments: {', '.join(known) or 'none'}",
+        )
+    return load_file(path, name=name, root=root)
+
+
+def load_file(path: Path, name: str | None = None, root: Path | None = None) -> Environment:
+    shown = _rel(path, root) if root else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read: {exc.strerror}", hint="check the path") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{shown}: {where}{problem}", hint="fix the YAML syntax") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: the top level must be a mapping of keys", hint="see environments/env.example.yaml")
+    data.setdefault("name", name or path.parent.name)
+    try:
+        return Environment.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(shown, exc) from None
+
+
+def _config_error(shown: str, exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc) or "(top level)"
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    if first["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+        return ConfigError(f"{shown}: {key}: unknown key{tail}", hint=hint)
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return ConfigError(f"{shown}: {key}: {message}{tail}", hint=_hint_for(loc))
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: Any = Environment
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    fields = getattr(model, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _hint_for(loc: list[str]) -> str:
+    model: Any = Environment
+    description = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            break
+        description = fields[part].description
+        model = fields[part].annotation
+    if description:
+        return description
+    if isinstance(model, type) and issubclass(model, BaseModel) and model.__doc__:
+        return model.__doc__.strip().splitlines()[0]
+    return "see environments/env.example.yaml for every key, annotated"
+
+
+def _rel(path: Path, root: Path | None) -> str:
+    if root is None:
+        return str(path)
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

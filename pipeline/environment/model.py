@@ -1,0 +1,178 @@
+"""The typed model of an environment. Unknown keys are rejected everywhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(Strict):
+    """Where the environment runs."""
+
+    kind: Literal["local", "vm", "swarm", "ecs"] = "local"
+    stack: str = Field(default="", description="prefix of every object the target creates")
+
+    @field_validator("stack")
+    @classmethod
+    def _stack_name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value):
+            raise ValueError("must be lowercase letters, digits and '-', starting with a letter")
+        return value
+
+
+class Sticky(Strict):
+    """How the edge picks a track for a request: per request, or sticky per user."""
+
+    by: Literal["request", "cookie", "header"] = "request"
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _name_needed(self) -> Sticky:
+        if self.by != "request" and not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
+            raise ValueError(f"sticky by {self.by} needs a name (letters, digits, '-', '_')")
+        return self
+
+
+class Edge(Strict):
+    """The nginx edge in front of the tracks."""
+
+    bind: Literal["127.0.0.1", "0.0.0.0"] = "127.0.0.1"
+    port: Port = 8080
+    publish: Literal["container", "ingress"] = Field(
+        default="container",
+        description="container: an edge container on the overlay, published on `bind` only "
+        "(works without IPVS); ingress: a swarm service behind the routing mesh",
+    )
+    dns_ttl_seconds: Annotated[int, Field(ge=1, le=60)] = 1
+    sticky: Sticky = Sticky()
+    max_body_mb: Annotated[int, Field(ge=1, le=1024)] = 2
+    retries: Annotated[int, Field(ge=1, le=5)] = 3
+
+
+class Image(Strict):
+    """How images are built and where they are pushed."""
+
+    name: str = "refapp"
+    registry: str = "127.0.0.1:5000"
+    base: str | None = Field(
+        default=None,
+        description="a public base image (e.g. debian:bookworm-slim) for machines that can "
+        "pull; null builds the base locally with debootstrap",
+    )
+    suite: str = "bookworm"
+
+    @field_validator("name")
+    @classmethod
+    def _image_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*", value):
+            raise ValueError("must be a lowercase image name such as 'refapp'")
+        return value
+
+
+class Faults(Strict):
+    """The app's fault knobs, off by default; used to build bad releases on purpose."""
+
+    error_rate: Share = 0.0
+    latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    readiness_fail: bool = False
+    exit_at_start: bool = False
+
+    def as_env(self) -> dict[str, str]:
+        return {
+            "FAULT_ERROR_RATE": repr(self.error_rate),
+            "FAULT_LATENCY_MS": str(self.latency_ms),
+            "FAULT_READINESS_FAIL": "1" if self.readiness_fail else "0",
+            "FAULT_EXIT_AT_START": "1" if self.exit_at_start else "0",
+        }
+
+
+class Track(Strict):
+    """One track (stable or canary) of the app."""
+
+    replicas: Annotated[int, Field(ge=0, le=50)] = 2
+    faults: Faults = Faults()
+
+
+class Tracks(Strict):
+    stable: Track = Track(replicas=2)
+    canary: Track = Track(replicas=1)
+
+
+class App(Strict):
+    """How the app's services run."""
+
+    endpoint_mode: Literal["dnsrr", "vip"] = Field(
+        default="dnsrr", description="dnsrr where the kernel has no IPVS; vip on real clusters"
+    )
+    port: Port = 8000
+    stop_grace_seconds: Annotated[int, Field(ge=1, le=300)] = 20
+    drain_seconds: Annotated[int, Field(ge=0, le=60)] = 3
+    env: dict[str, str] = Field(default_factory=dict)
+    upload_max_bytes: Annotated[int, Field(ge=1)] = 1_048_576
+    upload_max_files: Annotated[int, Field(ge=1, le=100)] = 5
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
+                raise ValueError(f"'{key}' is not an environment variable name (A-Z, 0-9, _)")
+        return value
+
+
+class Thresholds(Strict):
+    """Analysis thresholds of one canary step."""
+
+    max_error_rate: Share = 0.01
+    max_p95_ms: Annotated[float, Field(gt=0)] = 500.0
+    max_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
+    max_error_rate_ratio: Annotated[float, Field(ge=1.0)] = 2.0
+    max_latency_ratio: Annotated[float, Field(ge=1.0)] = 1.5
+    min_requests: Annotated[int, Field(ge=0)] = 20
+    mann_whitney_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    effect_size_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+
+
+class Canary(Strict):
+    """The canary policy: traffic steps, how long each is held, and its analysis."""
+
+    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
+    step_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    max_step_extensions: Annotated[int, Field(ge=0, le=10)] = 2
+    bake_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("needs at least one step")
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError(f"weights must strictly increase, got {value}")
+        return value
+
+
+class Environment(Strict):
+    """Everything about one environment."""
+
+    name: str = ""
+    target: Target = Target()
+    edge: Edge = Edge()
+    image: Image = Image()
+    tracks: Tracks = Tracks()
+    app: App = App()
+    canary: Canary = Canary()
+    chaos_allowed: bool = False
+
+    @property
+    def stack(self) -> str:
+        return self.target.stack or f"pl-{self.name}"

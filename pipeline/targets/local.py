@@ -1,0 +1,396 @@
+"""The ``local`` target: a single-node Docker Swarm on this machine.
+
+Objects (all prefixed with the environment's stack name, all labelled ``pipeline.env``):
+an attachable overlay network; services ``db``, ``cache``, ``app-stable``, ``app-canary``
+(``endpoint_mode`` from env.yaml, dnsrr by default); the ``edge`` container on the overlay,
+published on 127.0.0.1 only; volumes for the database, the edge config and the edge log;
+a swarm config holding the generated secrets. Everything is read back from the engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pipeline import docker, edge, registry
+from pipeline.commands import Command
+from pipeline.docker import Health, ServiceSpec
+from pipeline.edge import Weights
+from pipeline.engine import Engine
+from pipeline.environment import Environment
+from pipeline.errors import NotReady, PortTaken, UnknownVersion, UserError
+from pipeline.executor import Executor
+from pipeline.images import ensure_service_images
+from pipeline.ports import port_free
+from pipeline.project import Project
+from pipeline.release import check_version, image_ref
+from pipeline.targets.base import TRACKS, ServiceStatus, Status, TrackName, TrackStatus
+
+Say = Callable[[str], None]
+LABEL = "pipeline.env"
+APP_DB = "refapp"
+APP_DB_USER = "refapp"
+
+
+class LocalTarget:
+    kind = "local"
+
+    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say) -> None:
+        self.env = env
+        self.ex = ex
+        self.project = project
+        self.say = say
+        self.stack = env.stack
+        self.network = f"{self.stack}-net"
+        self.edge_name = f"{self.stack}-edge"
+        self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
+
+    # --- names -------------------------------------------------------------
+    def service(self, part: str) -> str:
+        return f"{self.stack}-{part}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.env.edge.bind}:{self.env.edge.port}"
+
+    # --- validation before touching anything ----------------------------------
+    def check(self) -> None:
+        if self.env.edge.publish != "container":
+            raise UserError(
+                "edge.publish: ingress needs a cluster with IPVS; the local target publishes the edge container",
+                hint="set edge.publish: container for kind: local",
+            )
+        port = self.env.edge.port
+        if not port_free(self.env.edge.bind, port) and not self._edge_publishes(port):
+            raise PortTaken(
+                f"edge.port: {self.env.edge.bind}:{port} is already taken by another program",
+                hint="free the port or choose another edge.port in env.yaml",
+            )
+
+    def _edge_publishes(self, port: int) -> bool:
+        result = self.ex.run(docker.container_inspect(self.edge_name))
+        if not result.ok:
+            return False
+        bindings = json.loads(result.stdout)[0]["HostConfig"].get("PortBindings") or {}
+        return any(str(b.get("HostPort")) == str(port) for v in bindings.values() for b in (v or []))
+
+    # --- up ---------------------------------------------------------------------
+    def up(self) -> None:
+        self.check()
+        engine = Engine(self.ex, self.project, self.say)
+        engine.ensure()
+        engine.ensure_swarm()
+        engine.ensure_registry(self.env.image.registry)
+        images = ensure_service_images(self.ex, self.project, self.env, self.say)
+        self._ensure_network()
+        for volume in ("db-data", "edge-conf", "edge-logs"):
+            self._ensure_volume(self.service(volume))
+        secret = self._secrets()
+        self._ensure_service(self._db_spec(images["postgres"], secret))
+        self._ensure_service(self._cache_spec(images["redis"]))
+        self._ensure_edge(images["edge"])
+        self.wait_services([self.service("db"), self.service("cache")])
+
+    def _ensure_network(self) -> None:
+        driver = self.ex.run(docker.network_inspect(self.network))
+        if driver.ok:
+            self.say(f"network {self.network}: exists")
+            return
+        self.ex.run(docker.network_create_overlay(self.network, self.labels))
+
+    def _ensure_volume(self, name: str) -> None:
+        inspect = Command(("docker", "volume", "inspect", name), mutates=False, check=False, description="read volume")
+        if not self.ex.run(inspect).ok:
+            self.ex.run(docker.volume_create(name, self.labels))
+
+    def _secrets(self) -> dict[str, str]:
+        """Generated once per environment; kept in a swarm config (readable back by any manager)."""
+        name = self.service("secrets")
+        result = self.ex.run(
+            Command(("docker", "config", "inspect", "--format", "{{json .Spec.Data}}", name),
+                    mutates=False, check=False, description="read the environment's secrets")
+        )
+        if result.ok:
+            return dict(json.loads(base64.b64decode(json.loads(result.stdout))))
+        values = {
+            "db_password": secrets.token_urlsafe(18),
+            "django_secret_key": secrets.token_urlsafe(40),
+            "docs_password": secrets.token_urlsafe(12),
+        }
+        argv = ["docker", "config", "create"]
+        for key, value in self.labels.items():
+            argv += ["--label", f"{key}={value}"]
+        self.ex.run(Command((*argv, name, "-"), stdin=json.dumps(values), secret_stdin=True,
+                            description="store the environment's generated secrets"))
+        return values
+
+    def _db_spec(self, image: str, secret: dict[str, str]) -> ServiceSpec:
+        return ServiceSpec(
+            name=self.service("db"), image=image, network=self.network, replicas=1,
+            env={"POSTGRES_USER": APP_DB_USER, "POSTGRES_PASSWORD": secret["db_password"], "POSTGRES_DB": APP_DB},
+            labels={**self.labels, "pipeline.role": "db"}, endpoint_mode="dnsrr",
+            mounts=[f"type=volume,src={self.service('db-data')},dst=/var/lib/postgresql/data"],
+            update_order="stop-first", stop_grace="30s", stop_signal="SIGINT",
+        )
+
+    def _cache_spec(self, image: str) -> ServiceSpec:
+        return ServiceSpec(
+            name=self.service("cache"), image=image, network=self.network, replicas=1,
+            labels={**self.labels, "pipeline.role": "cache"}, endpoint_mode="dnsrr",
+            update_order="stop-first", stop_grace="10s",
+        )
+
+    def _inspect(self, name: str) -> dict[str, Any] | None:
+        result = self.ex.run(docker.service_inspect([name]))
+        if not result.ok:
+            return None
+        found: list[dict[str, Any]] = json.loads(result.stdout)
+        return found[0] if found else None
+
+    def _ensure_service(self, spec: ServiceSpec) -> None:
+        current = self._inspect(spec.name)
+        if current is None:
+            self.ex.run(spec.create())
+            return
+        container = current["Spec"]["TaskTemplate"]["ContainerSpec"]
+        env = dict(e.split("=", 1) for e in container.get("Env") or [])
+        replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
+        if container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas:
+            self.say(f"service {spec.name}: up to date")
+            return
+        self.ex.run(spec.update(current_env=env))
+
+    def _ensure_edge(self, image: str) -> None:
+        conf = edge.render_nginx_conf(self.env)
+        mounts = [
+            f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
+            f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",
+        ]
+        running = self.ex.run(docker.container_inspect(self.edge_name))
+        if running.ok:
+            info = json.loads(running.stdout)[0]
+            if info["Config"]["Image"] == image and info["State"]["Running"]:
+                self.ex.run(docker.exec_(self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf,
+                                         description="apply the edge configuration"))
+                self.say(f"edge {self.edge_name}: running, configuration applied")
+                return
+            self.ex.run(docker.container_rm(self.edge_name))
+        write = "cat > /conf/nginx.conf && { [ -s /conf/split.conf ] || printf '%s' \"$SPLIT\" > /conf/split.conf; }"
+        self.ex.run(
+            docker.run_once(
+                image, None, ["sh", "-c", write],
+                env={"SPLIT": edge.render_split(self.env, Weights(0))},
+                mounts=[f"type=volume,src={self.service('edge-conf')},dst=/conf"],
+                stdin=conf, description="write the edge configuration",
+            )
+        )
+        self.ex.run(
+            docker.run_detached(
+                self.edge_name, image, self.network,
+                publish=[f"{self.env.edge.bind}:{self.env.edge.port}:{edge.EDGE_PORT}"],
+                mounts=mounts, labels={**self.labels, "pipeline.role": "edge"},
+            )
+        )
+
+    # --- waiting ---------------------------------------------------------------
+    def _replicas(self) -> dict[str, tuple[int, int]]:
+        result = self.ex.run(
+            Command(("docker", "service", "ls", "--filter", f"label={LABEL}={self.env.name}", "--format", "{{json .}}"),
+                    mutates=False, check=False, description="list the environment's services")
+        )
+        found: dict[str, tuple[int, int]] = {}
+        for line in result.stdout.splitlines():
+            row = json.loads(line)
+            running, _, desired = row.get("Replicas", "0/0").partition("/")
+            found[row["Name"]] = (int(running or 0), int(desired.split()[0] if desired else 0))
+        return found
+
+    def wait_services(self, names: list[str], timeout: float = 180.0) -> None:
+        if self.ex.dry_run:
+            return
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while True:
+            replicas = self._replicas()
+            pending = [n for n in names if replicas.get(n, (0, 1))[0] < replicas.get(n, (0, 1))[1]]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise NotReady(f"{', '.join(pending)} not running after {timeout:.0f} s",
+                               hint=f"pipeline logs {self.env.name} --service {pending[0].removeprefix(self.stack + '-')}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 3.0)
+
+    def wait_update(self, name: str, version: str, timeout: float = 300.0) -> None:
+        """Wait until a rolling update is complete and every task runs (healthy) the new image."""
+        if self.ex.dry_run:
+            return
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while True:
+            current = self._inspect(name) or {}
+            state = (current.get("UpdateStatus") or {}).get("State", "completed")
+            if state in ("paused", "rollback_completed", "rollback_paused"):
+                message = (current.get("UpdateStatus") or {}).get("Message", "")
+                raise NotReady(f"{name}: update {state}: {message}", hint=f"pipeline logs {self.env.name}")
+            running, desired = self._replicas().get(name, (0, 0))
+            if state == "completed" and running >= desired and self._tasks_on(name, version) >= desired:
+                return
+            if time.monotonic() > deadline:
+                raise NotReady(f"{name}: {running}/{desired} tasks healthy after {timeout:.0f} s (update {state})",
+                               hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 3.0)
+
+    def _tasks_on(self, name: str, version: str) -> int:
+        result = self.ex.run(docker.service_ps(name))
+        count = 0
+        for line in result.stdout.splitlines():
+            task = json.loads(line)
+            if task.get("DesiredState") == "Running" and task.get("CurrentState", "").startswith("Running") \
+                    and task.get("Image", "").split("@")[0].endswith(f":{version}"):
+                count += 1
+        return count
+
+    # --- deploy -----------------------------------------------------------------
+    def versions(self) -> list[str]:
+        return registry.tags(self.env.image.registry, self.env.image.name)
+
+    def require_version(self, version: str) -> str:
+        check_version(version)
+        if not registry.answers(self.env.image.registry):
+            raise NotReady(f"the registry {self.env.image.registry} does not answer", hint=f"run: make up ENV={self.env.name}")
+        if not registry.has_tag(self.env.image.registry, self.env.image.name, version):
+            known = self.versions()[-5:]
+            raise UnknownVersion(
+                f"version '{version}' is not in the registry {self.env.image.registry}/{self.env.image.name}",
+                hint=f"build it with `make build`; known: {', '.join(known) or 'none'}",
+            )
+        return image_ref(self.env.image.registry, self.env.image.name, version)
+
+    def app_env(self, track: TrackName, version: str) -> dict[str, str]:
+        secret = self._secrets()
+        app = self.env.app
+        values = {
+            "APP_TRACK": track,
+            "APP_VERSION": version,
+            "APP_PORT": str(app.port),
+            "APP_DRAIN_SECONDS": str(app.drain_seconds),
+            "APP_UPLOAD_MAX_BYTES": str(app.upload_max_bytes),
+            "APP_UPLOAD_MAX_FILES": str(app.upload_max_files),
+            "DATABASE_URL": f"postgres://{APP_DB_USER}:{secret['db_password']}@{self.service('db')}:5432/{APP_DB}",
+            "REDIS_URL": f"redis://{self.service('cache')}:6379/0",
+            "DJANGO_SECRET_KEY": secret["django_secret_key"],
+            "APP_DOCS_USER": "docs",
+            "APP_DOCS_PASSWORD": secret["docs_password"],
+        }
+        values.update(getattr(self.env.tracks, track).faults.as_env())
+        values.update(app.env)
+        return values
+
+    def app_spec(self, track: TrackName, version: str, image: str, replicas: int | None = None) -> ServiceSpec:
+        app = self.env.app
+        return ServiceSpec(
+            name=self.service(f"app-{track}"), image=image, network=self.network,
+            replicas=getattr(self.env.tracks, track).replicas if replicas is None else replicas,
+            env=self.app_env(track, version),
+            labels={**self.labels, "pipeline.role": "app", "pipeline.track": track, "pipeline.version": version},
+            endpoint_mode=app.endpoint_mode,
+            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", start_period="15s"),
+            stop_grace=f"{app.stop_grace_seconds}s",
+            update_order="start-first", update_delay="1s", update_monitor="5s",
+        )
+
+    def migrate(self, version: str, image: str) -> None:
+        """Migrations run once, as a one-off job, before any replica of the release starts."""
+        env = self.app_env("stable", version)
+        command = docker.run_once(image, self.network, ["python3", "manage.py", "migrate", "--noinput"], env=env,
+                                  description=f"migrate the database for {version}")
+        for attempt in range(3):
+            try:
+                self.ex.run(command)
+                return
+            except Exception:  # the db may still be starting: retry, then let it raise
+                if attempt == 2:
+                    raise
+                time.sleep(3)
+
+    def deploy_track(self, track: TrackName, version: str) -> None:
+        image = self.require_version(version)
+        self.wait_services([self.service("db"), self.service("cache")], timeout=120)
+        self.migrate(version, image)
+        spec = self.app_spec(track, version, image)
+        self._ensure_service(spec)
+        self.wait_update(spec.name, version)
+
+    def remove_track(self, track: TrackName) -> None:
+        name = self.service(f"app-{track}")
+        if self._inspect(name) is not None:
+            self.ex.run(docker.service_scale(name, 0))
+
+    # --- weights ----------------------------------------------------------------
+    def set_weights(self, weights: Weights) -> None:
+        if not self.ex.dry_run and not self._edge_running():
+            raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
+        self.ex.run(docker.exec_(self.edge_name, ["edge-apply", "split.conf"], stdin=edge.render_split(self.env, weights),
+                                 description=f"set weights stable {weights.stable}% / canary {weights.canary}%"))
+
+    def weights(self) -> Weights | None:
+        result = self.ex.run(docker.exec_(self.edge_name, ["cat", f"{edge.CONF_DIR}/split.conf"], mutates=False,
+                                          description="read the edge's weights"))
+        return edge.parse_weights(result.stdout) if result.ok else None
+
+    def _edge_running(self) -> bool:
+        result = self.ex.run(docker.container_inspect(self.edge_name))
+        return result.ok and bool(json.loads(result.stdout)[0]["State"]["Running"])
+
+    # --- status -------------------------------------------------------------------
+    def status(self) -> Status:
+        replicas = self._replicas()
+        tracks: dict[str, TrackStatus] = {}
+        services: dict[str, ServiceStatus] = {}
+        for name, (running, desired) in sorted(replicas.items()):
+            part = name.removeprefix(self.stack + "-")
+            if part.startswith("app-"):
+                track = part.removeprefix("app-")
+                info = self._inspect(name) or {}
+                labels = info.get("Spec", {}).get("Labels", {})
+                update = (info.get("UpdateStatus") or {}).get("State", "")
+                tracks[track] = TrackStatus(track, labels.get("pipeline.version") if desired else None, desired, running, update)
+            else:
+                services[part] = ServiceStatus(part, desired, running)
+        for track in TRACKS:
+            tracks.setdefault(track, TrackStatus(track, None, 0, 0))
+        edge_running = self._edge_running()
+        return Status(self.env.name, self.kind, self.url, edge_running, self.weights() if edge_running else None, tracks, services)
+
+    # --- down and logs -------------------------------------------------------------
+    def down(self, volumes: bool = False) -> None:
+        names = sorted(self._replicas())
+        if names:
+            self.ex.run(docker.service_rm(names))
+        self.ex.run(docker.container_rm(self.edge_name))
+        if not self.ex.dry_run:
+            time.sleep(2)  # tasks release their network endpoints
+        for _ in range(10):
+            if not self.ex.run(docker.network_inspect(self.network)).ok:
+                break
+            if self.ex.run(docker.network_rm(self.network)).ok or self.ex.dry_run:
+                break
+            time.sleep(1)
+        if volumes:
+            for volume in ("db-data", "edge-conf", "edge-logs"):
+                self.ex.run(docker.volume_rm(self.service(volume)))
+            self.ex.run(Command(("docker", "config", "rm", self.service("secrets")), check=False, description="remove secrets"))
+
+    def logs(self, service: str, tail: int, follow: bool) -> None:
+        if service == "edge":
+            command = docker.container_logs(self.edge_name, tail, follow)
+        else:
+            command = docker.service_logs(self.service(service), tail, follow)
+        subprocess.run(list(command.argv), check=False)
