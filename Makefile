@@ -52,14 +52,15 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@$(PIPELINE) status $(ENV)
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").edge.port)')/"
 
-lint: .venv/.ready ## ruff and mypy
+lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the app
 	$(PY) -m ruff check pipeline tests app
-	$(PY) -m ruff format --check pipeline tests || true
+	$(PY) -m ruff format --check pipeline tests app
 	$(PY) -m mypy
+	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
-	@if [ -x .venv-app/bin/python ]; then .venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider; fi
+	.venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider
 
 test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
 	$(PY) -m pytest tests/e2e -q -m e2e

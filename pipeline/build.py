@@ -25,24 +25,57 @@ from pipeline.project import Project
 from pipeline.release import Release, image_ref
 
 Say = Callable[[str], None]
+# Each app layer is staged as a whole tree and copied onto "/" so that every directory
+# in the layer (opt, opt/refapp, ...) carries the normalised mtime, not the build time.
+SITE = "layer-site/opt/refapp/site"
+SOURCES = "layer-app/opt/refapp"
 
 
 def wheel_commands(project: Project, python: str = sys.executable) -> list[Command]:
     wheels = project.state / "cache" / "wheels"
-    site = project.state / "build" / "context" / "site"
+    site = project.state / "build" / "context" / SITE
     lock = str(project.root / "requirements" / "app.lock")
     return [
         Command(
-            (python, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--require-hashes",
-             "--no-deps", "-r", lock, "-d", str(wheels)),
-            description="fetch the app's locked wheels", timeout=900,
+            (
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--require-hashes",
+                "--no-deps",
+                "-r",
+                lock,
+                "-d",
+                str(wheels),
+            ),
+            description="fetch the app's locked wheels",
+            timeout=900,
         ),
         Command(("rm", "-rf", str(site)), description="clear the staged site-packages"),
         Command(
-            (python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels),
-             "--require-hashes", "--no-deps", "--no-compile", "--only-binary=:all:",
-             "--target", str(site), "-r", lock),
-            description="install the wheels into the build context", timeout=900,
+            (
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--find-links",
+                str(wheels),
+                "--require-hashes",
+                "--no-deps",
+                "--no-compile",
+                "--only-binary=:all:",
+                "--target",
+                str(site),
+                "-r",
+                lock,
+            ),
+            description="install the wheels into the build context",
+            timeout=900,
             env={"PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         ),
     ]
@@ -52,15 +85,16 @@ def stage_sources(project: Project, context: Path) -> None:
     """Copy the app's files (tracked and untracked, not ignored) into the context."""
     files = subprocess.run(
         ["git", "-C", str(project.root), "ls-files", "--cached", "--others", "--exclude-standard", "--", "app"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
-    target = context / "app"
-    shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(context / "layer-app", ignore_errors=True)
     for name in files:
         source = project.root / name
         if not source.is_file() or "__pycache__" in name:
             continue
-        dest = context / name
+        dest = context / SOURCES / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
         dest.chmod(0o644)
@@ -69,6 +103,8 @@ def stage_sources(project: Project, context: Path) -> None:
 
 def normalise(tree: Path, epoch: int) -> None:
     """Fixed mtimes and modes: what COPY puts into a layer then depends on content alone."""
+    for pycache in list(tree.rglob("__pycache__")):
+        shutil.rmtree(pycache, ignore_errors=True)
     for path in sorted(tree.rglob("*"), reverse=True):
         if path.is_symlink():
             continue
@@ -77,8 +113,6 @@ def normalise(tree: Path, epoch: int) -> None:
         else:
             path.chmod(0o755 if os.access(path, os.X_OK) and path.suffix != ".py" else 0o644)
         os.utime(path, (epoch, epoch), follow_symlinks=False)
-    for pycache in list(tree.rglob("__pycache__")):
-        shutil.rmtree(pycache, ignore_errors=True)
     os.utime(tree, (epoch, epoch))
 
 
@@ -93,10 +127,13 @@ def build_labels(release: Release) -> dict[str, str]:
     }
 
 
-def build_image(ex: Executor, project: Project, env: Environment, say: Say, push: bool = True) -> str:
-    """Build (if not already in the registry) and push the image of the current commit."""
+def build_image(
+    ex: Executor, project: Project, env: Environment, say: Say, push: bool = True, no_cache: bool = False, suffix: str = ""
+) -> str:
+    """Build and push the image of the current commit; returns its version (the tag)."""
     release = Release.from_git(project.root)
-    ref = image_ref(env.image.registry, env.image.name, release.version)
+    version = release.version + (f"-{suffix}" if suffix else "")
+    ref = image_ref(env.image.registry, env.image.name, version)
     base = ensure_base(ex, project, env, say)
     context = project.state / "build" / "context"
     say(f"build: {ref}")
@@ -108,13 +145,18 @@ def build_image(ex: Executor, project: Project, env: Environment, say: Say, push
     labels = build_labels(release)
     ex.run(
         docker.build(
-            str(context), ref, dockerfile=str(context / "Dockerfile"),
+            str(context),
+            ref,
+            dockerfile=str(context / "Dockerfile"),
+            no_cache=no_cache,
             build_args={
-                "BASE_IMAGE": base, "VERSION": release.version, "REVISION": release.commit,
+                "BASE_IMAGE": base,
+                "VERSION": version,
+                "REVISION": release.commit,
                 "CREATED": labels["org.opencontainers.image.created"],
             },
         )
     )
     if push:
         ex.run(docker.push(ref))
-    return release.version
+    return version

@@ -7,9 +7,19 @@ values; one executor (``pipeline.executor``) runs them. A printing executor give
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+SECRET_NAME = re.compile(r"^([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|_KEY)[A-Z0-9_]*=)(.+)$")
+URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+
+
+def redact(arg: str) -> str:
+    """Hide secret values in a displayed argument: ``X_PASSWORD=...`` and ``user:pass@`` in URLs."""
+    arg = SECRET_NAME.sub(lambda m: m.group(1) + "***", arg)
+    return URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), arg)
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,8 @@ class Command:
     secret_stdin: bool = False
 
     def shell(self) -> str:
-        """The command as one copy-pasteable shell line."""
-        line = shlex.join(self.argv)
+        """The command as one shell line, secrets redacted."""
+        line = shlex.join(redact(a) for a in self.argv)
         if self.stdin is not None:
             shown = "<secret>" if self.secret_stdin else f"<{len(self.stdin)} bytes>"
             line += f"  # stdin: {shown}"

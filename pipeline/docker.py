@@ -16,6 +16,7 @@ def _d(*argv: str, description: str, mutates: bool = True, **kw: object) -> Comm
 
 # --- engine and swarm -------------------------------------------------------
 
+
 def info(fmt: str = "{{json .}}") -> Command:
     return _d("info", "--format", fmt, description="ask the Docker engine", mutates=False, check=False, timeout=15)
 
@@ -25,6 +26,7 @@ def swarm_init(advertise: str = "127.0.0.1") -> Command:
 
 
 # --- images -----------------------------------------------------------------
+
 
 def image_exists(ref: str) -> Command:
     return _d("image", "inspect", "--format", "{{.Id}}", ref, description=f"look for image {ref}", mutates=False, check=False)
@@ -36,8 +38,11 @@ def build(
     dockerfile: str | None = None,
     build_args: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    no_cache: bool = False,
 ) -> Command:
     argv = ["build", "--network", "host", "-t", tag]
+    if no_cache:
+        argv.append("--no-cache")
     if dockerfile:
         argv += ["-f", dockerfile]
     for key, value in sorted((build_args or {}).items()):
@@ -62,8 +67,11 @@ def import_rootfs(tarball: str, ref: str) -> Command:
 
 # --- networks and volumes ---------------------------------------------------
 
+
 def network_inspect(name: str) -> Command:
-    return _d("network", "inspect", "--format", "{{.Driver}}", name, description=f"look for network {name}", mutates=False, check=False)
+    return _d(
+        "network", "inspect", "--format", "{{.Driver}}", name, description=f"look for network {name}", mutates=False, check=False
+    )
 
 
 def network_create_overlay(name: str, labels: Mapping[str, str]) -> Command:
@@ -89,6 +97,7 @@ def volume_rm(name: str) -> Command:
 
 
 # --- services -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Health:
@@ -159,11 +168,26 @@ class ServiceSpec:
 
     def _update_flags(self) -> list[str]:
         return [
-            "--update-order", self.update_order, "--update-parallelism", "1",
-            "--update-delay", self.update_delay, "--update-monitor", self.update_monitor,
-            "--update-failure-action", "pause", "--rollback-order", self.update_order,
-            "--stop-grace-period", self.stop_grace, "--stop-signal", self.stop_signal,
-            "--restart-condition", "any", "--restart-delay", "1s",
+            "--update-order",
+            self.update_order,
+            "--update-parallelism",
+            "1",
+            "--update-delay",
+            self.update_delay,
+            "--update-monitor",
+            self.update_monitor,
+            "--update-failure-action",
+            "pause",
+            "--rollback-order",
+            self.update_order,
+            "--stop-grace-period",
+            self.stop_grace,
+            "--stop-signal",
+            self.stop_signal,
+            "--restart-condition",
+            "any",
+            "--restart-delay",
+            "1s",
         ]
 
     def _health_flags(self) -> list[str]:
@@ -171,13 +195,23 @@ class ServiceSpec:
             return []
         h = self.health
         return [
-            "--health-cmd", h.cmd, "--health-interval", h.interval, "--health-timeout", h.timeout,
-            "--health-retries", str(h.retries), "--health-start-period", h.start_period,
+            "--health-cmd",
+            h.cmd,
+            "--health-interval",
+            h.interval,
+            "--health-timeout",
+            h.timeout,
+            "--health-retries",
+            str(h.retries),
+            "--health-start-period",
+            h.start_period,
         ]
 
 
 def service_scale(name: str, replicas: int) -> Command:
-    return _d("service", "update", "--detach", "--quiet", "--replicas", str(replicas), name, description=f"scale {name} to {replicas}")
+    return _d(
+        "service", "update", "--detach", "--quiet", "--replicas", str(replicas), name, description=f"scale {name} to {replicas}"
+    )
 
 
 def service_inspect(names: Sequence[str]) -> Command:
@@ -185,13 +219,30 @@ def service_inspect(names: Sequence[str]) -> Command:
 
 
 def service_ls(label: str) -> Command:
-    return _d("service", "ls", "--filter", f"label={label}", "--format", "{{.Name}}", description="list services", mutates=False, check=False)
+    return _d(
+        "service",
+        "ls",
+        "--filter",
+        f"label={label}",
+        "--format",
+        "{{.Name}}",
+        description="list services",
+        mutates=False,
+        check=False,
+    )
 
 
 def service_ps(name: str) -> Command:
     return _d(
-        "service", "ps", "--no-trunc", "--format", "{{json .}}", name,
-        description=f"list tasks of {name}", mutates=False, check=False,
+        "service",
+        "ps",
+        "--no-trunc",
+        "--format",
+        "{{json .}}",
+        name,
+        description=f"list tasks of {name}",
+        mutates=False,
+        check=False,
     )
 
 
@@ -207,6 +258,7 @@ def service_logs(name: str, tail: int, follow: bool) -> Command:
 
 
 # --- plain containers (the edge, one-off jobs) --------------------------------
+
 
 def container_inspect(name: str) -> Command:
     return _d("container", "inspect", name, description=f"read container {name}", mutates=False, check=False)

@@ -119,7 +119,12 @@ class Engine:
         log = self.project.state_path("logs", "registry.log")
         self.say(f"registry: starting on {address} (log: {log})")
         self.ex.run(
-            Command(("docker-registry", "serve", str(config)), description="start the image registry", background=True, log_path=str(log))
+            Command(
+                ("docker-registry", "serve", str(config)),
+                description="start the image registry",
+                background=True,
+                log_path=str(log),
+            )
         )
         if self.ex.dry_run:
             return

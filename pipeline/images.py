@@ -55,7 +55,8 @@ def debootstrap_commands(project: Project, suite: str, ref: str, mirror: str | N
         Command(tuple(argv), description=f"debootstrap Debian {suite} (minbase)", timeout=1800),
         Command(
             ("tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(tarball), "."),
-            description="pack the base root", timeout=600,
+            description="pack the base root",
+            timeout=600,
         ),
         docker.import_rootfs(str(tarball), ref),
         Command(("rm", "-rf", str(rootfs), str(tarball)), description="remove the base root"),
@@ -73,7 +74,9 @@ def ensure_base(ex: Executor, project: Project, env: Environment, say: Say) -> s
         return ref
     if shutil.which("debootstrap") is None:
         if not can_install():
-            raise EngineUnavailable("debootstrap is missing", hint="apt-get install debootstrap, or set image.base to a public image")
+            raise EngineUnavailable(
+                "debootstrap is missing", hint="apt-get install debootstrap, or set image.base to a public image"
+            )
         for command in apt_install("debootstrap"):
             ex.run(command)
     say(f"base image: building {ref} with debootstrap (about a minute)")

@@ -33,9 +33,7 @@ class Release:
     def from_git(cls, root: Path) -> Release:
         def git(*args: str) -> str:
             try:
-                return subprocess.run(
-                    ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-                ).stdout.strip()
+                return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
             except (subprocess.CalledProcessError, FileNotFoundError) as exc:
                 raise UserError(
                     "cannot read the git commit of this checkout",

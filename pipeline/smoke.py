@@ -17,11 +17,13 @@ class Check:
     detail: str
 
 
-def _call(url: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 5.0) -> tuple[int, dict[str, Any], dict[str, str]]:
+def _call(
+    url: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 5.0
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own edge
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             headers = dict(response.headers.items())
             status = response.status
@@ -47,7 +49,7 @@ def smoke(base_url: str, expect_version: str | None = None, retries: int = 10) -
     for path in ("/edge/healthz", "/healthz", "/readyz"):
         status, body, _ = _call(base_url + path)
         checks.append(Check(path, status == 200, f"HTTP {status}" + (f" {body.get('error')}" if status == 0 else "")))
-    status, body, headers = _call(f"{base_url}/version")
+    status, body, _ = _call(f"{base_url}/version")
     version = body.get("version")
     ok = status == 200 and (expect_version is None or version == expect_version)
     checks.append(Check("/version", ok, f"HTTP {status} version={version} track={body.get('track')}"))
@@ -57,5 +59,7 @@ def smoke(base_url: str, expect_version: str | None = None, retries: int = 10) -
     if note_id is not None:
         status, read, _ = _call(f"{base_url}/api/notes/{note_id}")
         same = read.get("title") == "smoke" and read.get("body") == created.get("body")
-        checks.append(Check("GET /api/notes/{id}", status == 200 and same, f"HTTP {status} read back {'same' if same else 'different'}"))
+        checks.append(
+            Check("GET /api/notes/{id}", status == 200 and same, f"HTTP {status} read back {'same' if same else 'different'}")
+        )
     return checks

@@ -2,8 +2,9 @@
 
 The API needs no authentication; its docs (/api/docs, /api/openapi.json) need a
 logged-in user. Single-note reads go through the Django cache (Redis in
-production) and are invalidated on update and delete; a cache outage only
-costs speed, never correctness.
+production) and are invalidated on update and delete (entries also expire
+after NOTE_CACHE_SECONDS); a cache outage costs speed, not availability.
+Database errors answer 503.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 
 from refapp import timing
 from refapp.models import Note, Upload
@@ -130,11 +132,11 @@ async def _get_note(note_id: int) -> Note:
 
 # --- notes ---------------------------------------------------------------------
 @api.post("/notes", response={201: NoteOut}, tags=["notes"])
-async def create_note(request: HttpRequest, payload: NoteIn) -> tuple[int, Note]:
+async def create_note(request: HttpRequest, payload: NoteIn) -> Status[Note]:
     """Create a note."""
     with timing.timed("db"):
         note = await Note.objects.acreate(title=payload.title, body=payload.body)
-    return 201, note
+    return Status(201, note)
 
 
 @api.get("/notes", response=list[NoteOut], tags=["notes"])
@@ -171,14 +173,14 @@ async def update_note(request: HttpRequest, note_id: int, payload: NoteIn) -> No
 
 
 @api.delete("/notes/{note_id}", response={204: None}, tags=["notes"])
-async def delete_note(request: HttpRequest, note_id: int) -> tuple[int, None]:
+async def delete_note(request: HttpRequest, note_id: int) -> Status[None]:
     """Delete a note."""
     with timing.timed("db"):
         deleted, _ = await Note.objects.filter(pk=note_id).adelete()
     await _cache_delete(note_cache_key(note_id))
     if not deleted:
         raise Http404("note not found")
-    return 204, None
+    return Status(204, None)
 
 
 # --- uploads -------------------------------------------------------------------
@@ -189,9 +191,7 @@ _UPLOAD_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
+                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
                 }
             }
         },
@@ -205,7 +205,7 @@ _UPLOAD_BODY = {
     tags=["uploads"],
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload_files(request: HttpRequest) -> tuple[int, Any]:
+async def upload_files(request: HttpRequest) -> Status[Any]:
     """Receive multipart files; store and return each file's size and SHA-256.
 
     At most APP_UPLOAD_MAX_FILES files of at most APP_UPLOAD_MAX_BYTES each;
@@ -214,25 +214,22 @@ async def upload_files(request: HttpRequest) -> tuple[int, Any]:
     max_bytes = int(settings.APP_UPLOAD_MAX_BYTES)
     max_files = int(settings.APP_UPLOAD_MAX_FILES)
     if not (request.content_type or "").startswith("multipart/form-data"):
-        return 400, {"error": "expected a multipart/form-data body"}
+        return Status(400, {"error": "expected a multipart/form-data body"})
     try:
         content_length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         content_length = 0
     if request_too_large(content_length, max_bytes, max_files):
-        return 413, {
-            "error": "request body too large",
-            "limit": "APP_UPLOAD_MAX_BYTES",
-            "value": max_bytes,
-        }
+        too_large = {"error": "request body too large", "limit": "APP_UPLOAD_MAX_BYTES"}
+        return Status(413, {**too_large, "value": max_bytes})
     try:
         digests = await sync_to_async(parse_uploads)(request, max_bytes, max_files)
     except LimitExceeded as exc:
-        return 413, {"error": str(exc), "limit": exc.limit, "value": exc.value}
+        return Status(413, {"error": str(exc), "limit": exc.limit, "value": exc.value})
     except MultiPartParserError as exc:
-        return 400, {"error": f"malformed multipart body: {exc}"}
+        return Status(400, {"error": f"malformed multipart body: {exc}"})
     if not digests:
-        return 400, {"error": "no files in the request"}
+        return Status(400, {"error": "no files in the request"})
     rows = []
     with timing.timed("db"):
         for digest in digests:
@@ -245,10 +242,21 @@ async def upload_files(request: HttpRequest) -> tuple[int, Any]:
                     sha256=digest.sha256,
                 )
             )
-    return 201, {"files": rows}
+    return Status(201, {"files": rows})
 
 
 # --- errors --------------------------------------------------------------------
+@api.exception_handler(DatabaseError)
+def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """The database could not be reached or failed: 503, logged with its traceback."""
+    logger.error(
+        "database error in API",
+        exc_info=exc,
+        extra={"event": "database_error", "path": request.path},
+    )
+    return api.create_response(request, {"error": "database unavailable"}, status=503)
+
+
 @api.exception_handler(Exception)
 def unhandled_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Any unexpected exception: log it, answer JSON 500 (never a traceback)."""

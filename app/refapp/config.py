@@ -32,9 +32,7 @@ class ConfigError(ValueError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors: dict[str, str] = dict(errors)
-        super().__init__(
-            "; ".join(f"{name}: {reason}" for name, reason in self.errors.items())
-        )
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in self.errors.items()))
 
     @property
     def variable(self) -> str:
@@ -65,7 +63,7 @@ class AppConfig:
     fault_readiness_fail: bool = False
     fault_exit_at_start: bool = False
     drain_seconds: float = 3.0
-    host: str = "0.0.0.0"  # noqa: S104 - a container binds all interfaces
+    host: str = "0.0.0.0"
     port: int = 8000
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -81,17 +79,12 @@ def parse_bool(raw: str) -> bool:
     raise ValueError(f"expected 0 or 1, got {raw!r}")
 
 
-def parse_rate(raw: str) -> float:
-    """Parse a probability between 0.0 and 1.0 inclusive."""
-    value = float(raw)
-    if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected a number between 0.0 and 1.0, got {raw!r}")
-    return value
-
-
 def _int_in(low: int, high: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        value = int(raw.strip())
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = low - 1
         if not low <= value <= high:
             raise ValueError(f"expected an integer between {low} and {high}, got {raw!r}")
         return value
@@ -101,12 +94,19 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
 
 def _float_in(low: float, high: float) -> Callable[[str], float]:
     def parse(raw: str) -> float:
-        value = float(raw)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
         if math.isnan(value) or not low <= value <= high:
             raise ValueError(f"expected a number between {low} and {high}, got {raw!r}")
         return value
 
     return parse
+
+
+#: Parse a probability between 0.0 and 1.0 inclusive.
+parse_rate = _float_in(0.0, 1.0)
 
 
 def parse_build_time(raw: str) -> str:

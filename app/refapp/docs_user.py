@@ -16,7 +16,11 @@ def ensure_docs_user(username: str, password: str, using: str = "default") -> st
     """
     user_model = get_user_model()
     manager = user_model._default_manager.db_manager(using)
-    user, created = manager.get_or_create(**{user_model.USERNAME_FIELD: username})
+    lookup: dict[str, str] = {str(user_model.USERNAME_FIELD): username}
+    user = manager.filter(**lookup).first()
+    created = user is None
+    if user is None:
+        user = user_model(**lookup)
     if not created and user.is_active and user.check_password(password):
         result = "unchanged"
     else:
@@ -24,7 +28,5 @@ def ensure_docs_user(username: str, password: str, using: str = "default") -> st
         user.is_active = True
         user.save(using=using)
         result = "created" if created else "updated"
-    logger.info(
-        "docs user %s", result, extra={"event": "docs_user", "user": username, "result": result}
-    )
+    logger.info("docs user %s", result, extra={"event": "docs_user", "user": username, "result": result})
     return result

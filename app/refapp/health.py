@@ -59,7 +59,7 @@ async def check_cache() -> None:
 async def _run_check(check: Callable[[], Awaitable[None]], timeout: float) -> str:
     try:
         await asyncio.wait_for(check(), timeout=timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return f"timeout after {timeout:g}s"
     except Exception as exc:  # any failure means "not ready"; report it
         return f"{type(exc).__name__}: {exc}"[:300]
@@ -86,15 +86,11 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             status=503,
         )
     timeout = float(settings.READINESS_TIMEOUT_SECONDS)
-    db_result, cache_result = await asyncio.gather(
-        _run_check(check_database, timeout), _run_check(check_cache, timeout)
-    )
+    db_result, cache_result = await asyncio.gather(_run_check(check_database, timeout), _run_check(check_cache, timeout))
     checks = {"database": db_result, "cache": cache_result}
     failed = [name for name, result in checks.items() if result != "ok"]
     if failed:
-        return JsonResponse(
-            {"status": "unavailable", "failed": failed, "checks": checks}, status=503
-        )
+        return JsonResponse({"status": "unavailable", "failed": failed, "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})
 
 

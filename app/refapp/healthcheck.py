@@ -23,7 +23,7 @@ def check(env: Mapping[str, str], timeout: float = TIMEOUT_SECONDS) -> tuple[boo
         return False, f"invalid APP_PORT {raw_port!r}"
     url = f"http://127.0.0.1:{int(raw_port)}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed http URL
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             status = response.status
             body = response.read(4096)
     except urllib.error.HTTPError as exc:

@@ -12,16 +12,18 @@ import json
 import logging
 import sys
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 #: The id of the request being handled in the current context ("" outside one).
 request_id_var: ContextVar[str] = ContextVar("refapp_request_id", default="")
 
 # Attributes every LogRecord has; everything else came in through ``extra=``.
-_STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 # Extras that other libraries attach and that are noise in JSON.
 _DROPPED_EXTRAS = frozenset({"color_message", "request", "server_time"})
 
@@ -32,9 +34,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` with its extras; exceptions go under ``exception``."""
         payload: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=timezone.utc)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -52,6 +52,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+class OnlyExceptions(logging.Filter):
+    """Let through only records that carry a traceback.
+
+    ``django.request`` logs every 5xx response; the app's own request log
+    already has those, so only its exception tracebacks are worth keeping.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """True when ``record`` has exception info."""
+        return bool(record.exc_info)
+
+
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """Return a :func:`logging.config.dictConfig` dict sending JSON to stdout.
 
@@ -62,17 +74,28 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "refapp.logging.JsonFormatter"}},
+        "filters": {"only_exceptions": {"()": "refapp.logging.OnlyExceptions"}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "json",
-            }
+            },
+            "stdout_exceptions": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "json",
+                "filters": ["only_exceptions"],
+            },
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
-            # 4xx are already in our request log; keep Django's 5xx tracebacks.
-            "django.request": {"level": "ERROR"},
+            # Requests are in our own log; keep only Django's tracebacks.
+            "django.request": {
+                "handlers": ["stdout_exceptions"],
+                "level": "ERROR",
+                "propagate": False,
+            },
             "django.server": {"level": "ERROR"},
             "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
             "uvicorn": {"level": level},
@@ -87,7 +110,7 @@ def configure(level: str = "INFO") -> None:
     logging.config.dictConfig(logging_config(level))
 
 
-def emit(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one structured event line from the ``refapp`` logger and flush stdout."""
-    logging.getLogger("refapp").log(level, event, extra={"event": event, **fields})
+def emit(event: str, level: int = logging.INFO, *, logger_name: str = "refapp", **fields: Any) -> None:
+    """Log one structured ``event`` line (plus ``fields``) and flush stdout."""
+    logging.getLogger(logger_name).log(level, event, extra={"event": event, **fields})
     sys.stdout.flush()

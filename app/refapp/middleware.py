@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 
@@ -23,6 +24,7 @@ access_logger = logging.getLogger("refapp.request")
 error_logger = logging.getLogger("refapp.error")
 
 UNMATCHED_ROUTE = "<unmatched>"
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -43,6 +45,13 @@ def route_for(request: HttpRequest) -> str:
         except Resolver404:
             return UNMATCHED_ROUTE
     return "/" + match.route.lstrip("^").rstrip("$")
+
+
+def log_level_for(status: int) -> int:
+    """INFO below 500; WARNING for 503 (not ready / draining is expected); else ERROR."""
+    if status < 500:
+        return logging.INFO
+    return logging.WARNING if status == 503 else logging.ERROR
 
 
 class ObservabilityMiddleware:
@@ -83,8 +92,14 @@ class ObservabilityMiddleware:
         finally:
             request_id_var.reset(token)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase:
-        """Turn an unhandled view exception into a logged JSON 500."""
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        """Turn an unexpected view exception into a logged JSON 500.
+
+        Exceptions Django maps to a 4xx (Http404, PermissionDenied, ...) are left
+        to Django, which answers them with the JSON handlers in ``refapp.urls``.
+        """
+        if isinstance(exception, CLIENT_ERRORS):
+            return None
         error_logger.error(
             "unhandled exception",
             exc_info=exception,
@@ -93,9 +108,7 @@ class ObservabilityMiddleware:
         return json_error(500, "internal server error")
 
     @staticmethod
-    def _log(
-        request: HttpRequest, response: HttpResponseBase, route: str, elapsed: float
-    ) -> None:
+    def _log(request: HttpRequest, response: HttpResponseBase, route: str, elapsed: float) -> None:
         status = response.status_code
         fields = {
             "event": "request",
@@ -110,5 +123,4 @@ class ObservabilityMiddleware:
         fault = getattr(request, "refapp_fault", None)
         if fault:
             fields["fault"] = fault
-        level = logging.ERROR if status >= 500 else logging.INFO
-        access_logger.log(level, "%s %s %s", request.method, request.path, status, extra=fields)
+        access_logger.log(log_level_for(status), "%s %s %s", request.method, request.path, status, extra=fields)

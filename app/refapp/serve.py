@@ -32,7 +32,7 @@ from types import FrameType
 import uvicorn
 
 from refapp import logging as app_logging
-from refapp.config import AppConfig, ConfigError, load_config, parse_bool
+from refapp.config import AppConfig, ConfigError, load_config, parse_bool, parse_log_level
 from refapp.state import DRAIN
 
 EXIT_OK = 0
@@ -42,11 +42,9 @@ EXIT_FAULT_AT_START = 3
 GRACEFUL_TIMEOUT_SECONDS = 20
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-logger = logging.getLogger("refapp.serve")
-
 
 def _emit(event: str, level: int = logging.INFO, **fields: object) -> None:
-    app_logging.emit(event, level, **fields)
+    app_logging.emit(event, level, logger_name="refapp.serve", **fields)
 
 
 def preflight(env: Mapping[str, str]) -> AppConfig | int:
@@ -133,11 +131,7 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         """Turn an expired drain period into uvicorn's normal graceful exit."""
-        if (
-            self.drain_deadline is not None
-            and not self.should_exit
-            and time.monotonic() >= self.drain_deadline
-        ):
+        if self.drain_deadline is not None and not self.should_exit and time.monotonic() >= self.drain_deadline:
             _emit("drain_finished", in_flight_connections=len(self.server_state.connections))
             self.should_exit = True
         result: bool = await super().on_tick(counter)
@@ -164,11 +158,14 @@ def build_server(config: AppConfig) -> DrainingServer:
     return DrainingServer(uv_config, drain_seconds=config.drain_seconds)
 
 
-def main(env: Mapping[str, str] | None = None) -> int:
-    """Run the server; return the process exit code."""
-    environ = os.environ if env is None else env
-    app_logging.configure(environ.get("APP_LOG_LEVEL", "INFO").strip().upper() or "INFO")
-    checked = preflight(environ)
+def main() -> int:
+    """Run the server with the process environment; return the exit code."""
+    try:
+        level = parse_log_level(os.environ.get("APP_LOG_LEVEL", "") or "INFO")
+    except ValueError:
+        level = "INFO"  # preflight reports the bad value
+    app_logging.configure(level)
+    checked = preflight(os.environ)
     if isinstance(checked, int):
         return checked
     config = checked

@@ -17,16 +17,16 @@ from pipeline.environment import Environment, load_environment
 from pipeline.errors import EXIT_BUG, EXIT_CODES, NotReady, PipelineError, UserError
 from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project
+from pipeline.release import check_version
 from pipeline.smoke import smoke
 from pipeline.targets import target_for
-from pipeline.targets.base import Status, Target
+from pipeline.targets.base import Status, Target, TrackName
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Reproducible deploys, canaries, gates and flags. Exit codes: "
-    + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+    help="Reproducible deploys, canaries, gates and flags. Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
 )
 env_app = typer.Typer(no_args_is_help=True, help="Inspect environments.")
 app.add_typer(env_app, name="env")
@@ -118,6 +118,9 @@ def down(
 @app.command()
 def build(
     env: Annotated[str, typer.Option("--env", help="environment whose image settings to use")] = "local",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="rebuild every layer")] = False,
+    no_push: Annotated[bool, typer.Option("--no-push", help="keep the image local")] = False,
+    suffix: Annotated[str, typer.Option("--suffix", help="append -SUFFIX to the version tag")] = "",
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -129,7 +132,9 @@ def build(
     engine = Engine(ctx.ex, ctx.project, output.say)
     engine.ensure()
     engine.ensure_registry(ctx.env.image.registry)
-    version = build_image(ctx.ex, ctx.project, ctx.env, output.say)
+    if suffix:
+        check_version(suffix)
+    version = build_image(ctx.ex, ctx.project, ctx.env, output.say, push=not no_push, no_cache=no_cache, suffix=suffix)
     if as_json:
         output.emit_json({"version": version, "image": f"{ctx.env.image.registry}/{ctx.env.image.name}:{version}"})
     else:
@@ -148,22 +153,23 @@ def version() -> None:
 def deploy(
     env: EnvArg,
     version: Annotated[str, typer.Option("--version", "-v", help="the release to deploy (an image tag)")],
+    track: Annotated[TrackName, typer.Option("--track", help="stable, or canary (it gets traffic only by weight)")] = "stable",
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deploy a release to the stable track with a zero-downtime rolling update, then smoke-test it."""
+    """Deploy a release to a track with a zero-downtime rolling update, then smoke-test through the edge."""
     ctx = context(env, dry_run)
     ctx.target.check()
     target = ctx.target
-    require = getattr(target, "require_version", None)
-    if require is not None:
-        require(version)
-    target.deploy_track("stable", version)
+    check_version(version)
+    target.deploy_track(track, version)
     if dry_run:
         return
-    if target.status().weights is None:
+    current = target.status()
+    if current.weights is None:
         target.set_weights(Weights(0))
-    checks = smoke(target.status().url, expect_version=version)
+    only_stable = current.weights is None or current.weights.canary == 0
+    checks = smoke(current.url, expect_version=version if track == "stable" and only_stable else None)
     failed = [c for c in checks if not c.ok]
     if as_json:
         output.emit_json({"version": version, "smoke": [c.__dict__ for c in checks], "status": target.status().as_dict()})
@@ -206,7 +212,9 @@ def print_status(current: Status) -> None:
     for name, track in current.tracks.items():
         weight = "-" if w is None else f"{w.as_dict()[name]}%" if name in ("stable", "canary") else "-"
         colour = {"healthy": "green", "degraded": "yellow", "down": "red"}.get(track.health, "dim")
-        table.add_row(name, track.version or "-", f"{track.running}/{track.desired}", f"[{colour}]{track.health}[/{colour}]", weight)
+        table.add_row(
+            name, track.version or "-", f"{track.running}/{track.desired}", f"[{colour}]{track.health}[/{colour}]", weight
+        )
     output.out.print(table)
     services = ", ".join(f"{s.name} {s.running}/{s.desired}" for s in current.services.values())
     output.out.print(f"edge: {'running' if current.edge_running else 'stopped'}; services: {services or 'none'}")
@@ -250,15 +258,20 @@ def run() -> None:
     except KeyboardInterrupt:
         output.error("interrupted")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - anything else is our bug
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        output.error(f"internal error: {type(exc).__name__}: {exc}", "this is a bug in the pipeline; rerun with PIPELINE_DEBUG=1 and report it")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: unknown flag, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            output.error(str(exc))
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception as exc:
+        output.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in the pipeline; rerun with PIPELINE_DEBUG=1 and report it",
+        )
         if os.environ.get("PIPELINE_DEBUG"):
             traceback.print_exc()
         sys.exit(EXIT_BUG)

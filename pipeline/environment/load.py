@@ -96,7 +96,7 @@ def _known_keys(loc: list[str]) -> list[str]:
 
 def _hint_for(loc: list[str]) -> str:
     model: Any = Environment
-    description = None
+    description: str | None = None
     for part in loc:
         fields = getattr(model, "model_fields", None)
         if not fields or part not in fields:
@@ -106,7 +106,7 @@ def _hint_for(loc: list[str]) -> str:
     if description:
         return description
     if isinstance(model, type) and issubclass(model, BaseModel) and model.__doc__:
-        return model.__doc__.strip().splitlines()[0]
+        return str(model.__doc__.strip().splitlines()[0])
     return "see environments/env.example.yaml for every key, annotated"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -156,7 +157,7 @@ class Canary(Strict):
     def _increasing(cls, value: list[int]) -> list[int]:
         if not value:
             raise ValueError("needs at least one step")
-        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(value)):
             raise ValueError(f"weights must strictly increase, got {value}")
         return value
 

@@ -112,8 +112,12 @@ class LocalTarget:
         """Generated once per environment; kept in a swarm config (readable back by any manager)."""
         name = self.service("secrets")
         result = self.ex.run(
-            Command(("docker", "config", "inspect", "--format", "{{json .Spec.Data}}", name),
-                    mutates=False, check=False, description="read the environment's secrets")
+            Command(
+                ("docker", "config", "inspect", "--format", "{{json .Spec.Data}}", name),
+                mutates=False,
+                check=False,
+                description="read the environment's secrets",
+            )
         )
         if result.ok:
             return dict(json.loads(base64.b64decode(json.loads(result.stdout))))
@@ -125,24 +129,41 @@ class LocalTarget:
         argv = ["docker", "config", "create"]
         for key, value in self.labels.items():
             argv += ["--label", f"{key}={value}"]
-        self.ex.run(Command((*argv, name, "-"), stdin=json.dumps(values), secret_stdin=True,
-                            description="store the environment's generated secrets"))
+        self.ex.run(
+            Command(
+                (*argv, name, "-"),
+                stdin=json.dumps(values),
+                secret_stdin=True,
+                description="store the environment's generated secrets",
+            )
+        )
         return values
 
     def _db_spec(self, image: str, secret: dict[str, str]) -> ServiceSpec:
         return ServiceSpec(
-            name=self.service("db"), image=image, network=self.network, replicas=1,
+            name=self.service("db"),
+            image=image,
+            network=self.network,
+            replicas=1,
             env={"POSTGRES_USER": APP_DB_USER, "POSTGRES_PASSWORD": secret["db_password"], "POSTGRES_DB": APP_DB},
-            labels={**self.labels, "pipeline.role": "db"}, endpoint_mode="dnsrr",
+            labels={**self.labels, "pipeline.role": "db"},
+            endpoint_mode="dnsrr",
             mounts=[f"type=volume,src={self.service('db-data')},dst=/var/lib/postgresql/data"],
-            update_order="stop-first", stop_grace="30s", stop_signal="SIGINT",
+            update_order="stop-first",
+            stop_grace="30s",
+            stop_signal="SIGINT",
         )
 
     def _cache_spec(self, image: str) -> ServiceSpec:
         return ServiceSpec(
-            name=self.service("cache"), image=image, network=self.network, replicas=1,
-            labels={**self.labels, "pipeline.role": "cache"}, endpoint_mode="dnsrr",
-            update_order="stop-first", stop_grace="10s",
+            name=self.service("cache"),
+            image=image,
+            network=self.network,
+            replicas=1,
+            labels={**self.labels, "pipeline.role": "cache"},
+            endpoint_mode="dnsrr",
+            update_order="stop-first",
+            stop_grace="10s",
         )
 
     def _inspect(self, name: str) -> dict[str, Any] | None:
@@ -175,33 +196,46 @@ class LocalTarget:
         if running.ok:
             info = json.loads(running.stdout)[0]
             if info["Config"]["Image"] == image and info["State"]["Running"]:
-                self.ex.run(docker.exec_(self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf,
-                                         description="apply the edge configuration"))
+                self.ex.run(
+                    docker.exec_(
+                        self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf, description="apply the edge configuration"
+                    )
+                )
                 self.say(f"edge {self.edge_name}: running, configuration applied")
                 return
             self.ex.run(docker.container_rm(self.edge_name))
         write = "cat > /conf/nginx.conf && { [ -s /conf/split.conf ] || printf '%s' \"$SPLIT\" > /conf/split.conf; }"
         self.ex.run(
             docker.run_once(
-                image, None, ["sh", "-c", write],
+                image,
+                None,
+                ["sh", "-c", write],
                 env={"SPLIT": edge.render_split(self.env, Weights(0))},
                 mounts=[f"type=volume,src={self.service('edge-conf')},dst=/conf"],
-                stdin=conf, description="write the edge configuration",
+                stdin=conf,
+                description="write the edge configuration",
             )
         )
         self.ex.run(
             docker.run_detached(
-                self.edge_name, image, self.network,
+                self.edge_name,
+                image,
+                self.network,
                 publish=[f"{self.env.edge.bind}:{self.env.edge.port}:{edge.EDGE_PORT}"],
-                mounts=mounts, labels={**self.labels, "pipeline.role": "edge"},
+                mounts=mounts,
+                labels={**self.labels, "pipeline.role": "edge"},
             )
         )
 
     # --- waiting ---------------------------------------------------------------
     def _replicas(self) -> dict[str, tuple[int, int]]:
         result = self.ex.run(
-            Command(("docker", "service", "ls", "--filter", f"label={LABEL}={self.env.name}", "--format", "{{json .}}"),
-                    mutates=False, check=False, description="list the environment's services")
+            Command(
+                ("docker", "service", "ls", "--filter", f"label={LABEL}={self.env.name}", "--format", "{{json .}}"),
+                mutates=False,
+                check=False,
+                description="list the environment's services",
+            )
         )
         found: dict[str, tuple[int, int]] = {}
         for line in result.stdout.splitlines():
@@ -221,8 +255,10 @@ class LocalTarget:
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise NotReady(f"{', '.join(pending)} not running after {timeout:.0f} s",
-                               hint=f"pipeline logs {self.env.name} --service {pending[0].removeprefix(self.stack + '-')}")
+                raise NotReady(
+                    f"{', '.join(pending)} not running after {timeout:.0f} s",
+                    hint=f"pipeline logs {self.env.name} --service {pending[0].removeprefix(self.stack + '-')}",
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 3.0)
 
@@ -242,8 +278,10 @@ class LocalTarget:
             if state == "completed" and running >= desired and self._tasks_on(name, version) >= desired:
                 return
             if time.monotonic() > deadline:
-                raise NotReady(f"{name}: {running}/{desired} tasks healthy after {timeout:.0f} s (update {state})",
-                               hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}")
+                raise NotReady(
+                    f"{name}: {running}/{desired} tasks healthy after {timeout:.0f} s (update {state})",
+                    hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}",
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 3.0)
 
@@ -252,8 +290,11 @@ class LocalTarget:
         count = 0
         for line in result.stdout.splitlines():
             task = json.loads(line)
-            if task.get("DesiredState") == "Running" and task.get("CurrentState", "").startswith("Running") \
-                    and task.get("Image", "").split("@")[0].endswith(f":{version}"):
+            if (
+                task.get("DesiredState") == "Running"
+                and task.get("CurrentState", "").startswith("Running")
+                and task.get("Image", "").split("@")[0].endswith(f":{version}")
+            ):
                 count += 1
         return count
 
@@ -296,21 +337,30 @@ class LocalTarget:
     def app_spec(self, track: TrackName, version: str, image: str, replicas: int | None = None) -> ServiceSpec:
         app = self.env.app
         return ServiceSpec(
-            name=self.service(f"app-{track}"), image=image, network=self.network,
+            name=self.service(f"app-{track}"),
+            image=image,
+            network=self.network,
             replicas=getattr(self.env.tracks, track).replicas if replicas is None else replicas,
             env=self.app_env(track, version),
             labels={**self.labels, "pipeline.role": "app", "pipeline.track": track, "pipeline.version": version},
             endpoint_mode=app.endpoint_mode,
             health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", start_period="15s"),
             stop_grace=f"{app.stop_grace_seconds}s",
-            update_order="start-first", update_delay="1s", update_monitor="5s",
+            update_order="start-first",
+            update_delay="1s",
+            update_monitor="5s",
         )
 
     def migrate(self, version: str, image: str) -> None:
         """Migrations run once, as a one-off job, before any replica of the release starts."""
         env = self.app_env("stable", version)
-        command = docker.run_once(image, self.network, ["python3", "manage.py", "migrate", "--noinput"], env=env,
-                                  description=f"migrate the database for {version}")
+        command = docker.run_once(
+            image,
+            self.network,
+            ["python3", "manage.py", "migrate", "--noinput"],
+            env=env,
+            description=f"migrate the database for {version}",
+        )
         for attempt in range(3):
             try:
                 self.ex.run(command)
@@ -337,12 +387,21 @@ class LocalTarget:
     def set_weights(self, weights: Weights) -> None:
         if not self.ex.dry_run and not self._edge_running():
             raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
-        self.ex.run(docker.exec_(self.edge_name, ["edge-apply", "split.conf"], stdin=edge.render_split(self.env, weights),
-                                 description=f"set weights stable {weights.stable}% / canary {weights.canary}%"))
+        self.ex.run(
+            docker.exec_(
+                self.edge_name,
+                ["edge-apply", "split.conf"],
+                stdin=edge.render_split(self.env, weights),
+                description=f"set weights stable {weights.stable}% / canary {weights.canary}%",
+            )
+        )
 
     def weights(self) -> Weights | None:
-        result = self.ex.run(docker.exec_(self.edge_name, ["cat", f"{edge.CONF_DIR}/split.conf"], mutates=False,
-                                          description="read the edge's weights"))
+        result = self.ex.run(
+            docker.exec_(
+                self.edge_name, ["cat", f"{edge.CONF_DIR}/split.conf"], mutates=False, description="read the edge's weights"
+            )
+        )
         return edge.parse_weights(result.stdout) if result.ok else None
 
     def _edge_running(self) -> bool:
@@ -364,10 +423,11 @@ class LocalTarget:
                 tracks[track] = TrackStatus(track, labels.get("pipeline.version") if desired else None, desired, running, update)
             else:
                 services[part] = ServiceStatus(part, desired, running)
-        for track in TRACKS:
-            tracks.setdefault(track, TrackStatus(track, None, 0, 0))
+        tracks = {t: tracks.get(t, TrackStatus(t, None, 0, 0)) for t in TRACKS} | tracks
         edge_running = self._edge_running()
-        return Status(self.env.name, self.kind, self.url, edge_running, self.weights() if edge_running else None, tracks, services)
+        return Status(
+            self.env.name, self.kind, self.url, edge_running, self.weights() if edge_running else None, tracks, services
+        )
 
     # --- down and logs -------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:

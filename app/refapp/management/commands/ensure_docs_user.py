@@ -24,7 +24,5 @@ class Command(BaseCommand):
         if not settings.APP_DOCS_USER:
             self.stdout.write("APP_DOCS_USER is not set; nothing to do")
             return
-        result = ensure_docs_user(
-            settings.APP_DOCS_USER, settings.APP_DOCS_PASSWORD, using=options["database"]
-        )
+        result = ensure_docs_user(settings.APP_DOCS_USER, settings.APP_DOCS_PASSWORD, using=options["database"])
         self.stdout.write(f"docs user {settings.APP_DOCS_USER!r}: {result}")

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipeline.build import build_labels, normalise, wheel_commands
+from pipeline.images import debootstrap_commands, host_mirror
+from pipeline.project import Project
+from pipeline.release import Release
+
+
+def test_normalise_fixes_mtimes_and_drops_bytecode(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"x")
+    (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
+    normalise(tmp_path, 1_700_000_000)
+    assert not (tmp_path / "pkg" / "__pycache__").exists()
+    for path in [tmp_path, tmp_path / "pkg", tmp_path / "pkg" / "m.py"]:
+        assert int(os.stat(path).st_mtime) == 1_700_000_000
+    assert oct(os.stat(tmp_path / "pkg" / "m.py").st_mode & 0o777) == "0o644"
+
+
+def test_labels_come_from_the_commit_not_the_clock() -> None:
+    labels = build_labels(Release(commit="a" * 40, dirty=False, epoch=0))
+    assert labels["org.opencontainers.image.created"] == "1970-01-01T00:00:00Z"
+    assert labels["org.opencontainers.image.revision"] == "a" * 40
+    assert labels["org.opencontainers.image.version"] == "a" * 12
+
+
+def test_wheels_are_hash_checked_binary_only_and_installed_offline(tmp_path: Path) -> None:
+    download, _, install = wheel_commands(Project(tmp_path, tmp_path / "state"), python="py")
+    assert "--require-hashes" in download.argv and "--only-binary=:all:" in download.argv
+    assert "--no-index" in install.argv and "--no-compile" in install.argv and "--target" in install.argv
+
+
+def test_host_mirror_reads_deb822_and_skips_security(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\n\nTypes: deb\nURIs: http://mirror.example/debian\n"
+    )
+    assert host_mirror(tmp_path) == "http://mirror.example/debian"
+    assert host_mirror(tmp_path / "none") is None
+
+
+def test_debootstrap_then_import(tmp_path: Path) -> None:
+    commands = debootstrap_commands(Project(tmp_path, tmp_path / "s"), "bookworm", "pipeline/base:bookworm", None)
+    argvs = [c.argv for c in commands]
+    assert argvs[1][0] == "debootstrap" and "--variant=minbase" in argvs[1]
+    assert argvs[3][:2] == ("docker", "import") and argvs[3][-1] == "pipeline/base:bookworm"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.edge import LOG_FORMAT, Weights, parse_weights, render_nginx_conf, render_split
+from pipeline.environment import load_environment
+from pipeline.environment.model import Edge, Environment, Sticky
+from pipeline.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = load_environment(ROOT, "local")
+
+
+@pytest.mark.parametrize("canary", [0, 1, 5, 50, 99, 100])
+def test_split_round_trips_through_the_file(canary: int) -> None:
+    text = render_split(ENV, Weights(canary))
+    assert parse_weights(text) == Weights(canary)
+
+
+def test_split_shapes() -> None:
+    assert "canary" not in render_split(ENV, Weights(0)).split("\n", 2)[2]
+    five = render_split(ENV, Weights(5))
+    assert "5% canary;" in five and "* stable;" in five
+    assert 'split_clients "$request_id" $pl_track' in five
+    full = render_split(ENV, Weights(100))
+    assert "* canary;" in full and "stable;" not in full.split("\n", 2)[2]
+
+
+def test_sticky_by_header_falls_back_to_request_id() -> None:
+    env = Environment(name="x", edge=Edge(sticky=Sticky(by="header", name="X-User-Id")))
+    text = render_split(env, Weights(10))
+    assert "map $http_x_user_id $pl_split_key" in text
+    assert '"" $request_id;' in text
+    assert 'split_clients "$pl_split_key"' in text
+    cookie = Environment(name="x", edge=Edge(sticky=Sticky(by="cookie", name="uid")))
+    assert "map $cookie_uid $pl_split_key" in render_split(cookie, Weights(10))
+
+
+@pytest.mark.parametrize("bad", [-1, 101])
+def test_weight_out_of_range(bad: int) -> None:
+    with pytest.raises(UserError):
+        Weights(bad)
+
+
+def test_nginx_conf_resolves_tasks_through_docker_dns_and_retries() -> None:
+    conf = render_nginx_conf(ENV)
+    assert "resolver 127.0.0.11 valid=1s" in conf
+    assert "proxy_pass http://$pl_upstream:8000;" in conf
+    assert "canary pl-local-app-canary;" in conf
+    assert "default pl-local-app-stable;" in conf
+    assert "proxy_next_upstream error timeout http_502;" in conf
+    assert "proxy_next_upstream_tries 3;" in conf
+    assert "client_max_body_size 2m;" in conf
+    assert "include /etc/nginx/pipeline/split.conf;" in conf
+    assert conf.count("{") == conf.count("}")
+
+
+def test_access_log_is_json_with_the_fields_analysis_needs() -> None:
+    sample = re.sub(r"\$[a-z_]+", "0", LOG_FORMAT)
+    record = json.loads(sample)
+    for field in (
+        "time",
+        "track",
+        "upstream_addr",
+        "status",
+        "upstream_status",
+        "request_time",
+        "upstream_response_time",
+        "bytes_sent",
+        "request_id",
+        "version",
+    ):
+        assert field in record

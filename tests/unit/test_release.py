@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import UserError
+from pipeline.release import Release, check_version, image_ref
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.invalid")
+    git(tmp_path, "config", "user.name", "t")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "x.py").write_text("a = 1\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "one")
+    return tmp_path
+
+
+def test_clean_tree_tags_with_commit(repo: Path) -> None:
+    release = Release.from_git(repo)
+    assert not release.dirty
+    assert release.version == release.commit[:12]
+    assert release.epoch > 0
+
+
+def test_dirty_app_marks_version_and_digest_follows_content(repo: Path) -> None:
+    (repo / "app" / "x.py").write_text("a = 2\n")
+    first = Release.from_git(repo)
+    assert first.dirty
+    assert first.version.startswith(first.commit[:12] + "-dirty-")
+    (repo / "app" / "x.py").write_text("a = 3\n")
+    assert Release.from_git(repo).version != first.version
+
+
+def test_change_outside_app_keeps_the_image_version(repo: Path) -> None:
+    (repo / "README.md").write_text("docs\n")
+    assert not Release.from_git(repo).dirty
+
+
+def test_not_a_git_checkout(tmp_path: Path) -> None:
+    with pytest.raises(UserError):
+        Release.from_git(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("bad", ["", "-x", "a b", "x" * 200, "v1/2"])
+def test_bad_versions_are_refused(bad: str) -> None:
+    with pytest.raises(UserError):
+        check_version(bad)
+
+
+def test_image_ref() -> None:
+    assert image_ref("127.0.0.1:5000", "refapp", check_version("abc123")) == "127.0.0.1:5000/refapp:abc123"
