@@ -68,7 +68,7 @@ test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
 test: lint test-unit test-e2e ## Everything CI runs
 
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
-	$(PY) -m pipeline.bench.deploy $(ENV)
+	$(PY) -m pipeline.bench.deploy $(ENV) $(ARGS)
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build

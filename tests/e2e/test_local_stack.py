@@ -1,0 +1,122 @@
+"""The spine on the real engine: up from nothing, deploy, smoke, split, second version, status."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import ENV, http, pipeline, status
+
+pytestmark = pytest.mark.e2e
+
+
+def test_up_from_nothing_gives_data_services_and_an_edge(stack: Any) -> None:
+    current = status()
+    assert current["edge"]["running"] is True
+    assert current["services"]["db"]["running"] == 1
+    assert current["services"]["cache"]["running"] == 1
+    assert current["weights"] == {"stable": 100, "canary": 0}
+    assert http("/edge/healthz").status == 200
+
+
+def test_up_again_changes_nothing(stack: Any) -> None:
+    dry = pipeline("up", ENV, "--dry-run")
+    planned = [line for line in dry.stdout.splitlines() if line.startswith("docker ")]
+    assert not [p for p in planned if " service create " in p or " service update " in p or " run " in p], planned
+
+
+def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
+    deployed = pipeline("deploy", ENV, "--version", release, "--json")
+    report = json.loads(deployed.stdout)
+    assert all(check["ok"] for check in report["smoke"]), report["smoke"]
+    current = status()
+    assert current["tracks"]["stable"]["version"] == release
+    assert current["tracks"]["stable"]["running"] == 2
+    assert current["tracks"]["stable"]["health"] == "healthy"
+    version = http("/version")
+    assert version.status == 200
+    assert version.json()["version"] == release
+    assert version.json()["track"] == "stable"
+    assert version.headers["x-app-version"] == release
+    assert "app;dur=" in version.headers["server-timing"]
+    created = http("/api/notes", "POST", {"title": "e2e", "body": "written through the edge"})
+    assert created.status == 201
+    note = http(f"/api/notes/{created.json()['id']}")
+    assert note.status == 200
+    assert note.json()["body"] == "written through the edge"
+    assert http("/readyz").status == 200
+
+
+def test_edge_log_is_json_with_track_and_timings(release: str) -> None:
+    http("/healthz")
+    tail = subprocess.run(["docker", "exec", "pl-ci-edge", "tail", "-n", "1", "/var/log/nginx/pipeline/access.json"],
+                          capture_output=True, text=True, check=True).stdout
+    record = json.loads(tail)
+    assert record["track"] == "stable"
+    assert record["status"] == 200
+    assert float(record["request_time"]) >= 0
+    assert record["upstream_addr"].endswith(":8000")
+
+
+def test_weights_split_traffic_as_asked(release: str, second_release: str) -> None:
+    pipeline("deploy", ENV, "--version", second_release, "--track", "canary")
+    pipeline("weights", ENV, "--canary", "30")
+    assert status()["weights"] == {"stable": 70, "canary": 30}
+    n = 400
+    seen = {"stable": 0, "canary": 0}
+    for _ in range(n):
+        r = http("/healthz")
+        assert r.status == 200
+        track = r.headers["x-edge-track"]
+        seen[track] += 1
+        assert r.headers["x-app-track"] == track
+        assert r.headers["x-app-version"] == (second_release if track == "canary" else release)
+    sigma = math.sqrt(n * 0.3 * 0.7)
+    assert abs(seen["canary"] - 0.3 * n) < 4 * sigma, seen
+    pipeline("weights", ENV, "--canary", "0")
+    assert all(http("/healthz").headers["x-edge-track"] == "stable" for _ in range(100))
+
+
+def test_second_version_on_stable_shows_in_status(second_release: str) -> None:
+    pipeline("deploy", ENV, "--version", second_release)
+    current = status()
+    assert current["tracks"]["stable"]["version"] == second_release
+    assert current["tracks"]["stable"]["health"] == "healthy"
+    assert http("/version").json()["version"] == second_release
+
+
+def test_unknown_version_exits_4_and_changes_nothing(second_release: str) -> None:
+    before = status()
+    result = pipeline("deploy", ENV, "--version", "0000000000ff", check=False)
+    assert result.returncode == 4
+    assert "not in the registry" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert status()["tracks"] == before["tracks"]
+
+
+def test_dry_run_prints_the_commands_and_changes_nothing(release: str, second_release: str) -> None:
+    before = status()
+    result = pipeline("deploy", ENV, "--version", release, "--dry-run")
+    assert "docker service update" in result.stdout
+    assert f"127.0.0.1:5000/refapp:{release}" in result.stdout
+    assert "***" in result.stdout  # secrets are redacted
+    assert status()["tracks"] == before["tracks"]
+
+
+def test_same_commit_builds_identical_app_layers(release: str) -> None:
+    refs = []
+    for suffix in ("repro-a", "repro-b"):
+        version = pipeline("build", "--env", ENV, "--no-cache", "--no-push", "--suffix", suffix).stdout.strip()
+        refs.append(f"127.0.0.1:5000/refapp:{version}")
+    layers = [
+        json.loads(subprocess.run(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
+                                  capture_output=True, text=True, check=True).stdout)
+        for ref in refs
+    ]
+    # the last two layers are the staged site-packages and the app's sources
+    assert layers[0][-2:] == layers[1][-2:]
+    subprocess.run(["docker", "rmi", *refs], capture_output=True, check=False)
