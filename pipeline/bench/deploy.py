@@ -57,9 +57,17 @@ def main() -> None:
         raise SystemExit(f"error: k6 wrote no summary (exit {load.returncode}): {stderr.strip()[-300:]}")
     result = Summary.load(summary)
     report = {
-        "environment": args.env, "rate": args.rate, "seconds": args.seconds, "from": old, "to": new,
-        "deploy_seconds": round(deploy_seconds, 1), "requests": result.requests, "failed": result.failed,
-        "p95_ms": round(result.p95_ms, 1), "p99_ms": round(result.p99_ms, 1), "max_ms": round(result.max_ms, 1),
+        "environment": args.env,
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "from": old,
+        "to": new,
+        "deploy_seconds": round(deploy_seconds, 1),
+        "requests": result.requests,
+        "failed": result.failed,
+        "p95_ms": round(result.p95_ms, 1),
+        "p99_ms": round(result.p99_ms, 1),
+        "max_ms": round(result.max_ms, 1),
     }
     if args.json:
         print(json.dumps(report, indent=2))

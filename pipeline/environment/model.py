@@ -138,6 +138,9 @@ class Thresholds(Strict):
     max_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
     max_error_rate_ratio: Annotated[float, Field(ge=1.0)] = 2.0
     max_latency_ratio: Annotated[float, Field(ge=1.0)] = 1.5
+    min_latency_delta_ms: Annotated[float, Field(ge=0.0)] = Field(
+        default=10.0, description="a latency difference smaller than this never fails a relative check"
+    )
     min_requests: Annotated[int, Field(ge=0)] = 20
     mann_whitney_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     effect_size_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2

@@ -26,7 +26,10 @@ BASE = "http://127.0.0.1:18080"
 def pipeline(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "COLUMNS": "200", "PIPELINE_ROOT": str(ROOT)},
     )
     if check and result.returncode != 0:
@@ -53,7 +56,7 @@ def http(path: str, method: str = "GET", body: dict[str, Any] | None = None, tim
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(BASE + path, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 - our own edge on loopback
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return Response(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
     except urllib.error.HTTPError as exc:
         return Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())

@@ -53,8 +53,12 @@ def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
 
 def test_edge_log_is_json_with_track_and_timings(release: str) -> None:
     http("/healthz")
-    tail = subprocess.run(["docker", "exec", "pl-ci-edge", "tail", "-n", "1", "/var/log/nginx/pipeline/access.json"],
-                          capture_output=True, text=True, check=True).stdout
+    tail = subprocess.run(
+        ["docker", "exec", "pl-ci-edge", "tail", "-n", "1", "/var/log/nginx/pipeline/access.json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     record = json.loads(tail)
     assert record["track"] == "stable"
     assert record["status"] == 200
@@ -113,8 +117,14 @@ def test_same_commit_builds_identical_app_layers(release: str) -> None:
         version = pipeline("build", "--env", ENV, "--no-cache", "--no-push", "--suffix", suffix).stdout.strip()
         refs.append(f"127.0.0.1:5000/refapp:{version}")
     layers = [
-        json.loads(subprocess.run(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
-                                  capture_output=True, text=True, check=True).stdout)
+        json.loads(
+            subprocess.run(
+                ["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         for ref in refs
     ]
     # the last two layers are the staged site-packages and the app's sources
