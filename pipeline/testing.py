@@ -44,3 +44,71 @@ class FakeExecutor:
 
     def mutating(self) -> list[Command]:
         return [c for c in self.calls if c.mutates]
+
+
+@dataclass
+class FakeClock:
+    """A clock that moves only when slept on (or when a test jumps it)."""
+
+    t: float = 1_000_000.0
+    slept: float = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        self.slept += seconds
+
+    def jump(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class FakeCanaryTarget:
+    """Records what the canary controller asks of a target; can fail a deploy or send a command."""
+
+    fail_deploy: str | None = None
+    commands: list[str] = field(default_factory=list)
+    calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+    weights: list[int] = field(default_factory=list)
+    stable: str | None = None
+    canary: str | None = None
+
+    def deploy_track(
+        self, track: object, version: str, faults: object = None, labels: object = None, timeout: float = 300.0
+    ) -> None:
+        from pipeline.errors import NotReady
+
+        self.calls.append(("deploy_track", (track, version)))
+        if self.fail_deploy and track == "canary" and version == self.fail_deploy:
+            raise NotReady(f"pl-x-app-canary: 0/1 tasks healthy after {timeout:.0f} s")
+        setattr(self, str(track), version)
+
+    def set_weights(self, weights: object, lease_until: float | None = None) -> None:
+        canary = int(getattr(weights, "canary", 0))
+        self.calls.append(("set_weights", (canary, lease_until)))
+        self.weights.append(canary)
+
+    def remove_track(self, track: object) -> None:
+        self.calls.append(("remove_track", (track,)))
+        setattr(self, str(track), None)
+
+    def renew_lease(self, until: float | None) -> None:
+        self.calls.append(("renew_lease", (until,)))
+
+    def take_command(self) -> str | None:
+        return self.commands.pop(0) if self.commands else None
+
+    def promote(self, version: str, previous: str | None) -> None:
+        self.calls.append(("promote", (version, previous)))
+        self.stable, self.canary = version, previous
+        self.weights.append(0)
+
+    def revert_to_previous(self, previous: str) -> None:
+        self.calls.append(("revert_to_previous", (previous,)))
+        self.stable, self.canary = previous, None
+        self.weights.append(0)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]

@@ -137,6 +137,10 @@ class Thresholds(Strict):
     max_p95_ms: Annotated[float, Field(gt=0)] = 500.0
     max_p99_ms: Annotated[float, Field(gt=0)] = 1000.0
     max_error_rate_ratio: Annotated[float, Field(ge=1.0)] = 2.0
+    error_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        default=0.01,
+        description="an error rate over its limit fails only when that is significant at this level (binomial test)",
+    )
     max_latency_ratio: Annotated[float, Field(ge=1.0)] = 1.5
     min_latency_delta_ms: Annotated[float, Field(ge=0.0)] = Field(
         default=10.0, description="a latency difference smaller than this never fails a relative check"

@@ -23,16 +23,22 @@ from pipeline.docker import Health, ServiceSpec
 from pipeline.edge import Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
-from pipeline.errors import NotReady, PortTaken, UnknownVersion, UserError
+from pipeline.environment.model import Faults
+from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.executor import Executor
 from pipeline.images import ensure_service_images
+from pipeline.lock import LockInfo
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.release import check_version, image_ref
 from pipeline.targets.base import TRACKS, ServiceStatus, Status, TrackName, TrackStatus
+from pipeline.targets.local_edge import LocalEdge
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
+DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
+WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
+PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 APP_DB = "refapp"
 APP_DB_USER = "refapp"
 
@@ -49,6 +55,7 @@ class LocalTarget:
         self.network = f"{self.stack}-net"
         self.edge_name = f"{self.stack}-edge"
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
+        self.edge = LocalEdge(env, ex, self.edge_name)
 
     # --- names -------------------------------------------------------------
     def service(self, part: str) -> str:
@@ -181,7 +188,8 @@ class LocalTarget:
         container = current["Spec"]["TaskTemplate"]["ContainerSpec"]
         env = dict(e.split("=", 1) for e in container.get("Env") or [])
         replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
-        if container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas:
+        same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas
+        if same:
             self.say(f"service {spec.name}: up to date")
             return
         self.ex.run(spec.update(current_env=env))
@@ -314,7 +322,7 @@ class LocalTarget:
             )
         return image_ref(self.env.image.registry, self.env.image.name, version)
 
-    def app_env(self, track: TrackName, version: str) -> dict[str, str]:
+    def app_env(self, track: TrackName, version: str, faults: Faults | None = None) -> dict[str, str]:
         secret = self._secrets()
         app = self.env.app
         values = {
@@ -330,19 +338,31 @@ class LocalTarget:
             "APP_DOCS_USER": "docs",
             "APP_DOCS_PASSWORD": secret["docs_password"],
         }
-        values.update(getattr(self.env.tracks, track).faults.as_env())
+        values.update((faults or getattr(self.env.tracks, track).faults).as_env())
         values.update(app.env)
         return values
 
-    def app_spec(self, track: TrackName, version: str, image: str, replicas: int | None = None) -> ServiceSpec:
+    def app_spec(
+        self,
+        track: TrackName,
+        version: str,
+        image: str,
+        replicas: int | None = None,
+        faults: Faults | None = None,
+    ) -> ServiceSpec:
         app = self.env.app
         return ServiceSpec(
             name=self.service(f"app-{track}"),
             image=image,
             network=self.network,
             replicas=getattr(self.env.tracks, track).replicas if replicas is None else replicas,
-            env=self.app_env(track, version),
-            labels={**self.labels, "pipeline.role": "app", "pipeline.track": track, "pipeline.version": version},
+            env=self.app_env(track, version, faults),
+            labels={
+                **self.labels,
+                "pipeline.role": "app",
+                "pipeline.track": track,
+                "pipeline.version": version,
+            },
             endpoint_mode=app.endpoint_mode,
             health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", start_period="15s"),
             stop_grace=f"{app.stop_grace_seconds}s",
@@ -370,43 +390,122 @@ class LocalTarget:
                     raise
                 time.sleep(3)
 
-    def deploy_track(self, track: TrackName, version: str) -> None:
+    def deploy_track(
+        self,
+        track: TrackName,
+        version: str,
+        faults: Faults | None = None,
+        labels: dict[str, str] | None = None,
+        timeout: float = 300.0,
+    ) -> None:
         image = self.require_version(version)
         self.wait_services([self.service("db"), self.service("cache")], timeout=120)
         self.migrate(version, image)
-        spec = self.app_spec(track, version, image)
+        spec = self.app_spec(track, version, image, faults=faults)
         self._ensure_service(spec)
-        self.wait_update(spec.name, version)
+        self.wait_update(spec.name, version, timeout=timeout)
+        if labels:
+            self.label_track(track, labels)
+
+    def track_labels(self, track: TrackName) -> dict[str, str]:
+        info = self._inspect(self.service(f"app-{track}")) or {}
+        labels: dict[str, str] = info.get("Spec", {}).get("Labels", {}) or {}
+        return labels
+
+    def label_track(self, track: TrackName, add: dict[str, str], remove: tuple[str, ...] = ()) -> None:
+        name = self.service(f"app-{track}")
+        argv = ["docker", "service", "update", "--detach", "--quiet"]
+        for key, value in sorted(add.items()):
+            argv += ["--label-add", f"{key}={value}"]
+        for key in remove:
+            argv += ["--label-rm", key]
+        self.ex.run(Command((*argv, name), description=f"label {name}"))
 
     def remove_track(self, track: TrackName) -> None:
+        """Empty a track: no tasks, and no deploy or warm marks left on it."""
         name = self.service(f"app-{track}")
-        if self._inspect(name) is not None:
-            self.ex.run(docker.service_scale(name, 0))
+        current = self._inspect(name)
+        if current is None:
+            return
+        labels = current.get("Spec", {}).get("Labels", {}) or {}
+        marks = tuple(k for k in (DEPLOY_LABEL, WARM_LABEL) if k in labels)
+        argv = ["docker", "service", "update", "--detach", "--quiet", "--replicas", "0"]
+        for key in marks:
+            argv += ["--label-rm", key]
+        self.ex.run(Command((*argv, name), description=f"empty the {track} track"))
+
+    # --- canary operations --------------------------------------------------------
+    def renew_lease(self, until: float | None) -> None:
+        self.edge.renew_lease(until)
+
+    def take_command(self) -> str | None:
+        return self.edge.take_command()
+
+    def promote(self, version: str, previous: str | None) -> None:
+        """The new version becomes stable; the previous one is kept warm on the canary track at weight 0."""
+        self.deploy_track("stable", version)
+        self.label_track("stable", {PREVIOUS_LABEL: previous} if previous else {})
+        self.set_weights(Weights(0))
+        if previous:
+            self.deploy_track("canary", previous, faults=self.env.tracks.stable.faults, labels={WARM_LABEL: "previous"})
+        else:
+            self.remove_track("canary")
+
+    def revert_to_previous(self, previous: str) -> None:
+        """Back to the previous release in one step: its warm tasks take all traffic, then stable follows."""
+        warm = self.track_labels("canary").get(WARM_LABEL) == "previous"
+        running = self._replicas().get(self.service("app-canary"), (0, 0))[0]
+        if warm and running > 0:
+            self.set_weights(Weights(100), lease_until=time.time() + 600)
+        self.deploy_track("stable", previous)
+        self.set_weights(Weights(0))
+        self.remove_track("canary")
 
     # --- weights ----------------------------------------------------------------
-    def set_weights(self, weights: Weights) -> None:
-        if not self.ex.dry_run and not self._edge_running():
-            raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
-        self.ex.run(
-            docker.exec_(
-                self.edge_name,
-                ["edge-apply", "split.conf"],
-                stdin=edge.render_split(self.env, weights),
-                description=f"set weights stable {weights.stable}% / canary {weights.canary}%",
-            )
-        )
+    def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
+        """Split traffic; a canary weight above 0 is held until ``lease_until`` (None: until changed)."""
+        self.edge.set_weights(weights, lease_until)
 
     def weights(self) -> Weights | None:
-        result = self.ex.run(
-            docker.exec_(
-                self.edge_name, ["cat", f"{edge.CONF_DIR}/split.conf"], mutates=False, description="read the edge's weights"
-            )
-        )
-        return edge.parse_weights(result.stdout) if result.ok else None
+        return self.edge.weights()
 
     def _edge_running(self) -> bool:
-        result = self.ex.run(docker.container_inspect(self.edge_name))
-        return result.ok and bool(json.loads(result.stdout)[0]["State"]["Running"])
+        return self.edge.running()
+
+    # --- the deploy lock (a swarm config: creating it is atomic) ------------------
+    @property
+    def lock_name(self) -> str:
+        return self.service("lock")
+
+    def read_lock(self) -> LockInfo | None:
+        result = self.ex.run(
+            Command(
+                ("docker", "config", "inspect", "--format", "{{json .Spec.Data}}", self.lock_name),
+                mutates=False,
+                check=False,
+                description="read the deploy lock",
+            )
+        )
+        if not result.ok:
+            return None
+        return LockInfo.from_json(base64.b64decode(json.loads(result.stdout)).decode())
+
+    def acquire_lock(self, info: LockInfo) -> None:
+        argv = ["docker", "config", "create", "--label", f"{LABEL}={self.env.name}", self.lock_name, "-"]
+        result = self.ex.run(Command(tuple(argv), stdin=info.to_json(), check=False, description="take the deploy lock"))
+        if result.ok:
+            return
+        held = self.read_lock()
+        if held is None:
+            raise NotReady(f"could not take the deploy lock: {result.stderr.strip()}", hint="retry")
+        stale = " The holder's process is gone: the lock is stale." if held.alive() is False else ""
+        raise Locked(
+            f"{self.env.name} is locked by {held.describe()}.{stale}",
+            hint=f"wait for it, or break it: pipeline lock break {self.env.name}",
+        )
+
+    def release_lock(self) -> None:
+        self.ex.run(Command(("docker", "config", "rm", self.lock_name), check=False, description="release the deploy lock"))
 
     # --- status -------------------------------------------------------------------
     def status(self) -> Status:
@@ -435,18 +534,34 @@ class LocalTarget:
         if names:
             self.ex.run(docker.service_rm(names))
         self.ex.run(docker.container_rm(self.edge_name))
-        if not self.ex.dry_run:
-            time.sleep(2)  # tasks release their network endpoints
-        for _ in range(10):
-            if not self.ex.run(docker.network_inspect(self.network)).ok:
-                break
-            if self.ex.run(docker.network_rm(self.network)).ok or self.ex.dry_run:
-                break
-            time.sleep(1)
+        self._until_gone(
+            lambda: self.ex.run(docker.network_inspect(self.network)).ok, lambda: self.ex.run(docker.network_rm(self.network))
+        )
         if volumes:
             for volume in ("db-data", "edge-conf", "edge-logs"):
-                self.ex.run(docker.volume_rm(self.service(volume)))
-            self.ex.run(Command(("docker", "config", "rm", self.service("secrets")), check=False, description="remove secrets"))
+                self._remove_volume(self.service(volume))
+            for config in ("secrets", "lock"):
+                self.ex.run(
+                    Command(("docker", "config", "rm", self.service(config)), check=False, description=f"remove {config}")
+                )
+
+    def _remove_volume(self, name: str) -> None:
+        inspect = Command(("docker", "volume", "inspect", name), mutates=False, check=False, description="read volume")
+        self._until_gone(lambda: self.ex.run(inspect).ok, lambda: self.ex.run(docker.volume_rm(name)))
+
+    def _until_gone(self, exists: Callable[[], bool], remove: Callable[[], object], timeout: float = 60.0) -> None:
+        """Remove something that may still be in use by tasks that are stopping; fail loudly if it stays."""
+        if self.ex.dry_run:
+            remove()
+            return
+        deadline = time.monotonic() + timeout
+        while exists():
+            remove()
+            if not exists():
+                return
+            if time.monotonic() > deadline:
+                raise NotReady("could not remove an object still in use after 60 s", hint="docker ps -a; then retry `down`")
+            time.sleep(1)
 
     def logs(self, service: str, tail: int, follow: bool) -> None:
         if service == "edge":

@@ -1,0 +1,179 @@
+"""The canary checks of one traffic step: canary vs its absolute limits and vs stable."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pipeline.analysis.stats import binom_sf, mann_whitney
+from pipeline.analysis.window import TrackWindow
+from pipeline.environment.model import Thresholds
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INSUFFICIENT = "insufficient"  # not enough canary traffic yet: hold or extend the step
+    SKIPPED = "skipped"  # the check does not apply (e.g. no stable baseline at 100 %)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check: its verdict, the measured value, the limit it was held to and a one-line reason."""
+
+    name: str
+    verdict: Verdict
+    value: float | None
+    limit: float | None
+    detail: str
+
+    def as_dict(self) -> dict[str, str | float | None]:
+        return {"name": self.name, "verdict": self.verdict.value, "value": self.value, "limit": self.limit, "detail": self.detail}
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms"
+
+
+def _too_few(canary: TrackWindow, t: Thresholds) -> str:
+    return f"canary {canary.requests} requests < {t.min_requests} needed"
+
+
+def _check_requests(canary: TrackWindow, t: Thresholds) -> CheckResult:
+    ok = canary.requests >= t.min_requests
+    detail = f"canary {canary.requests} requests >= {t.min_requests} needed" if ok else _too_few(canary, t)
+    return CheckResult("requests", Verdict.PASS if ok else Verdict.INSUFFICIENT, canary.requests, t.min_requests, detail)
+
+
+def _significant(errors: int, requests: int, limit: float, t: Thresholds) -> tuple[bool, float]:
+    """Is ``errors`` in ``requests`` more than ``limit`` allows, beyond chance? (binomial tail)"""
+    if requests == 0 or errors / requests <= limit:
+        return False, 1.0
+    p_value = binom_sf(errors, requests, limit)
+    return p_value < t.error_alpha, p_value
+
+
+def _check_error_rate(canary: TrackWindow, t: Thresholds) -> CheckResult:
+    """Absolute error rate. It fails only when the excess is significant (``error_alpha``), so a
+    very bad canary fails within a few requests (3 errors in 10 at a 1 % limit) while one stray
+    error in 20 does not; below ``min_requests`` anything short of that is "insufficient"."""
+    rate, limit = canary.error_rate, t.max_error_rate
+    failing, p_value = _significant(canary.errors, canary.requests, limit, t)
+    if failing:
+        detail = f"canary {_pct(rate)} errors ({canary.errors}/{canary.requests}) > {_pct(limit)} allowed (p={p_value:.2g})"
+        return CheckResult("error_rate", Verdict.FAIL, rate, limit, detail)
+    if canary.requests < t.min_requests:
+        detail = f"{_too_few(canary, t)} ({canary.errors} errors so far)"
+        return CheckResult("error_rate", Verdict.INSUFFICIENT, rate, limit, detail)
+    note = f" (not significant, p={p_value:.2g})" if rate > limit else ""
+    return CheckResult("error_rate", Verdict.PASS, rate, limit, f"canary {_pct(rate)} errors <= {_pct(limit)} allowed{note}")
+
+
+def _has_baseline(stable: TrackWindow, t: Thresholds) -> bool:
+    return stable.requests >= t.min_requests and stable.requests > 0
+
+
+def _no_baseline(stable: TrackWindow, t: Thresholds) -> str:
+    return f"no stable baseline ({stable.requests} requests < {t.min_requests})"
+
+
+def _check_error_rate_vs_stable(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
+    """Canary error rate against stable's times ``max_error_rate_ratio``, plus half the absolute
+    allowance as a tolerance: without it any single error against a zero-error stable would fail
+    (0 * ratio = 0); with it a canary needs more than ``max_error_rate / 2`` errors per request."""
+    name = "error_rate_vs_stable"
+    if not _has_baseline(stable, t):
+        return CheckResult(name, Verdict.SKIPPED, None, None, _no_baseline(stable, t))
+    limit = stable.error_rate * t.max_error_rate_ratio + t.max_error_rate / 2
+    rate = canary.error_rate
+    if canary.requests < t.min_requests and not _significant(canary.errors, canary.requests, limit, t)[0]:
+        return CheckResult(name, Verdict.INSUFFICIENT, rate, limit, _too_few(canary, t))
+    how = f"(stable {_pct(stable.error_rate)} x {t.max_error_rate_ratio:g} + {_pct(t.max_error_rate / 2)})"
+    failing, p_value = _significant(canary.errors, canary.requests, limit, t)
+    if failing:
+        return CheckResult(name, Verdict.FAIL, rate, limit, f"canary {_pct(rate)} errors > {_pct(limit)} {how}, p={p_value:.2g}")
+    return CheckResult(name, Verdict.PASS, rate, limit, f"canary {_pct(rate)} errors <= {_pct(limit)} {how}")
+
+
+def _check_latency(canary: TrackWindow, t: Thresholds, q: float, limit: float) -> CheckResult:
+    name = f"p{q:g}_ms"
+    if canary.requests < t.min_requests:
+        return CheckResult(name, Verdict.INSUFFICIENT, canary.percentile(q), limit, _too_few(canary, t))
+    value = canary.percentile(q)
+    if value is None:
+        return CheckResult(name, Verdict.INSUFFICIENT, None, limit, "no successful canary request to time")
+    if value > limit:
+        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p{q:g} {_ms(value)} > {_ms(limit)} allowed")
+    return CheckResult(name, Verdict.PASS, value, limit, f"canary p{q:g} {_ms(value)} <= {_ms(limit)} allowed")
+
+
+def _check_p95_vs_stable(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
+    """Fails only when canary p95 is both ``max_latency_ratio`` times and ``min_latency_delta_ms``
+    above stable's, i.e. above ``max(stable * ratio, stable + delta)``, which is the limit reported."""
+    name = "p95_vs_stable"
+    base = stable.p95
+    if not _has_baseline(stable, t) or base is None:
+        reason = "no successful stable request to compare with" if _has_baseline(stable, t) else _no_baseline(stable, t)
+        return CheckResult(name, Verdict.SKIPPED, None, None, reason)
+    limit = max(base * t.max_latency_ratio, base + t.min_latency_delta_ms)
+    value = canary.p95
+    if canary.requests < t.min_requests or value is None:
+        reason = _too_few(canary, t) if canary.requests < t.min_requests else "no successful canary request to time"
+        return CheckResult(name, Verdict.INSUFFICIENT, value, limit, reason)
+    how = f"stable {_ms(base)} x {t.max_latency_ratio:g} and + {_ms(t.min_latency_delta_ms)}"
+    if value > limit:
+        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p95 {_ms(value)} > {_ms(limit)} ({how})")
+    return CheckResult(name, Verdict.PASS, value, limit, f"canary p95 {_ms(value)} <= {_ms(limit)} ({how})")
+
+
+def _check_mann_whitney(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
+    """Canary latencies stochastically greater than stable's: fails when significant (p < alpha),
+    large enough (effect > tolerance) and material (median difference > ``min_latency_delta_ms``)."""
+    name = "mann_whitney"
+    limit = t.effect_size_tolerance
+    if not _has_baseline(stable, t) or not stable.latencies_ms:
+        reason = "no successful stable request to compare with" if _has_baseline(stable, t) else _no_baseline(stable, t)
+        return CheckResult(name, Verdict.SKIPPED, None, None, reason)
+    if canary.requests < t.min_requests or not canary.latencies_ms:
+        reason = _too_few(canary, t) if canary.requests < t.min_requests else "no successful canary request to time"
+        return CheckResult(name, Verdict.INSUFFICIENT, None, limit, reason)
+    test = mann_whitney(canary.latencies_ms, stable.latencies_ms)
+    delta = statistics.median(canary.latencies_ms) - statistics.median(stable.latencies_ms)
+    slower = test.p_value < t.mann_whitney_alpha and test.effect > limit and delta > t.min_latency_delta_ms
+    detail = (
+        f"p={test.p_value:.3g} (alpha {t.mann_whitney_alpha:g}), effect {test.effect:+.2f} (tolerance {limit:g}), "
+        f"median {delta:+.1f} ms (min {t.min_latency_delta_ms:g} ms): "
+        + ("canary slower than stable" if slower else "no material slowdown")
+    )
+    return CheckResult(name, Verdict.FAIL if slower else Verdict.PASS, test.effect, limit, detail)
+
+
+def analyse(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> list[CheckResult]:
+    """Every check of one step, in a fixed order: requests, error_rate, error_rate_vs_stable,
+    p95_ms, p99_ms, p95_vs_stable, mann_whitney. Relative checks are SKIPPED when stable has fewer
+    than ``min_requests`` requests; checks needing canary traffic are INSUFFICIENT below it."""
+    return [
+        _check_requests(canary, t),
+        _check_error_rate(canary, t),
+        _check_error_rate_vs_stable(canary, stable, t),
+        _check_latency(canary, t, 95.0, t.max_p95_ms),
+        _check_latency(canary, t, 99.0, t.max_p99_ms),
+        _check_p95_vs_stable(canary, stable, t),
+        _check_mann_whitney(canary, stable, t),
+    ]
+
+
+def overall(results: Sequence[CheckResult]) -> Verdict:
+    """FAIL if any check failed, else INSUFFICIENT if any lacked data, else PASS (skips don't count)."""
+    verdicts = {result.verdict for result in results}
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    if Verdict.INSUFFICIENT in verdicts:
+        return Verdict.INSUFFICIENT
+    return Verdict.PASS

@@ -1,0 +1,83 @@
+"""One access-log line of the edge, as a typed record (see ``pipeline.edge.LOG_FORMAT``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    """One request the edge proxied.
+
+    ``ts`` is the epoch second the request was logged (nginx ``$msec``, i.e. when it completed),
+    ``latency_ms`` is nginx ``$request_time`` in milliseconds.
+    """
+
+    ts: float
+    track: str
+    status: int
+    latency_ms: float
+    uri: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """A server-side failure: any 5xx, which includes the edge's 502/504 for an unreachable upstream."""
+        return self.status >= 500
+
+
+def _number(value: object) -> float | None:
+    """A finite float from a JSON number or numeric string, else None (bools are not numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _status(value: object) -> int | None:
+    """An HTTP status (100-999) from a JSON number or numeric string, else None."""
+    number = _number(value)
+    if number is None or not number.is_integer():
+        return None
+    status = int(number)
+    return status if 100 <= status <= 999 else None
+
+
+def parse_line(line: str) -> Record | None:
+    """Parse one JSON log line; None for a blank, garbled, partial or incomplete line. Never raises."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    ts = _number(obj.get("msec"))
+    status = _status(obj.get("status"))
+    seconds = _number(obj.get("request_time"))
+    track = obj.get("track")
+    if ts is None or status is None or seconds is None or seconds < 0 or not isinstance(track, str) or not track:
+        return None
+    uri = obj.get("uri")
+    return Record(ts=ts, track=track, status=status, latency_ms=seconds * 1000.0, uri=uri if isinstance(uri, str) else "")
+
+
+def parse_lines(text: str) -> list[Record]:
+    """Parse every line of ``text``, skipping the ones :func:`parse_line` rejects."""
+    records: list[Record] = []
+    for line in text.splitlines():
+        record = parse_line(line)
+        if record is not None:
+            records.append(record)
+    return records

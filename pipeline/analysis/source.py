@@ -1,0 +1,118 @@
+"""Where windows come from: the :class:`MetricsSource` interface and its edge-access-log implementation."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from itertools import pairwise
+from typing import Protocol
+
+from pipeline.analysis.records import Record, parse_line
+from pipeline.analysis.window import TrackWindow, summarize
+
+TRACKS = ("stable", "canary")
+
+
+class MetricsSource(Protocol):
+    """Anything that can summarise a time window per track."""
+
+    def window(self, start: float, end: float) -> dict[str, TrackWindow]:
+        """Windows of ``start <= ts < end`` keyed "stable" and "canary" (both always present, empty without traffic)."""
+        ...
+
+
+class LogTruncated(Exception):
+    """Raised by a ``read`` function when the log is now shorter than the offset asked for (rotated or truncated)."""
+
+
+def _windows(records: Iterable[Record], start: float, end: float) -> dict[str, TrackWindow]:
+    pool = list(records)
+    return {track: summarize(pool, track, start, end) for track in TRACKS}
+
+
+def _ts(record: Record) -> float:
+    return record.ts
+
+
+class EdgeLogSource:
+    """Follows the edge's JSON access log incrementally.
+
+    ``read(offset)`` returns the log's bytes from ``offset`` to its current end, and raises
+    :class:`LogTruncated` when the file is shorter than ``offset``; reading then restarts at 0
+    (records already parsed are kept). An incomplete last line is buffered until its newline
+    arrives. Only records within ``keep_seconds`` of the newest one are kept.
+    """
+
+    MAX_PARTIAL = 1 << 20  # a "line" longer than this without a newline is garbage: dropped
+
+    def __init__(self, read: Callable[[int], bytes], keep_seconds: float = 900.0, offset: int = 0) -> None:
+        if keep_seconds <= 0:
+            raise ValueError("keep_seconds must be positive")
+        self._read = read
+        self.keep_seconds = keep_seconds
+        self.offset = offset
+        self._partial = b""
+        self._records: list[Record] = []  # sorted by ts
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        """The records currently kept, oldest first."""
+        return tuple(self._records)
+
+    def pull(self) -> int:
+        """Read and parse whatever the log gained since the last pull; returns the number of new records."""
+        try:
+            data = self._read(self.offset)
+        except LogTruncated:
+            self.offset = 0
+            self._partial = b""
+            data = self._read(0)
+        self.offset += len(data)
+        if not data:
+            return 0
+        chunk = self._partial + data
+        *lines, self._partial = chunk.split(b"\n")
+        if len(self._partial) > self.MAX_PARTIAL:
+            self._partial = b""
+        new = [r for r in (parse_line(line.decode("utf-8", errors="replace")) for line in lines) if r is not None]
+        self._add(new)
+        return len(new)
+
+    def _add(self, new: list[Record]) -> None:
+        if not new:
+            return
+        needs_sort = bool(self._records) and new[0].ts < self._records[-1].ts
+        needs_sort = needs_sort or any(b.ts < a.ts for a, b in pairwise(new))
+        self._records.extend(new)
+        if needs_sort:
+            self._records.sort(key=_ts)  # stable and near-linear: the log is almost in order
+        cutoff = self._records[-1].ts - self.keep_seconds
+        drop = bisect_left(self._records, cutoff, key=_ts)
+        if drop:
+            del self._records[:drop]
+
+    def window(self, start: float, end: float) -> dict[str, TrackWindow]:
+        """Pull new log lines, then summarise ``start <= ts < end`` per track."""
+        self.pull()
+        lo = bisect_left(self._records, start, key=_ts)
+        hi = bisect_left(self._records, end, key=_ts) if math.isfinite(end) else len(self._records)
+        return _windows(self._records[lo:hi], start, end)
+
+    def since(self, start: float) -> dict[str, TrackWindow]:
+        """The window from ``start`` to now (everything logged so far)."""
+        return self.window(start, math.inf)
+
+
+class StaticSource:
+    """A fixed list of records (for tests, and for users' own tests of a controller)."""
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self.records: list[Record] = list(records)
+
+    def add(self, records: Iterable[Record]) -> None:
+        self.records.extend(records)
+
+    def window(self, start: float, end: float) -> dict[str, TrackWindow]:
+        """Summarise ``start <= ts < end`` per track."""
+        return _windows(self.records, start, end)

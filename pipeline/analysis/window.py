@@ -1,0 +1,98 @@
+"""Per-track summaries of a time window of records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+
+from pipeline.analysis.records import Record
+
+
+def percentile(sorted_values: tuple[float, ...] | list[float], q: float) -> float | None:
+    """Nearest-rank percentile of already sorted values: the smallest value with at least q % of
+    the values at or below it (always an observed value; q=0 is the minimum). None when empty."""
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    # round() absorbs float noise such as 99.9 * 1000 / 100 = 999.0000000000001
+    rank = max(1, math.ceil(round(q * n / 100.0, 9)))
+    return sorted_values[min(rank, n) - 1]
+
+
+@dataclass(frozen=True)
+class TrackWindow:
+    """What one track did during a window.
+
+    ``latencies_ms`` holds the latencies of the requests that did not fail (status < 500); they are
+    kept sorted. Failures are judged by the error checks; timing them too would let a crashed
+    upstream's instant 502s make a broken track look fast.
+    """
+
+    track: str
+    requests: int = 0
+    errors: int = 0
+    latencies_ms: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.requests < 0 or not 0 <= self.errors <= self.requests:
+            raise ValueError(f"inconsistent window: {self.errors} errors in {self.requests} requests")
+        values = tuple(float(v) for v in self.latencies_ms)
+        if any(b < a for a, b in pairwise(values)):
+            values = tuple(sorted(values))
+        object.__setattr__(self, "latencies_ms", values)
+
+    @property
+    def error_rate(self) -> float:
+        """Share (0..1) of requests that failed; 0.0 when there were none."""
+        return self.errors / self.requests if self.requests else 0.0
+
+    def percentile(self, q: float) -> float | None:
+        """Nearest-rank latency percentile in ms (see :func:`percentile`); None without latencies."""
+        return percentile(self.latencies_ms, q)
+
+    @property
+    def p50(self) -> float | None:
+        return self.percentile(50.0)
+
+    @property
+    def p95(self) -> float | None:
+        return self.percentile(95.0)
+
+    @property
+    def p99(self) -> float | None:
+        return self.percentile(99.0)
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        """A JSON-ready summary for the journal; latencies rounded to 0.1 ms."""
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 1)
+
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 4),
+            "p50_ms": ms(self.p50),
+            "p95_ms": ms(self.p95),
+            "p99_ms": ms(self.p99),
+        }
+
+
+def summarize(records: Iterable[Record], track: str, start: float, end: float) -> TrackWindow:
+    """Summarise the records of ``track`` with ``start <= ts < end``."""
+    requests = errors = 0
+    latencies: list[float] = []
+    for record in records:
+        if record.track != track or not start <= record.ts < end:
+            continue
+        requests += 1
+        if record.failed:
+            errors += 1
+        else:
+            latencies.append(record.latency_ms)
+    latencies.sort()
+    return TrackWindow(track=track, requests=requests, errors=errors, latencies_ms=tuple(latencies))

@@ -1,0 +1,1 @@
+"""Canary releases: the pure controller (``controller``) and its decisions (``decide``)."""

@@ -1,0 +1,74 @@
+"""The controller's decisions as one pure function, tested table by table.
+
+Inputs are what the controller knows at a tick: the policy, where it is in the walk,
+how long the step has been held, the analysis verdict so far, and any operator
+command. The output says what to do next. Nothing here reads a clock or a target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pipeline.analysis.checks import CheckResult, Verdict
+from pipeline.environment.model import Canary
+
+
+class Action(StrEnum):
+    WAIT = "wait"  # keep holding the step
+    NEXT = "next"  # move to the next weight
+    EXTEND = "extend"  # not enough data: hold the step once more
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    ABORT = "abort"
+
+
+@dataclass(frozen=True)
+class Position:
+    step: int  # index into policy.steps
+    held: float  # seconds the step has been held (negative after a clock jump back)
+    extensions: int  # times this step was extended for lack of data
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+
+
+def _failures(results: list[CheckResult]) -> str:
+    failed = [r for r in results if r.verdict == Verdict.FAIL]
+    return "; ".join(f"{r.name}: {r.detail}" for r in failed)
+
+
+def decide(
+    policy: Canary,
+    at: Position,
+    verdict: Verdict,
+    results: list[CheckResult],
+    command: str | None = None,
+) -> Decision:
+    """What to do now. A failure acts at once, mid-step; everything else waits for the step's end."""
+    last = at.step >= len(policy.steps) - 1
+    if command == "abort":
+        return Decision(Action.ABORT, "aborted by an operator")
+    if verdict == Verdict.FAIL:
+        return Decision(Action.ROLLBACK, f"step {at.step + 1} ({policy.steps[at.step]}%): {_failures(results)}")
+    if command == "promote":
+        return Decision(Action.PROMOTE, "promoted by an operator (remaining steps skipped)")
+    hold = policy.step_seconds * (1 + at.extensions)
+    if at.held < hold:
+        return Decision(Action.WAIT, f"holding step {at.step + 1} ({max(at.held, 0):.0f}/{hold:.0f} s)")
+    if verdict == Verdict.INSUFFICIENT:
+        if at.extensions < policy.max_step_extensions:
+            return Decision(
+                Action.EXTEND,
+                f"step {at.step + 1}: insufficient data, extending ({at.extensions + 1}/{policy.max_step_extensions})",
+            )
+        return Decision(
+            Action.ROLLBACK,
+            f"step {at.step + 1}: insufficient data after {at.extensions} extension(s); a canary is never passed on silence",
+        )
+    if last:
+        return Decision(Action.PROMOTE, f"all {len(policy.steps)} steps passed")
+    return Decision(Action.NEXT, f"step {at.step + 1} ({policy.steps[at.step]}%) passed")

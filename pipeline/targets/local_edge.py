@@ -1,0 +1,128 @@
+"""Operations on the local edge container: weights, the lease, operator commands, the log.
+
+All of it lives in the edge's config volume, so it is read back from the target by
+any machine: ``split.conf`` (the weights), ``lease`` (until when somebody watches a
+split), ``command`` (an operator's ``promote`` or ``abort`` for the running controller).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pipeline import docker, edge
+from pipeline.analysis.source import LogTruncated
+from pipeline.edge import Weights
+from pipeline.environment import Environment
+from pipeline.errors import NotReady
+from pipeline.executor import Executor
+
+COMMANDS = ("promote", "abort")
+
+
+class LocalEdge:
+    def __init__(self, env: Environment, ex: Executor, name: str) -> None:
+        self.env = env
+        self.ex = ex
+        self.name = name
+
+    def running(self) -> bool:
+        result = self.ex.run(docker.container_inspect(self.name))
+        return result.ok and bool(json.loads(result.stdout)[0]["State"]["Running"])
+
+    def _write(self, file: str, text: str, description: str) -> None:
+        self.ex.run(docker.exec_(self.name, ["edge-apply", file], stdin=text, description=description))
+
+    def _read(self, file: str) -> str | None:
+        result = self.ex.run(
+            docker.exec_(self.name, ["cat", f"{edge.CONF_DIR}/{file}"], mutates=False, description=f"read the edge's {file}")
+        )
+        return result.stdout if result.ok else None
+
+    # --- weights and lease ----------------------------------------------------
+    def set_weights(self, weights: Weights, lease_until: float | None) -> None:
+        """Write the lease first, then the weights: a split is never left without one."""
+        if not self.ex.dry_run and not self.running():
+            raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
+        if weights.canary > 0:
+            self.renew_lease(lease_until)
+        self._write(
+            "split.conf",
+            edge.render_split(self.env, weights),
+            f"set weights stable {weights.stable}% / canary {weights.canary}%",
+        )
+
+    def weights(self) -> Weights | None:
+        text = self._read("split.conf")
+        return edge.parse_weights(text) if text is not None else None
+
+    def renew_lease(self, until: float | None) -> None:
+        """``until`` is an epoch second; None holds the split until somebody changes it."""
+        value = "forever" if until is None else str(int(until))
+        self.ex.run(
+            docker.exec_(
+                self.name,
+                [
+                    "sh",
+                    "-c",
+                    f"printf %s {value} > {edge.CONF_DIR}/.lease.new && mv {edge.CONF_DIR}/.lease.new {edge.CONF_DIR}/lease",
+                ],
+                description=f"hold the split until {value}",
+            )
+        )
+
+    def lease(self) -> float | str | None:
+        """The lease as written: an epoch second, ``"forever"``, or None when there is none."""
+        text = (self._read("lease") or "").strip()
+        if text == "forever":
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    # --- operator commands ----------------------------------------------------
+    def send_command(self, command: str) -> None:
+        assert command in COMMANDS
+        self.ex.run(
+            docker.exec_(
+                self.name,
+                ["sh", "-c", f"printf %s {command} > {edge.CONF_DIR}/command"],
+                description=f"ask the controller to {command}",
+            )
+        )
+
+    def take_command(self) -> str | None:
+        text = (self._read("command") or "").strip()
+        if text not in COMMANDS:
+            return None
+        self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="acknowledge the command"))
+        return text
+
+    def clear_command(self) -> None:
+        self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="clear a stale command"))
+
+    # --- the access log ---------------------------------------------------------
+    def log_reader(self) -> Callable[[int], bytes]:
+        """A function giving the log's bytes from an offset (for ``EdgeLogSource``)."""
+
+        def read(offset: int) -> bytes:
+            script = (
+                f'f={edge.LOG_PATH}; s=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "$s"; '
+                f'tail -c +{offset + 1} "$f" 2>/dev/null'
+            )
+            result = self.ex.run(docker.exec_(self.name, ["sh", "-c", script], mutates=False, description="read the edge log"))
+            if not result.ok:
+                return b""
+            size_line, _, body = result.stdout.partition("\n")
+            if int(size_line or 0) < offset:
+                raise LogTruncated(f"edge log is {size_line} bytes, {offset} were read")
+            return body.encode()
+
+        return read
+
+    def log_size(self) -> int:
+        result = self.ex.run(
+            docker.exec_(self.name, ["sh", "-c", f"stat -c %s {edge.LOG_PATH} 2>/dev/null || echo 0"], mutates=False)
+        )
+        return int(result.stdout.strip() or 0) if result.ok else 0
