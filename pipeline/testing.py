@@ -97,6 +97,9 @@ class FakeCanaryTarget:
     def renew_lease(self, until: float | None) -> None:
         self.calls.append(("renew_lease", (until,)))
 
+    def scale_track(self, track: object, replicas: int) -> None:
+        self.calls.append(("scale_track", (track, replicas)))
+
     def take_command(self) -> str | None:
         return self.commands.pop(0) if self.commands else None
 
@@ -112,3 +115,39 @@ class FakeCanaryTarget:
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+@dataclass
+class SyntheticTraffic:
+    """A metrics source that makes up edge-log records as the clock moves.
+
+    ``rate`` requests per second split by the target's current canary weight; each
+    track has an error share and a latency (ms, with seeded jitter). Deterministic.
+    """
+
+    target: FakeCanaryTarget
+    rate: float = 100.0
+    canary_errors: float = 0.0
+    stable_errors: float = 0.0
+    canary_ms: float = 20.0
+    stable_ms: float = 20.0
+    seed: int = 7
+
+    def window(self, start: float, end: float) -> dict[str, object]:
+        import random
+
+        from pipeline.analysis.window import TrackWindow
+
+        rng = random.Random(f"{self.seed}-{start:.3f}-{end:.3f}")
+        weight = self.target.weights[-1] if self.target.weights else 0
+        seconds = max(0.0, end - start)
+        out: dict[str, object] = {}
+        for track, share, errors, ms in (
+            ("canary", weight / 100, self.canary_errors, self.canary_ms),
+            ("stable", 1 - weight / 100, self.stable_errors, self.stable_ms),
+        ):
+            n = int(self.rate * share * seconds)
+            failed = sum(1 for _ in range(n) if rng.random() < errors)
+            latencies = tuple(max(0.1, rng.gauss(ms, ms * 0.1)) for _ in range(n - failed))
+            out[track] = TrackWindow(track, n, failed, latencies)
+        return out

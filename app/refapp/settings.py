@@ -103,11 +103,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "refapp.middleware.ObservabilityMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "refapp.faults.FaultInjectionMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's security, session, CSRF and auth middleware, for the login area only
+    "refapp.login_area.LoginAreaMiddleware",
 ]
 
 TEMPLATES: list[dict[str, Any]] = [

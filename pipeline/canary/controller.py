@@ -18,6 +18,7 @@ dies, the target's watchdog sets the canary weight back to 0 when the lease runs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,8 @@ class CanaryTarget(Protocol):
     def set_weights(self, weights: Weights, lease_until: float | None = None) -> None: ...
 
     def remove_track(self, track: Any) -> None: ...
+
+    def scale_track(self, track: Any, replicas: int) -> None: ...
 
     def renew_lease(self, until: float | None) -> None: ...
 
@@ -94,6 +97,8 @@ class Controller:
         tick: float = 1.0,
         lease_seconds: float = 15.0,
         stable_faults: Faults | None = None,
+        stable_replicas: int = 1,
+        canary_replicas: int = 1,
     ) -> None:
         self.policy = policy
         self.target = target
@@ -103,6 +108,9 @@ class Controller:
         self.tick = tick
         self.lease_seconds = lease_seconds
         self.stable_faults = stable_faults
+        self.stable_replicas = max(1, stable_replicas)
+        self.canary_replicas = max(1, canary_replicas)
+        self.scaled_to = self.canary_replicas
         self.result: Result | None = None
         self.weight = 0
 
@@ -136,8 +144,18 @@ class Controller:
             return self._rollback(decision.reason)
         return self._promote(version, previous, "all steps passed")
 
+    def replicas_for(self, weight: int) -> int:
+        """Canary tasks for a weight, so that no canary task carries more load than a stable one."""
+        need = self.stable_replicas if weight >= 100 else math.ceil(self.stable_replicas * weight / (100 - weight))
+        return max(self.canary_replicas, min(need, self.stable_replicas))
+
     def _step(self, index: int) -> Decision:
         weight = self.policy.steps[index]
+        replicas = self.replicas_for(weight)
+        if replicas > self.scaled_to:
+            self._emit("scale", {"track": "canary", "replicas": replicas, "weight": weight})
+            self.target.scale_track("canary", replicas)
+            self.scaled_to = replicas
         self._set_weight(weight)
         self._emit("step", {"step": index + 1, "weight": weight})
         start = self.clock.now()

@@ -36,8 +36,13 @@ class Decision:
     reason: str
 
 
-def _failures(results: list[CheckResult]) -> str:
-    failed = [r for r in results if r.verdict == Verdict.FAIL]
+# Checks that may fail a step before its hold is over: error counts are tested for
+# significance, so an early failure is real. Latency is judged over the whole hold.
+EARLY_CHECKS = frozenset({"error_rate", "error_rate_vs_stable"})
+
+
+def _failures(results: list[CheckResult], only: frozenset[str] | None = None) -> str:
+    failed = [r for r in results if r.verdict == Verdict.FAIL and (only is None or r.name in only)]
     return "; ".join(f"{r.name}: {r.detail}" for r in failed)
 
 
@@ -50,14 +55,17 @@ def decide(
 ) -> Decision:
     """What to do now. A failure acts at once, mid-step; everything else waits for the step's end."""
     last = at.step >= len(policy.steps) - 1
+    where = f"step {at.step + 1} ({policy.steps[at.step]}%)"
+    hold = policy.step_seconds * (1 + at.extensions)
+    held = at.held >= hold
     if command == "abort":
         return Decision(Action.ABORT, "aborted by an operator")
-    if verdict == Verdict.FAIL:
-        return Decision(Action.ROLLBACK, f"step {at.step + 1} ({policy.steps[at.step]}%): {_failures(results)}")
+    early = _failures(results, EARLY_CHECKS)
+    if verdict == Verdict.FAIL and (held or early or command == "promote"):
+        return Decision(Action.ROLLBACK, f"{where}: {_failures(results) if held or command else early}")
     if command == "promote":
         return Decision(Action.PROMOTE, "promoted by an operator (remaining steps skipped)")
-    hold = policy.step_seconds * (1 + at.extensions)
-    if at.held < hold:
+    if not held:
         return Decision(Action.WAIT, f"holding step {at.step + 1} ({max(at.held, 0):.0f}/{hold:.0f} s)")
     if verdict == Verdict.INSUFFICIENT:
         if at.extensions < policy.max_step_extensions:

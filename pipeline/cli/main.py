@@ -152,44 +152,123 @@ def version() -> None:
 @app.command()
 def deploy(
     env: EnvArg,
-    version: Annotated[str, typer.Option("--version", "-v", help="the release to deploy (an image tag)")],
-    track: Annotated[TrackName, typer.Option("--track", help="stable, or canary (it gets traffic only by weight)")] = "stable",
+    version: Annotated[str, typer.Option("--version", "-v", help="the release to deploy (an image tag)")] = "",
+    track: Annotated[
+        TrackName | None,
+        typer.Option("--track", help="skip the canary: roll this track directly (stable, or canary at its weight)"),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="finish a canary whose controller died, from what the target reports")
+    ] = False,
+    fault: Annotated[
+        list[str] | None, typer.Option("--fault", help="canary fault knob KEY=VALUE, to rehearse a bad release")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="why; recorded with the lock and in the journal")] = "",
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deploy a release to a track with a zero-downtime rolling update, then smoke-test through the edge."""
+    """Release VERSION: as a canary walked through the policy's steps (promote or roll back), or directly.
+
+    The first release of an environment (nothing on stable) goes straight to stable.
+    """
+    from pipeline.canary.run import Release, parse_faults, raise_for
+    from pipeline.cli.live import LiveView
+
+    if not version and not resume:
+        raise UserError("--version is required", hint="e.g. --version $(pipeline version), or --resume")
+    if version:
+        check_version(version)
+    faults = parse_faults(fault or [])
     ctx = context(env, dry_run)
     ctx.target.check()
     target = ctx.target
-    check_version(version)
-    target.deploy_track(track, version)
-    if dry_run:
-        return
+    if version:
+        target.require_version(version)
     current = target.status()
-    if current.weights is None:
-        target.set_weights(Weights(0))
-    only_stable = current.weights is None or current.weights.canary == 0
-    checks = smoke(current.url, expect_version=version if track == "stable" and only_stable else None)
-    failed = [c for c in checks if not c.ok]
+    direct = track is not None or (not resume and current.tracks["stable"].version is None)
+    if dry_run:
+        target.deploy_track(track or ("stable" if direct else "canary"), version)
+        if not direct:
+            for weight in ctx.env.canary.steps:
+                output.plan(
+                    f"# then: weight canary {weight}% for {ctx.env.canary.step_seconds:g} s, analysed; promote or roll back"
+                )
+        return
+    if direct:
+        direct_deploy(ctx, track or "stable", version, as_json)
+        return
+    release = Release(ctx.env, ctx.project, target, output.say)
+    with LiveView(env, version or "(resume)", ctx.env.canary.steps, enabled=not as_json) as view:
+        result = release.canary(version, faults, reason or f"deploy {version}", view, resume=resume)
+    report = {
+        "outcome": result.outcome.value,
+        "reason": result.reason,
+        "steps_passed": result.steps_passed,
+        "seconds_to_zero": result.seconds_to_zero,
+        "deploy_id": next((d["id"] for _, k, d in result.timeline if k == "deploy_id"), None),
+        "status": target.status().as_dict(),
+    }
+    if as_json:
+        output.emit_json(report)
+    else:
+        colour = {"promoted": "green", "rolled_back": "red", "aborted": "yellow"}[result.outcome.value]
+        output.out.print(f"[{colour}]{result.outcome.value}[/{colour}]: {result.reason}")
+    raise_for(result)
+
+
+def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool) -> None:
+    """Roll one track to ``version`` (zero downtime), then smoke-test through the edge."""
+    from pipeline.journal import Journal, actor, default_path
+    from pipeline.lock import LockInfo
+
+    target = ctx.target
+    target.acquire_lock(LockInfo.mine(actor(), version, f"direct deploy to {track}"))
+    try:
+        with Journal(default_path(ctx.project.state)) as journal:
+            previous = target.status().tracks[track].version
+            deploy_id = journal.start_deploy(ctx.env.name, version, previous, actor(), f"direct to {track}", {"track": track})
+            try:
+                target.deploy_track(track, version)
+                if track == "stable" and previous and previous != version:
+                    target.label_track("stable", {"pipeline.previous": previous})
+            except PipelineError as exc:
+                journal.finish_deploy(deploy_id, "failed", exc.message)
+                raise
+            current = target.status()
+            if current.weights is None:
+                target.set_weights(Weights(0))
+            only_stable = current.weights is None or current.weights.canary == 0
+            checks = smoke(current.url, expect_version=version if track == "stable" and only_stable else None)
+            failed = [c for c in checks if not c.ok]
+            journal.finish_deploy(deploy_id, "failed" if failed else "deployed", "smoke failed" if failed else "smoke passed")
+    finally:
+        target.release_lock()
     if as_json:
         output.emit_json({"version": version, "smoke": [c.__dict__ for c in checks], "status": target.status().as_dict()})
     else:
         for c in checks:
             output.out.print(f"{'[green]ok[/green]' if c.ok else '[red]FAIL[/red]'}  {c.name}  {c.detail}")
     if failed:
-        raise NotReady(f"smoke check failed: {failed[0].name}: {failed[0].detail}", hint=f"pipeline logs {env}")
+        raise NotReady(f"smoke check failed: {failed[0].name}: {failed[0].detail}", hint=f"pipeline logs {ctx.env.name}")
 
 
 @app.command()
 def weights(
     env: EnvArg,
     canary: Annotated[int, typer.Option("--canary", help="percent of traffic for the canary track, 0-100")],
+    hold: Annotated[
+        int, typer.Option("--hold", help="seconds the split is held before the edge resets it to 0; 0 holds it until changed")
+    ] = 900,
     dry_run: DryOpt = False,
 ) -> None:
     """Set the traffic split between the tracks (graceful reload, no request dropped)."""
+    import time
+
     new = Weights(canary)
+    if hold < 0:
+        raise UserError(f"--hold {hold}: must be 0 or more seconds")
     ctx = context(env, dry_run)
-    ctx.target.set_weights(new)
+    ctx.target.set_weights(new, lease_until=time.time() + hold if hold else None)
     if not dry_run:
         output.out.print(f"weights: stable {new.stable}% canary {new.canary}%")
 
@@ -245,9 +324,14 @@ def logs(
     context(env).target.logs(service, tail, follow)
 
 
+def _register() -> None:
+    from pipeline.cli import releases  # noqa: F401 - registers its commands on `app`
+
+
 def run() -> None:
     """Entry point: map the exception tree to exit codes; never a traceback for a user error."""
     try:
+        _register()
         app(standalone_mode=False)
     except PipelineError as exc:
         output.error(exc.message, exc.hint)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from pipeline.edge import Weights
+from pipeline.environment.model import Faults
+from pipeline.lock import LockInfo
 
 TrackName = Literal["stable", "canary"]
 TRACKS: tuple[TrackName, TrackName] = ("stable", "canary")
@@ -48,6 +51,9 @@ class Status:
     weights: Weights | None
     tracks: dict[str, TrackStatus] = field(default_factory=dict)
     services: dict[str, ServiceStatus] = field(default_factory=dict)
+    canary_state: str = "idle"  # idle | running | orphaned | warm-previous
+    lock: dict[str, Any] | None = None
+    lease: float | str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,11 +64,15 @@ class Status:
             "weights": self.weights.as_dict() if self.weights else None,
             "tracks": {k: {**asdict(v), "health": v.health} for k, v in self.tracks.items()},
             "services": {k: asdict(v) for k, v in self.services.items()},
+            "canary_state": self.canary_state,
+            "lock": self.lock,
+            "lease": self.lease,
         }
 
 
 class Target(Protocol):
-    """Every deploy target: provision/configure (``up``), deploy a track, weights, status, destroy."""
+    """Every deploy target: provision/configure (``up``), deploy a track, weights, status, destroy,
+    and what the canary controller needs (lease, operator command, edge log, lock, promote, revert)."""
 
     def check(self) -> None:
         """Validate everything that can be validated before anything is touched."""
@@ -70,14 +80,57 @@ class Target(Protocol):
     def up(self) -> None:
         """Provision and configure: engine, networks, data services, edge. Idempotent."""
 
-    def deploy_track(self, track: TrackName, version: str) -> None:
+    def deploy_track(
+        self,
+        track: TrackName,
+        version: str,
+        faults: Faults | None = None,
+        labels: dict[str, str] | None = None,
+        timeout: float = 300.0,
+    ) -> None:
         """Run ``version`` on ``track`` (rolling, zero downtime) and wait until it is healthy."""
+
+    def require_version(self, version: str) -> str:
+        """The image reference of ``version``; ``UnknownVersion`` when it does not exist."""
+        ...
 
     def remove_track(self, track: TrackName) -> None:
         """Empty a track (no tasks left)."""
 
-    def set_weights(self, weights: Weights) -> None:
-        """Split traffic between the tracks; applied without dropping a request."""
+    def scale_track(self, track: TrackName, replicas: int) -> None: ...
+
+    def track_labels(self, track: TrackName) -> dict[str, str]: ...
+
+    def label_track(self, track: TrackName, add: dict[str, str], remove: tuple[str, ...] = ()) -> None: ...
+
+    def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
+        """Split traffic without dropping a request; a split is held until ``lease_until``."""
+
+    def renew_lease(self, until: float | None) -> None: ...
+
+    def lease(self) -> float | str | None: ...
+
+    def send_command(self, command: str) -> None: ...
+
+    def take_command(self) -> str | None: ...
+
+    def clear_command(self) -> None: ...
+
+    def log_reader(self) -> Callable[[int], bytes]:
+        """Bytes of the edge's JSON access log from an offset (for ``EdgeLogSource``)."""
+        ...
+
+    def log_size(self) -> int: ...
+
+    def promote(self, version: str, previous: str | None) -> None: ...
+
+    def revert_to_previous(self, previous: str) -> None: ...
+
+    def read_lock(self) -> LockInfo | None: ...
+
+    def acquire_lock(self, info: LockInfo) -> None: ...
+
+    def release_lock(self) -> None: ...
 
     def status(self) -> Status: ...
 

@@ -434,12 +434,33 @@ class LocalTarget:
             argv += ["--label-rm", key]
         self.ex.run(Command((*argv, name), description=f"empty the {track} track"))
 
+    def scale_track(self, track: TrackName, replicas: int) -> None:
+        """More (or fewer) tasks of the running version; waits until they are healthy."""
+        name = self.service(f"app-{track}")
+        self.ex.run(docker.service_scale(name, replicas))
+        self.wait_services([name], timeout=180)
+
     # --- canary operations --------------------------------------------------------
     def renew_lease(self, until: float | None) -> None:
         self.edge.renew_lease(until)
 
+    def lease(self) -> float | str | None:
+        return self.edge.lease()
+
+    def send_command(self, command: str) -> None:
+        self.edge.send_command(command)
+
     def take_command(self) -> str | None:
         return self.edge.take_command()
+
+    def clear_command(self) -> None:
+        self.edge.clear_command()
+
+    def log_reader(self) -> Callable[[int], bytes]:
+        return self.edge.log_reader()
+
+    def log_size(self) -> int:
+        return self.edge.log_size()
 
     def promote(self, version: str, previous: str | None) -> None:
         """The new version becomes stable; the previous one is kept warm on the canary track at weight 0."""
@@ -524,9 +545,38 @@ class LocalTarget:
                 services[part] = ServiceStatus(part, desired, running)
         tracks = {t: tracks.get(t, TrackStatus(t, None, 0, 0)) for t in TRACKS} | tracks
         edge_running = self._edge_running()
+        weights = self.weights() if edge_running else None
+        lock = self.read_lock()
+        lease = self.edge.lease() if edge_running else None
         return Status(
-            self.env.name, self.kind, self.url, edge_running, self.weights() if edge_running else None, tracks, services
+            self.env.name,
+            self.kind,
+            self.url,
+            edge_running,
+            weights,
+            tracks,
+            services,
+            canary_state=self._canary_state(tracks["canary"], weights, lock, lease),
+            lock=lock.as_dict() if lock else None,
+            lease=lease,
         )
+
+    def _canary_state(
+        self, canary: TrackStatus, weights: Weights | None, lock: LockInfo | None, lease: float | str | None
+    ) -> str:
+        if canary.desired == 0:
+            return "idle"
+        labels = self.track_labels("canary")
+        if labels.get(WARM_LABEL) == "previous":
+            return "warm-previous"
+        if lock is not None:
+            alive = lock.alive()
+            fresh = lease == "forever" or (isinstance(lease, float) and lease > time.time())
+            if alive or (alive is None and fresh):
+                return "running"
+        if DEPLOY_LABEL in labels or (weights is not None and weights.canary > 0):
+            return "orphaned"
+        return "idle"
 
     # --- down and logs -------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:

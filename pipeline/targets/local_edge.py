@@ -25,6 +25,7 @@ class LocalEdge:
         self.env = env
         self.ex = ex
         self.name = name
+        self._seen_command: str | None = None  # picked up by the last log read (one exec per tick)
 
     def running(self) -> bool:
         result = self.ex.run(docker.container_inspect(self.name))
@@ -93,7 +94,8 @@ class LocalEdge:
         )
 
     def take_command(self) -> str | None:
-        text = (self._read("command") or "").strip()
+        """The operator's pending command, seen by the last log read; acknowledged by removing it."""
+        text, self._seen_command = self._seen_command, None
         if text not in COMMANDS:
             return None
         self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="acknowledge the command"))
@@ -109,12 +111,15 @@ class LocalEdge:
         def read(offset: int) -> bytes:
             script = (
                 f'f={edge.LOG_PATH}; s=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "$s"; '
+                f'c=$(cat {edge.CONF_DIR}/command 2>/dev/null); echo "$c"; '
                 f'tail -c +{offset + 1} "$f" 2>/dev/null'
             )
             result = self.ex.run(docker.exec_(self.name, ["sh", "-c", script], mutates=False, description="read the edge log"))
             if not result.ok:
                 return b""
-            size_line, _, body = result.stdout.partition("\n")
+            size_line, _, rest = result.stdout.partition("\n")
+            command, _, body = rest.partition("\n")
+            self._seen_command = command.strip() or None
             if int(size_line or 0) < offset:
                 raise LogTruncated(f"edge log is {size_line} bytes, {offset} were read")
             return body.encode()

@@ -101,6 +101,7 @@ def test_status_is_read_back_from_the_engine(env_and_port, tmp_path: Path) -> No
         .on("docker", "service", "inspect", result=inspect_for({"stable": "v1", "canary": "v2"}))  # type: ignore[arg-type]
         .on("docker", "container", "inspect", result=Result(0, json.dumps([{"State": {"Running": True}}])))
         .on("docker", "exec", result=Result(0, render_split(env, Weights(25))))
+        .on("docker", "config", "inspect", result=Result(1, "", "no such config"))
     )
     status = target(env, fake, tmp_path).status()
     assert status.tracks["stable"].version == "v1"
@@ -111,6 +112,9 @@ def test_status_is_read_back_from_the_engine(env_and_port, tmp_path: Path) -> No
     data = status.as_dict()
     assert data["weights"] == {"stable": 75, "canary": 25}
     assert data["tracks"]["canary"]["health"] == "down"
+    # a canary with weight but nobody holding the lock is an orphan
+    assert status.canary_state == "orphaned"
+    assert data["lock"] is None
     assert fake.mutating() == []
 
 

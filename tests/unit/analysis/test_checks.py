@@ -38,7 +38,14 @@ CASES = [
     Case("all-errors stable, good canary", track("canary", 200), track("stable", 200, errors=200), [P, P, P, P, P, S, S], P),
     Case("half-errors stable, good canary", track("canary", 200), track("stable", 200, errors=100), [P, P, P, P, P, P, P], P),
     Case("30 % errors in 10 requests: decisive", track("canary", 10, errors=3), track("stable", 200), [N, F, F, N, N, N, N], F),
-    Case("1 error in 20: not significant", track("canary", 20, errors=1), track("stable", 200), [P, P, P, P, P, P, P], P),
+    Case("1 error in 20: not significant", track("canary", 20, errors=1), track("stable", 200), [P, P, P, P, P, S, P], P),
+    Case(
+        "+200 ms on 40 requests: p95 too thin, the rank test judges",
+        track("canary", 40, ms=300.0),
+        track("stable", 400, ms=100.0),
+        [P, P, P, P, P, S, F],
+        F,
+    ),
     Case("8 clean requests: too early", track("canary", 8), track("stable", 200), [N, N, N, N, N, N, N], N),
     Case("+200 ms canary", track("canary", 200, ms=500.0), track("stable", 400, ms=300.0), [P, P, P, F, P, F, F], F),
     Case(

@@ -1,0 +1,236 @@
+"""A release, start to end: lock, journal, controller, live view; and the operator's verbs.
+
+The controller (``controller.py``) decides; this module wires it to one environment's
+target, the edge log, the journal and the terminal, and guarantees that the lock is
+released and the split is stopped whatever happens to the run.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.analysis.source import EdgeLogSource
+from pipeline.canary.controller import Controller, Outcome, Result
+from pipeline.edge import Weights
+from pipeline.environment import Environment
+from pipeline.environment.model import Faults
+from pipeline.errors import Aborted, Locked, NothingToDo, RolledBack, UserError
+from pipeline.journal import Journal, actor, default_path
+from pipeline.lock import LockInfo
+from pipeline.project import Project
+from pipeline.targets.base import Target
+from pipeline.targets.local import DEPLOY_LABEL, PREVIOUS_LABEL, WARM_LABEL
+
+LEASE_SECONDS = 15.0
+Say = Callable[[str], None]
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def parse_faults(items: list[str]) -> Faults | None:
+    """``--fault error_rate=0.3`` (repeatable) into the canary's fault knobs, validated."""
+    if not items:
+        return None
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Faults.model_fields:
+            raise UserError(
+                f"--fault: '{item}' is not KEY=VALUE with a known key", hint=f"keys: {', '.join(Faults.model_fields)}"
+            )
+        values[key] = value
+    try:
+        return Faults.model_validate(values)
+    except Exception as exc:  # pydantic's ValidationError: one line
+        first = str(exc).splitlines()
+        raise UserError(
+            f"--fault: {first[1] if len(first) > 1 else first[0]}: {first[2].strip() if len(first) > 2 else ''}"
+        ) from None
+
+
+@dataclass
+class Release:
+    """One environment's release machinery."""
+
+    env: Environment
+    project: Project
+    target: Target
+    say: Say
+
+    def journal(self) -> Journal:
+        return Journal(default_path(self.project.state))
+
+    # --- the lock -------------------------------------------------------------
+    @contextmanager
+    def locked(self, version: str, reason: str, take_over: bool = False) -> Iterator[LockInfo]:
+        info = LockInfo.mine(actor(), version, reason)
+        try:
+            self.target.acquire_lock(info)
+        except Locked:
+            held = self.target.read_lock()
+            if not (take_over and held is not None and not self.controller_alive(held)):
+                raise
+            self.say(f"taking over the stale lock of {held.describe()}")
+            self.target.release_lock()
+            with self.journal() as j:
+                j.event(self.env.name, "lock", {"action": "broken", "holder": held.describe(), "by": info.holder})
+            self.target.acquire_lock(info)
+        try:
+            yield info
+        finally:
+            self.target.release_lock()
+
+    def controller_alive(self, held: LockInfo) -> bool:
+        """Is somebody watching? The holder's process when it ran here; otherwise its lease."""
+        alive = held.alive()
+        if alive is not None:
+            return alive
+        lease = self.target.lease()
+        return lease == "forever" or (isinstance(lease, float) and lease > time.time())
+
+    # --- deploy with the canary policy --------------------------------------------
+    def canary(
+        self,
+        version: str,
+        faults: Faults | None,
+        reason: str,
+        record: Callable[[str, dict[str, Any]], None],
+        resume: bool = False,
+    ) -> Result:
+        status = self.target.status()
+        stable = status.tracks["stable"].version
+        labels = self.target.track_labels("canary")
+        start_step, deploy = 0, True
+        if resume:
+            canary_version = status.tracks["canary"].version
+            if canary_version is None or DEPLOY_LABEL not in labels:
+                raise NothingToDo(f"no canary to resume on {self.env.name}", hint=f"pipeline canary status {self.env.name}")
+            version, deploy = canary_version, False
+            weight = status.weights.canary if status.weights else 0
+            start_step = max((i for i, w in enumerate(self.env.canary.steps) if w <= weight), default=0)
+        elif stable == version:
+            raise NothingToDo(f"{version} already runs on the stable track of {self.env.name}", hint="nothing to deploy")
+        with self.locked(version, reason, take_over=resume), self.journal() as journal:
+            deploy_id = int(labels[DEPLOY_LABEL]) if resume and labels.get(DEPLOY_LABEL, "").isdigit() else None
+            if deploy_id is None or journal.deploy(deploy_id) is None:
+                deploy_id = journal.start_deploy(
+                    self.env.name, version, stable, actor(), reason, self.env.canary.model_dump(mode="json")
+                )
+            if resume:
+                journal.event(self.env.name, "resume", {"step": start_step + 1}, deploy_id=deploy_id)
+            self.target.clear_command()
+
+            def both(kind: str, data: dict[str, Any]) -> None:
+                journal.event(self.env.name, kind, data, deploy_id=deploy_id)
+                record(kind, data)
+
+            source = EdgeLogSource(self.target.log_reader(), offset=self.target.log_size())
+            controller = Controller(
+                self.env.canary,
+                self.target,
+                source,
+                WallClock(),
+                both,
+                lease_seconds=LEASE_SECONDS,
+                stable_faults=self.env.tracks.stable.faults,
+                stable_replicas=self.env.tracks.stable.replicas,
+                canary_replicas=self.env.tracks.canary.replicas,
+            )
+            with _signals_interrupt():
+                try:
+                    result = controller.run(
+                        version,
+                        stable,
+                        faults=faults,
+                        labels={DEPLOY_LABEL: str(deploy_id)},
+                        start_step=start_step,
+                        deploy=deploy,
+                    )
+                except (KeyboardInterrupt, Exception) as exc:
+                    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc}"
+                    result = controller.abort(f"the run was {why}; the split was stopped")
+            journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
+            result.timeline.append((time.time(), "deploy_id", {"id": deploy_id}))
+            return result
+
+    # --- the operator's verbs -------------------------------------------------
+    def operate(self, command: str) -> str:
+        """``promote`` or ``abort`` the canary: through the running controller, or directly for an orphan."""
+        status = self.target.status()
+        canary = status.tracks["canary"].version
+        labels = self.target.track_labels("canary")
+        if canary is None or labels.get(WARM_LABEL) == "previous":
+            raise NothingToDo(f"no canary is running on {self.env.name}", hint=f"pipeline canary status {self.env.name}")
+        held = self.target.read_lock()
+        if held is not None and self.controller_alive(held):
+            self.target.send_command(command)
+            self.say(f"asked the running controller ({held.describe()}) to {command}")
+            deadline = time.monotonic() + 600
+            while self.target.read_lock() is not None and time.monotonic() < deadline:
+                time.sleep(1)
+            return f"{command}: done by the running controller"
+        with self.locked(canary, f"canary {command}", take_over=True), self.journal() as journal:
+            stable = status.tracks["stable"].version
+            if command == "promote":
+                self.target.promote(canary, stable)
+                self.target.remove_track("canary")
+            else:
+                self.target.set_weights(Weights(0))
+                self.target.remove_track("canary")
+            deploy_id = labels.get(DEPLOY_LABEL, "")
+            if deploy_id.isdigit() and (row := journal.deploy(int(deploy_id))) is not None and row.running:
+                outcome = "promoted" if command == "promote" else "aborted"
+                journal.finish_deploy(row.id, outcome, f"{command} by {actor()} (orphaned canary)")
+            journal.event(self.env.name, "decision", {"action": command, "reason": f"operator on an orphaned canary {canary}"})
+        return f"{command}: {canary} {'is now stable' if command == 'promote' else 'removed, weight 0'}"
+
+    def rollback(self) -> str:
+        """Back to the previous release in one step: the warm one if it is still there."""
+        status = self.target.status()
+        stable = status.tracks["stable"].version
+        labels = self.target.track_labels("canary")
+        warm = status.tracks["canary"].version if labels.get(WARM_LABEL) == "previous" else None
+        previous = warm or self.target.track_labels("stable").get(PREVIOUS_LABEL)
+        if not previous or previous == stable:
+            raise NothingToDo(f"no previous release is known for {self.env.name}", hint=f"pipeline history {self.env.name}")
+        with self.locked(previous, "rollback"), self.journal() as journal:
+            started = time.time()
+            self.target.revert_to_previous(previous)
+            journal.event(
+                self.env.name,
+                "rollback",
+                {"from": stable, "to": previous, "warm": warm is not None, "seconds": round(time.time() - started, 1)},
+            )
+        return f"rolled back {self.env.name}: {stable} -> {previous}" + (" (from the warm previous release)" if warm else "")
+
+
+def raise_for(result: Result) -> None:
+    if result.outcome == Outcome.ROLLED_BACK:
+        raise RolledBack(f"rolled back: {result.reason}")
+    if result.outcome == Outcome.ABORTED:
+        raise Aborted(f"aborted: {result.reason}")
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI runner cancelling the job) stops the canary like Ctrl-C does."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

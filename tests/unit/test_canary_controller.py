@@ -1,0 +1,200 @@
+"""The controller end to end against fakes: clock, synthetic traffic, recording target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline.canary.controller import Controller, Outcome
+from pipeline.environment.model import Canary, Thresholds
+from pipeline.testing import FakeCanaryTarget, FakeClock, SyntheticTraffic
+
+POLICY = Canary(steps=[5, 25, 50, 100], step_seconds=10, bake_seconds=20)
+
+
+def make(
+    policy: Canary = POLICY, **traffic: Any
+) -> tuple[Controller, FakeCanaryTarget, FakeClock, list[tuple[str, dict[str, Any]]]]:
+    target = FakeCanaryTarget(stable="v1")
+    clock = FakeClock()
+    events: list[tuple[str, dict[str, Any]]] = []
+    source = SyntheticTraffic(target, **traffic)
+    controller = Controller(policy, target, source, clock, lambda k, d: events.append((k, d)), lease_seconds=15)  # type: ignore[arg-type]
+    return controller, target, clock, events
+
+
+def test_good_release_walks_every_step_bakes_and_is_promoted() -> None:
+    controller, target, clock, events = make()
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    assert result.steps_passed == 4
+    assert target.weights[:4] == [5, 25, 50, 100]
+    assert ("promote", ("v2", "v1")) in target.calls
+    assert target.stable == "v2"
+    assert target.names()[-1] == "remove_track"  # the warm previous release goes after the bake
+    assert [d["step"] for k, d in events if k == "step"] == [1, 2, 3, 4]
+    assert any(k == "bake" for k, _ in events)
+    # 4 steps of 10 s + 20 s of bake
+    assert clock.slept == pytest.approx(60, abs=4)
+
+
+def test_bad_release_is_rolled_back_within_seconds_of_the_first_step() -> None:
+    controller, target, _, events = make(canary_errors=0.3)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "error" in result.reason
+    assert target.weights == [5, 0]
+    assert result.seconds_to_zero is not None and result.seconds_to_zero <= 5
+    assert target.names()[-1] == "remove_track"
+    assert target.canary is None
+    decision = [d for k, d in events if k == "decision"][-1]
+    assert decision["action"] == "rollback"
+
+
+def test_slow_release_is_caught_by_latency() -> None:
+    controller, target, _, _ = make(canary_ms=220.0, stable_ms=20.0)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "p95" in result.reason or "mann_whitney" in result.reason
+    assert target.weights[-1] == 0
+    assert result.seconds_to_zero is not None and result.seconds_to_zero <= 15
+
+
+def test_release_that_dies_at_start_never_gets_traffic() -> None:
+    controller, target, _, _ = make()
+    target.fail_deploy = "v2"
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "never became healthy" in result.reason
+    assert all(w == 0 for w in target.weights)
+    assert result.canary_started is None
+    assert ("remove_track", ("canary",)) in target.calls
+
+
+def test_zero_traffic_is_insufficient_and_never_promoted() -> None:
+    controller, target, clock, events = make(rate=0.0)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "insufficient data" in result.reason
+    # the first step was held 3 times (once + 2 extensions) before giving up
+    assert clock.slept == pytest.approx(30, abs=2)
+    assert target.weights == [5, 0]
+    assert sum(1 for k, d in events if k == "decision" and d["action"] == "extend") == 2
+
+
+def test_all_errors_stable_does_not_fail_a_healthy_canary() -> None:
+    policy = POLICY.model_copy(update={"thresholds": Thresholds(max_error_rate=1.0)})
+    controller, _, _, _ = make(policy, stable_errors=1.0)
+    assert controller.run("v2", previous="v1").outcome == Outcome.PROMOTED
+
+
+def test_operator_promote_skips_the_remaining_steps() -> None:
+    controller, target, _, _ = make()
+    target.commands = ["promote"]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    assert target.weights[0] == 5 and 25 not in target.weights
+
+
+def test_operator_abort_sets_weight_zero_and_removes_the_canary() -> None:
+    controller, target, _, _ = make()
+    target.commands = [None, None, "abort"]  # type: ignore[list-item]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ABORTED
+    assert target.weights[-1] == 0
+    assert target.canary is None
+
+
+def test_regression_during_bake_reverts_to_the_warm_previous_release() -> None:
+    controller, target, _, _ = make()
+    original = target.promote
+
+    def promote_then_break(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.stable_errors = 0.5  # type: ignore[attr-defined]
+
+    target.promote = promote_then_break  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "regression after promotion" in result.reason
+    assert ("revert_to_previous", ("v1",)) in target.calls
+    assert target.stable == "v1"
+
+
+def test_the_lease_is_renewed_while_a_split_is_live() -> None:
+    controller, target, _, _ = make()
+    controller.run("v2", previous="v1")
+    renewals = [c for c in target.calls if c[0] == "renew_lease"]
+    # steps last 40 s and the lease (15 s) is renewed every 5 s
+    assert len(renewals) >= 6
+    leases = [c[1][1] for c in target.calls if c[0] == "set_weights" and c[1][0] > 0]
+    assert all(lease is not None for lease in leases)
+
+
+def test_clock_jump_back_restarts_the_hold_without_losing_the_release() -> None:
+    controller, target, clock, events = make()
+    original = target.take_command
+    jumped = []
+
+    def jump_once() -> str | None:
+        if not jumped and clock.slept > 3:
+            clock.jump(-120)
+            jumped.append(True)
+        return original()
+
+    target.take_command = jump_once  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    assert any(k == "clock" for k, _ in events)
+
+
+def test_resume_starts_at_the_given_step_without_redeploying() -> None:
+    controller, target, _, _ = make()
+    result = controller.run("v2", previous="v1", start_step=2, deploy=False)
+    assert result.outcome == Outcome.PROMOTED
+    assert "deploy_track" not in target.names()
+    assert target.weights[:2] == [50, 100]
+
+
+def test_interrupted_run_is_stopped_cleanly() -> None:
+    controller, target, _, _ = make()
+
+    def boom() -> str | None:
+        raise KeyboardInterrupt
+
+    target.take_command = boom  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        controller.run("v2", previous="v1")
+    result = controller.abort("interrupted")
+    assert result.outcome == Outcome.ABORTED
+    assert target.weights[-1] == 0
+    assert target.canary is None
+
+
+@pytest.mark.parametrize(
+    ("stable", "canary", "weights", "expected"),
+    [
+        (2, 1, [5, 25, 50, 100], [1, 1, 2, 2]),
+        (4, 1, [10, 25, 50, 75, 100], [1, 2, 4, 4, 4]),
+        (1, 1, [50, 100], [1, 1]),
+        (3, 2, [5, 100], [2, 3]),
+    ],
+)
+def test_canary_is_scaled_so_no_task_carries_more_than_a_stable_one(
+    stable: int, canary: int, weights: list[int], expected: list[int]
+) -> None:
+    target = FakeCanaryTarget(stable="v1")
+    policy = Canary(steps=weights, step_seconds=5, bake_seconds=0)
+    controller = Controller(
+        policy, target, SyntheticTraffic(target), FakeClock(), lambda k, d: None, stable_replicas=stable, canary_replicas=canary
+    )  # type: ignore[arg-type]
+    assert [controller.replicas_for(w) for w in weights] == expected
+    controller.run("v2", previous="v1")
+    scaled = [c[1][1] for c in target.calls if c[0] == "scale_track"]
+    assert scaled == sorted(set(e for e in expected if e > canary))
+    # a scale always comes before the weight that needs it
+    if scaled:
+        first_weight = weights[expected.index(scaled[0])]
+        weight_at = next(i for i, c in enumerate(target.calls) if c[0] == "set_weights" and c[1][0] == first_weight)
+        assert target.names().index("scale_track") < weight_at

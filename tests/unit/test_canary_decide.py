@@ -1,0 +1,102 @@
+"""Every transition of the controller's decision function, table by table."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.analysis.checks import CheckResult, Verdict
+from pipeline.canary.decide import Action, Position, decide
+from pipeline.environment.model import Canary
+
+POLICY = Canary(steps=[5, 25, 50, 100], step_seconds=10, max_step_extensions=2)
+FAIL = [CheckResult("error_rate", Verdict.FAIL, 0.3, 0.01, "canary 30.0% errors > 1.0% allowed")]
+PASS = [CheckResult("error_rate", Verdict.PASS, 0.0, 0.01, "ok")]
+SLOW = [CheckResult("p95_ms", Verdict.FAIL, 700.0, 500.0, "canary p95 700.0 ms > 500.0 ms")]
+LACK = [CheckResult("requests", Verdict.INSUFFICIENT, 3, 20, "canary 3 requests < 20 needed")]
+
+CASES = [
+    # (id, position, verdict, results, command, expected action, words in the reason)
+    ("failure mid-step rolls back at once", Position(0, 2, 0), Verdict.FAIL, FAIL, None, Action.ROLLBACK, "30.0% errors"),
+    ("failure at the last step", Position(3, 10, 0), Verdict.FAIL, FAIL, None, Action.ROLLBACK, "step 4 (100%)"),
+    ("failure beats an operator promote", Position(1, 3, 0), Verdict.FAIL, FAIL, "promote", Action.ROLLBACK, "errors"),
+    ("abort beats everything", Position(1, 3, 0), Verdict.FAIL, FAIL, "abort", Action.ABORT, "operator"),
+    ("latency failure mid-step waits for the hold", Position(0, 4, 0), Verdict.FAIL, SLOW, None, Action.WAIT, "holding"),
+    ("latency failure at the end of the hold", Position(0, 10, 0), Verdict.FAIL, SLOW, None, Action.ROLLBACK, "p95_ms"),
+    (
+        "error failure names only early checks mid-step",
+        Position(0, 2, 0),
+        Verdict.FAIL,
+        FAIL + SLOW,
+        None,
+        Action.ROLLBACK,
+        "error_rate: canary 30.0%",
+    ),
+    ("pass mid-step waits", Position(0, 5, 0), Verdict.PASS, PASS, None, Action.WAIT, "holding step 1"),
+    ("insufficient mid-step waits", Position(0, 5, 0), Verdict.INSUFFICIENT, LACK, None, Action.WAIT, "holding"),
+    ("pass at the end of a step moves on", Position(0, 10, 0), Verdict.PASS, PASS, None, Action.NEXT, "step 1 (5%) passed"),
+    ("pass at the end of the last step promotes", Position(3, 10, 0), Verdict.PASS, PASS, None, Action.PROMOTE, "all 4 steps"),
+    ("operator promote skips the rest", Position(1, 1, 0), Verdict.PASS, PASS, "promote", Action.PROMOTE, "operator"),
+    (
+        "operator promote with too little data",
+        Position(0, 1, 0),
+        Verdict.INSUFFICIENT,
+        LACK,
+        "promote",
+        Action.PROMOTE,
+        "operator",
+    ),
+    ("no data at the end: extend", Position(0, 10, 0), Verdict.INSUFFICIENT, LACK, None, Action.EXTEND, "(1/2)"),
+    ("extended step holds longer", Position(0, 15, 1), Verdict.INSUFFICIENT, LACK, None, Action.WAIT, "15/20"),
+    ("second extension", Position(0, 20, 1), Verdict.INSUFFICIENT, LACK, None, Action.EXTEND, "(2/2)"),
+    (
+        "still no data after the last extension: roll back",
+        Position(0, 30, 2),
+        Verdict.INSUFFICIENT,
+        LACK,
+        None,
+        Action.ROLLBACK,
+        "never passed on silence",
+    ),
+    ("data arrives during an extension", Position(2, 20, 1), Verdict.PASS, PASS, None, Action.NEXT, "step 3 (50%) passed"),
+    (
+        "clock jumped back: negative hold waits",
+        Position(1, -30, 0),
+        Verdict.PASS,
+        PASS,
+        None,
+        Action.WAIT,
+        "holding step 2 (0/10",
+    ),
+    ("clock jumped far forward: data decides", Position(1, 3600, 0), Verdict.PASS, PASS, None, Action.NEXT, "passed"),
+    (
+        "skipped checks count as a pass",
+        Position(3, 10, 0),
+        Verdict.PASS,
+        [CheckResult("p95_vs_stable", Verdict.SKIPPED, None, None, "no stable baseline")],
+        None,
+        Action.PROMOTE,
+        "all 4",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("position", "verdict", "results", "command", "action", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_decide(
+    position: Position, verdict: Verdict, results: list[CheckResult], command: str | None, action: Action, words: str
+) -> None:
+    decision = decide(POLICY, position, verdict, results, command)
+    assert decision.action == action
+    assert words in decision.reason
+
+
+def test_zero_extensions_policy_rolls_back_on_first_silence() -> None:
+    strict = Canary(steps=[10, 100], step_seconds=5, max_step_extensions=0)
+    decision = decide(strict, Position(0, 5, 0), Verdict.INSUFFICIENT, LACK)
+    assert decision.action == Action.ROLLBACK
+
+
+def test_single_step_policy_promotes_after_it() -> None:
+    single = Canary(steps=[100], step_seconds=5)
+    assert decide(single, Position(0, 5, 0), Verdict.PASS, PASS).action == Action.PROMOTE
