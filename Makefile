@@ -8,7 +8,7 @@ PIPELINE := .venv/bin/python -m pipeline
 VERSION ?=
 ARGS ?=
 
-.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-e2e bench-deploy clean
+.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-e2e bench-deploy bench-canary clean
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,6 +66,9 @@ test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
 	$(PY) -m pytest tests/e2e -q -m e2e
 
 test: lint test-unit test-e2e ## Everything CI runs
+
+bench-canary: .venv/.ready ## Canary benchmark: good, 30 % errors, +200 ms, dies at start, and Swarm's own rollback
+	$(PY) -m pipeline.bench.canary $(ENV) $(ARGS)
 
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
 	$(PY) -m pipeline.bench.deploy $(ENV) $(ARGS)

@@ -222,7 +222,6 @@ class Controller:
 
     def _promote(self, version: str, previous: str | None, reason: str) -> Result:
         assert self.result is not None
-        self._emit("decision", {"action": "promote", "reason": reason})
         self._emit("phase", {"phase": "promoting", "version": version})
         self.target.promote(version, previous)
         self.weight = 0

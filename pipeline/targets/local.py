@@ -270,7 +270,11 @@ class LocalTarget:
             time.sleep(delay)
             delay = min(delay * 1.5, 3.0)
 
-    def wait_update(self, name: str, version: str, timeout: float = 300.0) -> None:
+    def task_ids(self, name: str) -> set[str]:
+        result = self.ex.run(docker.service_ps(name))
+        return {json.loads(line).get("ID", "") for line in result.stdout.splitlines() if line.strip()}
+
+    def wait_update(self, name: str, version: str, timeout: float = 300.0, ignore: set[str] | None = None) -> None:
         """Wait until a rolling update is complete and every task runs (healthy) the new image."""
         if self.ex.dry_run:
             return
@@ -283,8 +287,14 @@ class LocalTarget:
                 message = (current.get("UpdateStatus") or {}).get("Message", "")
                 raise NotReady(f"{name}: update {state}: {message}", hint=f"pipeline logs {self.env.name}")
             running, desired = self._replicas().get(name, (0, 0))
-            if state == "completed" and running >= desired and self._tasks_on(name, version) >= desired:
+            healthy, failures = self._tasks_on(name, version, ignore or set())
+            if state == "completed" and running >= desired and healthy >= desired:
                 return
+            if len(failures) >= 3:
+                raise NotReady(
+                    f"{name}: {len(failures)} tasks of {version} failed to start: {failures[0]}",
+                    hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}",
+                )
             if time.monotonic() > deadline:
                 raise NotReady(
                     f"{name}: {running}/{desired} tasks healthy after {timeout:.0f} s (update {state})",
@@ -293,18 +303,21 @@ class LocalTarget:
             time.sleep(delay)
             delay = min(delay * 1.5, 3.0)
 
-    def _tasks_on(self, name: str, version: str) -> int:
+    def _tasks_on(self, name: str, version: str, ignore: set[str]) -> tuple[int, list[str]]:
+        """Healthy running tasks of ``version``, and the errors of its tasks that failed (not in ``ignore``)."""
         result = self.ex.run(docker.service_ps(name))
         count = 0
+        failures: list[str] = []
         for line in result.stdout.splitlines():
             task = json.loads(line)
-            if (
-                task.get("DesiredState") == "Running"
-                and task.get("CurrentState", "").startswith("Running")
-                and task.get("Image", "").split("@")[0].endswith(f":{version}")
-            ):
+            if task.get("ID") in ignore or not task.get("Image", "").split("@")[0].endswith(f":{version}"):
+                continue
+            current = task.get("CurrentState", "")
+            if task.get("DesiredState") == "Running" and current.startswith("Running"):
                 count += 1
-        return count
+            elif current.startswith(("Failed", "Rejected")):
+                failures.append(task.get("Error") or current)
+        return count, failures
 
     # --- deploy -----------------------------------------------------------------
     def versions(self) -> list[str]:
@@ -402,8 +415,9 @@ class LocalTarget:
         self.wait_services([self.service("db"), self.service("cache")], timeout=120)
         self.migrate(version, image)
         spec = self.app_spec(track, version, image, faults=faults)
+        before = self.task_ids(spec.name) if self._inspect(spec.name) is not None else set()
         self._ensure_service(spec)
-        self.wait_update(spec.name, version, timeout=timeout)
+        self.wait_update(spec.name, version, timeout=timeout, ignore=before)
         if labels:
             self.label_track(track, labels)
 
