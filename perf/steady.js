@@ -6,7 +6,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 
 const base = __ENV.BASE_URL || 'http://127.0.0.1:8080';
-const paths = (__ENV.PATHS || '/version,/healthz').split(',');
+const paths = (__ENV.PATHS || '/api/notes?limit=5,/version').split(',');
 
 export const options = {
   discardResponseBodies: true,

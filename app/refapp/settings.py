@@ -123,7 +123,11 @@ TEMPLATES: list[dict[str, Any]] = [
 ]
 
 # --- data --------------------------------------------------------------------
-DATABASES = {"default": {**CONFIG.database, "CONN_MAX_AGE": 0}}
+# Persistent connections: a new PostgreSQL connection per request (scram auth and a
+# backend fork each) saturated the database at ~60 requests/s and timed requests out.
+# Django's async ORM runs queries on one thread per process, so this keeps one
+# connection per process, checked before reuse so a restarted database is survived.
+DATABASES = {"default": {**CONFIG.database, "CONN_MAX_AGE": 300, "CONN_HEALTH_CHECKS": True}}
 
 if CONFIG.redis_url:
     CACHES = {
