@@ -123,11 +123,12 @@ TEMPLATES: list[dict[str, Any]] = [
 ]
 
 # --- data --------------------------------------------------------------------
-# Persistent connections: a new PostgreSQL connection per request (scram auth and a
-# backend fork each) saturated the database at ~60 requests/s and timed requests out.
-# Django's async ORM runs queries on one thread per process, so this keeps one
-# connection per process, checked before reuse so a restarted database is survived.
-DATABASES = {"default": {**CONFIG.database, "CONN_MAX_AGE": 300, "CONN_HEALTH_CHECKS": True}}
+# A new PostgreSQL connection per request (scram auth and a backend fork each) saturated
+# the database at ~60 requests/s. Under ASGI Django's persistent connections leak (one per
+# request thread), so PostgreSQL gets psycopg's connection pool instead, as Django's docs advise.
+DATABASES = {"default": {**CONFIG.database, "CONN_MAX_AGE": 0}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 8, "timeout": 5}
 
 if CONFIG.redis_url:
     CACHES = {

@@ -147,13 +147,12 @@ def main() -> None:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
-        print(
-            f"{'scenario':<8} {'outcome':<12} {'to w=0 s':>8} {'run s':>6} {'requests':>8} {'failed':>6} {'share':>8} {'canary':>6}"
-        )
+        header = ("scenario", "outcome", "to w=0 s", "run s", "requests", "failed", "share", "canary")
+        print(f"{header[0]:<8} {header[1]:<12} " + " ".join(f"{h:>8}" for h in header[2:]))
         for r in rows:
             print(
                 f"{r.scenario:<8} {r.outcome:<12} {r.seconds_to_zero if r.seconds_to_zero is not None else '-':>8} "
-                f"{r.run_seconds:>6} {r.requests:>8} {r.failed:>6} {r.failed_share:>8.2%} {r.canary_requests:>6}"
+                f"{r.run_seconds:>8} {r.requests:>8} {r.failed:>8} {r.failed_share:>8.2%} {r.canary_requests:>8}"
             )
             print(f"         {r.reason}")
 

@@ -160,6 +160,8 @@ class Release:
                 except (KeyboardInterrupt, Exception) as exc:
                     why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc}"
                     result = controller.abort(f"the run was {why}; the split was stopped")
+                    journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
+                    raise
             journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
             result.timeline.append((time.time(), "deploy_id", {"id": deploy_id}))
             return result

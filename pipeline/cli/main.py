@@ -14,7 +14,7 @@ from rich.table import Table
 from pipeline.cli import output
 from pipeline.edge import Weights
 from pipeline.environment import Environment, load_environment
-from pipeline.errors import EXIT_BUG, EXIT_CODES, NotReady, PipelineError, UserError
+from pipeline.errors import EXIT_BUG, EXIT_CODES, Aborted, NotReady, PipelineError, UserError
 from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project
 from pipeline.release import check_version
@@ -199,7 +199,10 @@ def deploy(
         return
     release = Release(ctx.env, ctx.project, target, output.say)
     with LiveView(env, version or "(resume)", ctx.env.canary.steps, enabled=not as_json) as view:
-        result = release.canary(version, faults, reason or f"deploy {version}", view, resume=resume)
+        try:
+            result = release.canary(version, faults, reason or f"deploy {version}", view, resume=resume)
+        except KeyboardInterrupt:
+            raise Aborted("interrupted: the canary's weight was set to 0 and the canary removed") from None
     report = {
         "outcome": result.outcome.value,
         "reason": result.reason,

@@ -30,7 +30,7 @@ def test_up_again_changes_nothing(stack: Any) -> None:
 
 
 def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
-    deployed = pipeline("deploy", ENV, "--version", release, "--json")
+    deployed = pipeline("deploy", ENV, "--version", release, "--track", "stable", "--json")
     report = json.loads(deployed.stdout)
     assert all(check["ok"] for check in report["smoke"]), report["smoke"]
     current = status()
@@ -86,7 +86,7 @@ def test_weights_split_traffic_as_asked(release: str, second_release: str) -> No
 
 
 def test_second_version_on_stable_shows_in_status(second_release: str) -> None:
-    pipeline("deploy", ENV, "--version", second_release)
+    pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
     current = status()
     assert current["tracks"]["stable"]["version"] == second_release
     assert current["tracks"]["stable"]["health"] == "healthy"
@@ -104,7 +104,7 @@ def test_unknown_version_exits_4_and_changes_nothing(second_release: str) -> Non
 
 def test_dry_run_prints_the_commands_and_changes_nothing(release: str, second_release: str) -> None:
     before = status()
-    result = pipeline("deploy", ENV, "--version", release, "--dry-run")
+    result = pipeline("deploy", ENV, "--version", release, "--track", "stable", "--dry-run")
     assert "docker service update" in result.stdout
     assert f"127.0.0.1:5000/refapp:{release}" in result.stdout
     assert "***" in result.stdout  # secrets are redacted

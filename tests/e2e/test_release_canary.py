@@ -1,0 +1,151 @@
+"""Canary releases on the real engine, under k6 load on 127.0.0.1 (environment `ci`:
+steps 10/50/100 %, 5 s each, bake 10 s). Runs after test_local_stack.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.k6 import run_command
+from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def load(stack: Any) -> Iterator[None]:
+    """k6 at 60 requests/s on the API through the edge, bounded to 15 minutes."""
+    summary = Path(os.environ.get("TMPDIR", "/tmp")) / "pipeline-e2e-k6.json"
+    command = run_command(
+        ROOT / "perf" / "steady.js",
+        summary,
+        {"BASE_URL": BASE, "RATE": "60", "DURATION": "900s", "PATHS": "/api/notes?limit=5,/version"},
+    )
+    proc = subprocess.Popen(list(command.argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    yield
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def third_release(release: str) -> str:
+    return pipeline("build", "--env", ENV, "--suffix", "third", timeout=900).stdout.strip()
+
+
+def background_deploy(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "deploy", ENV, *args],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PIPELINE_ROOT": str(ROOT)},
+    )
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_good_canary_is_promoted(load: None, second_release: str, third_release: str) -> None:
+    if status()["tracks"]["stable"]["version"] != second_release:
+        pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
+    result = pipeline("deploy", ENV, "--version", third_release, "--json", timeout=600)
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "promoted", report["reason"]
+    assert report["steps_passed"] == 3
+    current = status()
+    assert current["tracks"]["stable"]["version"] == third_release
+    assert current["weights"]["canary"] == 0
+    assert current["canary_state"] == "idle"  # the warm previous release is gone after the bake
+    assert current["lock"] is None
+    history = json.loads(pipeline("history", ENV, "--json").stdout)
+    assert history["deploys"][0]["outcome"] == "promoted"
+    assert history["deploys"][0]["version"] == third_release
+
+
+def test_bad_canary_is_rolled_back_and_reported(load: None, release: str, third_release: str) -> None:
+    result = pipeline("deploy", ENV, "--version", release, "--fault", "error_rate=0.5", "--json", check=False, timeout=600)
+    assert result.returncode == 20, result.stderr
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "rolled_back"
+    assert "error_rate" in report["reason"]
+    assert report["seconds_to_zero"] is not None and report["seconds_to_zero"] < 15
+    current = status()
+    assert current["tracks"]["stable"]["version"] == third_release
+    assert current["tracks"]["canary"]["running"] == 0
+    assert current["weights"]["canary"] == 0
+    page = Path(pipeline("report", ENV).stdout.strip())
+    html = page.read_text()
+    assert "rolled back" in html.lower() or "rolled_back" in html
+    assert "<svg" in html
+
+
+def test_second_deploy_is_refused_while_locked_and_operator_abort_stops_the_first(load: None, release: str) -> None:
+    first = background_deploy("--version", release, "--reason", "e2e lock test")
+    try:
+        wait_for(lambda: status()["lock"] is not None, 120, "the first deploy to take the lock")
+        second = pipeline("deploy", ENV, "--version", release, check=False)
+        assert second.returncode == 7
+        assert "locked by" in second.stderr and "e2e lock test" in second.stderr
+        wait_for(lambda: status()["weights"]["canary"] > 0, 120, "the canary to get traffic")
+        aborted = pipeline("canary", "abort", ENV)
+        assert "abort" in aborted.stdout
+        assert first.wait(timeout=120) == 21
+    finally:
+        if first.poll() is None:
+            first.kill()
+    current = status()
+    assert current["weights"]["canary"] == 0
+    assert current["tracks"]["canary"]["running"] == 0
+    assert current["lock"] is None
+
+
+def test_killed_pipeline_never_leaves_traffic_split_and_resume_finishes(load: None, release: str) -> None:
+    run = background_deploy("--version", release)
+    try:
+        wait_for(lambda: status()["weights"]["canary"] > 0, 120, "the canary to get traffic")
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    killed = time.monotonic()
+    assert status()["canary_state"] == "orphaned"
+    # the edge's watchdog takes the weight back to 0 when the 15 s lease runs out
+    wait_for(lambda: status()["weights"]["canary"] == 0, 30, "the watchdog to reset the weight")
+    assert time.monotonic() - killed < 25
+    logs = subprocess.run(["docker", "logs", "pl-ci-edge"], capture_output=True, text=True).stderr
+    assert "lease expired" in logs
+    resumed = pipeline("deploy", ENV, "--resume", "--json", timeout=600)
+    assert json.loads(resumed.stdout)["outcome"] == "promoted"
+    assert status()["tracks"]["stable"]["version"] == release
+
+
+def test_rollback_returns_to_the_previous_release_in_one_step(third_release: str, release: str) -> None:
+    assert status()["tracks"]["stable"]["version"] == release
+    out = pipeline("rollback", ENV, timeout=300)
+    assert third_release in out.stdout
+    assert status()["tracks"]["stable"]["version"] == third_release
+
+
+def test_manual_weights_expire_without_a_watcher(stack: Any, release: str) -> None:
+    pipeline("deploy", ENV, "--version", release, "--track", "canary")
+    pipeline("weights", ENV, "--canary", "20", "--hold", "2")
+    assert status()["weights"]["canary"] == 20
+    wait_for(lambda: status()["weights"]["canary"] == 0, 15, "the split to expire")
+    pipeline("canary", "abort", ENV)
+    assert status()["tracks"]["canary"]["running"] == 0
