@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import docker, registry
+from pipeline import docker, poll, registry
 from pipeline.commands import Command
 from pipeline.errors import EngineUnavailable, PortTaken
 from pipeline.executor import Executor
@@ -79,12 +78,12 @@ class Engine:
         self.ex.run(Command(("dockerd",), description="start the Docker engine", background=True, log_path=str(log)))
         if self.ex.dry_run:
             return
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.answers():
-                return
-            time.sleep(0.5)
-        raise EngineUnavailable("dockerd was started but does not answer after 60 s", hint=f"read {log}")
+        poll.until(
+            lambda: True if self.answers() else None,
+            60,
+            lambda: EngineUnavailable("dockerd was started but does not answer after 60 s", hint=f"read {log}"),
+            max_delay=1.0,
+        )
 
     def ensure_swarm(self) -> None:
         state = self.ex.run(docker.info("{{.Swarm.LocalNodeState}}")).stdout.strip()
@@ -128,9 +127,10 @@ class Engine:
         )
         if self.ex.dry_run:
             return
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if registry.answers(address):
-                return
-            time.sleep(0.3)
-        raise EngineUnavailable(f"the registry did not answer on {address}", hint=f"read {log}")
+        poll.until(
+            lambda: True if registry.answers(address) else None,
+            20,
+            lambda: EngineUnavailable(f"the registry did not answer on {address}", hint=f"read {log}"),
+            delay=0.3,
+            max_delay=1.0,
+        )

@@ -68,12 +68,7 @@ def env_list(as_json: JsonOpt = False) -> None:
     """List the environments of this project."""
     from pipeline.environment.load import known_environments
 
-    names = known_environments(Project.discover().root)
-    if as_json:
-        output.emit_json(names)
-    else:
-        for name in names:
-            output.out.print(name)
+    output.emit_list(known_environments(Project.discover().root), as_json)
 
 
 @app.command()
@@ -305,12 +300,7 @@ def print_status(current: Status) -> None:
 @app.command()
 def versions(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Releases in the registry that can be deployed."""
-    found = context(env).target.versions()
-    if as_json:
-        output.emit_json(found)
-    else:
-        for v in found:
-            output.out.print(v)
+    output.emit_list(context(env).target.versions(), as_json)
 
 
 @app.command()

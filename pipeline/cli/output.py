@@ -30,3 +30,12 @@ def error(message: str, hint: str | None = None) -> None:
     err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
     if hint:
         err.print(f"[yellow]hint:[/yellow] {escape(hint)}", soft_wrap=True)
+
+
+def emit_list(items: list[str], as_json: bool) -> None:
+    """A list of names: JSON, or one per line."""
+    if as_json:
+        emit_json(items)
+        return
+    for item in items:
+        out.print(item, markup=False)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import docker, edge, registry
+from pipeline import docker, edge, poll, registry
 from pipeline.commands import Command
 from pipeline.docker import Health, ServiceSpec
 from pipeline.edge import Weights
@@ -255,20 +255,19 @@ class LocalTarget:
     def wait_services(self, names: list[str], timeout: float = 180.0) -> None:
         if self.ex.dry_run:
             return
-        deadline = time.monotonic() + timeout
-        delay = 0.5
-        while True:
+
+        def pending() -> list[str]:
             replicas = self._replicas()
-            pending = [n for n in names if replicas.get(n, (0, 1))[0] < replicas.get(n, (0, 1))[1]]
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise NotReady(
-                    f"{', '.join(pending)} not running after {timeout:.0f} s",
-                    hint=f"pipeline logs {self.env.name} --service {pending[0].removeprefix(self.stack + '-')}",
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 3.0)
+            return [n for n in names if replicas.get(n, (0, 1))[0] < replicas.get(n, (0, 1))[1]]
+
+        def timed_out() -> Exception:
+            late = pending() or names
+            return NotReady(
+                f"{', '.join(late)} not running after {timeout:.0f} s",
+                hint=f"pipeline logs {self.env.name} --service {late[0].removeprefix(self.stack + '-')}",
+            )
+
+        poll.until(lambda: True if not pending() else None, timeout, timed_out)
 
     def task_ids(self, name: str) -> set[str]:
         result = self.ex.run(docker.service_ps(name))
@@ -278,30 +277,29 @@ class LocalTarget:
         """Wait until a rolling update is complete and every task runs (healthy) the new image."""
         if self.ex.dry_run:
             return
-        deadline = time.monotonic() + timeout
-        delay = 0.5
-        while True:
+        hint = f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}"
+        seen = {"state": "?", "running": 0, "desired": 0}
+
+        def done() -> bool | None:
             current = self._inspect(name) or {}
             state = (current.get("UpdateStatus") or {}).get("State", "completed")
             if state in ("paused", "rollback_completed", "rollback_paused"):
                 message = (current.get("UpdateStatus") or {}).get("Message", "")
-                raise NotReady(f"{name}: update {state}: {message}", hint=f"pipeline logs {self.env.name}")
+                raise NotReady(f"{name}: update {state}: {message}", hint=hint)
             running, desired = self._replicas().get(name, (0, 0))
+            seen.update(state=state, running=running, desired=desired)
             healthy, failures = self._tasks_on(name, version, ignore or set())
-            if state == "completed" and running >= desired and healthy >= desired:
-                return
             if len(failures) >= 3:
-                raise NotReady(
-                    f"{name}: {len(failures)} tasks of {version} failed to start: {failures[0]}",
-                    hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}",
-                )
-            if time.monotonic() > deadline:
-                raise NotReady(
-                    f"{name}: {running}/{desired} tasks healthy after {timeout:.0f} s (update {state})",
-                    hint=f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}",
-                )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 3.0)
+                raise NotReady(f"{name}: {len(failures)} tasks of {version} failed to start: {failures[0]}", hint=hint)
+            return True if state == "completed" and running >= desired and healthy >= desired else None
+
+        def timed_out() -> Exception:
+            return NotReady(
+                f"{name}: {seen['running']}/{seen['desired']} tasks healthy after {timeout:.0f} s (update {seen['state']})",
+                hint=hint,
+            )
+
+        poll.until(done, timeout, timed_out)
 
     def _tasks_on(self, name: str, version: str, ignore: set[str]) -> tuple[int, list[str]]:
         """Healthy running tasks of ``version``, and the errors of its tasks that failed (not in ``ignore``)."""
