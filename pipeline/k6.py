@@ -58,3 +58,30 @@ class Summary:
             max_ms=float(duration.get("max", 0.0)),
             rate=float(reqs.get("rate", 0.0)),
         )
+
+
+class BackgroundLoad:
+    """k6 at a constant rate in the background until stopped (SIGINT makes it write its summary)."""
+
+    def __init__(self, script: Path, url: str, rate: int, seconds: int, summary: Path, paths: str | None = None) -> None:
+        import subprocess
+
+        self.summary = summary
+        summary.unlink(missing_ok=True)
+        params = {"BASE_URL": url, "RATE": str(rate), "DURATION": f"{seconds}s"}
+        if paths:
+            params["PATHS"] = paths
+        command = run_command(script, summary, params)
+        self.proc = subprocess.Popen(list(command.argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> Summary | None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        return Summary.load(self.summary) if self.summary.exists() else None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +30,7 @@ from pipeline.build import build_image
 from pipeline.canary.run import Release, parse_faults
 from pipeline.cli.main import context
 from pipeline.cli.output import say
-from pipeline.k6 import Summary, run_command
+from pipeline.k6 import BackgroundLoad
 
 SCENARIOS = {
     "good": [],
@@ -57,26 +56,14 @@ class Row:
 
 
 class Load:
-    """k6 at a constant rate until stopped (SIGINT makes it write its summary)."""
+    """The bench's load: the API (database and cache), which the app's fault knobs do not spare."""
 
     def __init__(self, url: str, rate: int, summary: Path, root: Path) -> None:
-        self.summary = summary
-        summary.unlink(missing_ok=True)
-        # the API (database and cache): the app's fault knobs spare the health and version endpoints
-        params = {"BASE_URL": url, "RATE": str(rate), "DURATION": "900s", "PATHS": "/api/notes?limit=5"}
-        command = run_command(root / "perf" / "steady.js", summary, params)
-        self.proc = subprocess.Popen(list(command.argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.load = BackgroundLoad(root / "perf" / "steady.js", url, rate, 900, summary, paths="/api/notes?limit=5")
 
     def stop(self) -> tuple[int, int]:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        if not self.summary.exists():
-            return 0, 0
-        s = Summary.load(self.summary)
-        return s.requests, s.failed
+        summary = self.load.stop()
+        return (summary.requests, summary.failed) if summary else (0, 0)
 
 
 def main() -> None:

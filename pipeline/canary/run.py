@@ -11,7 +11,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipeline.analysis.source import EdgeLogSource
@@ -21,6 +21,7 @@ from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Aborted, Locked, NothingToDo, RolledBack, UserError
 from pipeline.journal import Journal, actor, default_path
+from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
 from pipeline.project import Project
 from pipeline.targets.base import Target
@@ -147,6 +148,7 @@ class Release:
                 stable_replicas=self.env.tracks.stable.replicas,
                 canary_replicas=self.env.tracks.canary.replicas,
             )
+            synthetic = self._synthetic_load()
             with _signals_interrupt():
                 try:
                     result = controller.run(
@@ -162,9 +164,31 @@ class Release:
                     result = controller.abort(f"the run was {why}; the split was stopped")
                     journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
                     raise
+                finally:
+                    if synthetic is not None:
+                        summary = synthetic.stop()
+                        if summary is not None:
+                            journal.event(self.env.name, "synthetic", asdict(summary), deploy_id=deploy_id)
             journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
             result.timeline.append((time.time(), "deploy_id", {"id": deploy_id}))
             return result
+
+    def _synthetic_load(self) -> BackgroundLoad | None:
+        """Bounded k6 traffic on 127.0.0.1 for environments with too little real traffic."""
+        policy = self.env.canary
+        if policy.synthetic_rps <= 0:
+            return None
+        longest = len(policy.steps) * policy.step_seconds * (1 + policy.max_step_extensions) + policy.bake_seconds + 300
+        self.say(
+            f"synthetic traffic: {policy.synthetic_rps} requests/s to 127.0.0.1:{self.env.edge.port} (at most {longest:.0f} s)"
+        )
+        return BackgroundLoad(
+            self.project.root / "perf" / "steady.js",
+            f"http://127.0.0.1:{self.env.edge.port}",
+            policy.synthetic_rps,
+            int(longest),
+            self.project.state_path("k6", f"synthetic-{self.env.name}.json"),
+        )
 
     # --- the operator's verbs -------------------------------------------------
     def operate(self, command: str) -> str:

@@ -157,6 +157,9 @@ class Canary(Strict):
     step_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
     max_step_extensions: Annotated[int, Field(ge=0, le=10)] = 2
     bake_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    synthetic_rps: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=0, description="requests/s of k6 traffic sent to the edge on 127.0.0.1 during the walk; 0 = off"
+    )
     thresholds: Thresholds = Thresholds()
 
     @field_validator("steps")
