@@ -7,6 +7,8 @@ PY := .venv/bin/python
 PIPELINE := .venv/bin/python -m pipeline
 VERSION ?=
 ARGS ?=
+# BASE_IMAGE=debian:bookworm-slim builds from a public base where registries are reachable
+export BASE_IMAGE
 
 .PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-e2e bench-deploy bench-canary clean
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -40,8 +41,13 @@ def host_mirror(sources: Path = Path("/etc/apt")) -> str | None:
     return None
 
 
+def public_base(env: Environment) -> str | None:
+    """A public base image, from ``BASE_IMAGE`` (e.g. ``make demo BASE_IMAGE=debian:bookworm-slim``) or env.yaml."""
+    return os.environ.get("BASE_IMAGE") or env.image.base
+
+
 def base_ref(env: Environment) -> str:
-    return env.image.base or f"pipeline/base:{env.image.suite}"
+    return public_base(env) or f"pipeline/base:{env.image.suite}"
 
 
 def debootstrap_commands(project: Project, suite: str, ref: str, mirror: str | None) -> list[Command]:
@@ -66,7 +72,7 @@ def debootstrap_commands(project: Project, suite: str, ref: str, mirror: str | N
 def ensure_base(ex: Executor, project: Project, env: Environment, say: Say) -> str:
     """The base image every image of the stack starts from; built once and reused."""
     ref = base_ref(env)
-    if env.image.base:
+    if public_base(env):
         say(f"base image: {ref} (public; pulled by the build)")
         return ref
     if ex.run(docker.image_exists(ref)).ok:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.edge import Weights
@@ -53,11 +55,10 @@ def parse_faults(items: list[str]) -> Faults | None:
         values[key] = value
     try:
         return Faults.model_validate(values)
-    except Exception as exc:  # pydantic's ValidationError: one line
-        first = str(exc).splitlines()
-        raise UserError(
-            f"--fault: {first[1] if len(first) > 1 else first[0]}: {first[2].strip() if len(first) > 2 else ''}"
-        ) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"--fault: {key}: {first['msg']}", hint="e.g. --fault error_rate=0.3 --fault latency_ms=200") from None
 
 
 @dataclass

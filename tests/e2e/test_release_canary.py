@@ -149,3 +149,6 @@ def test_manual_weights_expire_without_a_watcher(stack: Any, release: str) -> No
     wait_for(lambda: status()["weights"]["canary"] == 0, 15, "the split to expire")
     pipeline("canary", "abort", ENV)
     assert status()["tracks"]["canary"]["running"] == 0
+    nothing = pipeline("canary", "promote", ENV, check=False)
+    assert nothing.returncode == 8
+    assert "no canary is running" in nothing.stderr

@@ -47,3 +47,14 @@ def test_debootstrap_then_import(tmp_path: Path) -> None:
     argvs = [c.argv for c in commands]
     assert argvs[1][0] == "debootstrap" and "--variant=minbase" in argvs[1]
     assert argvs[3][:2] == ("docker", "import") and argvs[3][-1] == "pipeline/base:bookworm"
+
+
+def test_public_base_image_from_the_environment_variable(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.environment.model import Environment
+    from pipeline.images import base_ref
+
+    env = Environment(name="x")
+    monkeypatch.delenv("BASE_IMAGE", raising=False)
+    assert base_ref(env) == "pipeline/base:bookworm"
+    monkeypatch.setenv("BASE_IMAGE", "debian:bookworm-slim")
+    assert base_ref(env) == "debian:bookworm-slim"
