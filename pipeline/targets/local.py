@@ -445,6 +445,12 @@ class LocalTarget:
         for key in marks:
             argv += ["--label-rm", key]
         self.ex.run(Command((*argv, name), description=f"empty the {track} track"))
+        if not self.ex.dry_run:
+            poll.until(
+                lambda: True if self._replicas().get(name, (0, 0))[0] == 0 else None,
+                self.env.app.stop_grace_seconds + 30,
+                lambda: NotReady(f"{name}: tasks still running after scaling to 0", hint=f"docker service ps {name}"),
+            )
 
     def scale_track(self, track: TrackName, replicas: int) -> None:
         """More (or fewer) tasks of the running version; waits until they are healthy."""
