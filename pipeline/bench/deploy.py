@@ -2,8 +2,8 @@
 
 ``python -m pipeline.bench.deploy [ENV] [--rate N] [--seconds S] [--json]``: k6 sends a
 constant arrival rate to the edge on 127.0.0.1; after a few seconds a new version rolls
-out on the stable track (and the canary weight is flipped 0 -> 10 -> 0, two graceful
-reloads); k6 counts every failed request.
+out on the stable track, then the edge is reloaded twice (canary weight 0 -> 10 -> 0 when
+the canary track has tasks, 0 -> 0 otherwise); k6 counts every failed request.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ def main() -> None:
     say(f"deploy: {old} -> {new}")
     target.deploy_track("stable", new)
     deploy_seconds = time.monotonic() - started
-    for weight in (10, 0):
-        target.set_weights(Weights(weight))
+    # two graceful reloads of the edge; traffic goes to the canary only if it has tasks
+    canary_up = target.status().tracks["canary"].running > 0
+    for weight in (10 if canary_up else 0, 0):
+        target.set_weights(Weights(weight), lease_until=time.time() + 60)
         time.sleep(2)
     _, stderr = load.communicate(timeout=args.seconds + 120)
     if not Path(summary).exists():
