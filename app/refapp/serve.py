@@ -175,6 +175,9 @@ def main() -> int:
 
     django.setup()
     from refapp.asgi import application  # noqa: F401 - fail fast on import errors
+    from refapp.warmup import warm_up
+
+    warm_seconds = warm_up()
 
     active_faults = {
         name: value
@@ -194,6 +197,7 @@ def main() -> int:
         host=config.host,
         port=config.port,
         drain_seconds=config.drain_seconds,
+        warmup_seconds=round(warm_seconds, 3),
         pid=os.getpid(),
         faults=active_faults,
     )

@@ -151,7 +151,9 @@ class Controller:
 
     def _step(self, index: int) -> Decision:
         weight = self.policy.steps[index]
-        replicas = self.replicas_for(weight)
+        # scale for this step and the next: new tasks warm up under this step's smaller share
+        following = self.policy.steps[index + 1] if index + 1 < len(self.policy.steps) else weight
+        replicas = max(self.replicas_for(weight), self.replicas_for(following))
         if replicas > self.scaled_to:
             self._emit("scale", {"track": "canary", "replicas": replicas, "weight": weight})
             self.target.scale_track("canary", replicas)

@@ -193,3 +193,10 @@ def test_healthcheck_module(server: StartServer, child_env: ChildEnv) -> None:
     down = _run(child_env(APP_PORT=str(_free_port())), "refapp.healthcheck", timeout=10)
     assert down.returncode == 1
     assert down.stdout.startswith("unhealthy")
+
+
+def test_warm_up_resolves_urls_and_touches_the_database() -> None:
+    from refapp.warmup import warm_up
+
+    seconds = warm_up()
+    assert 0 <= seconds < 30
