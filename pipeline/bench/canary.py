@@ -48,11 +48,19 @@ class Row:
     run_seconds: float
     requests: int
     failed: int
-    failed_share: float
     canary_requests: int
     k6_requests: int
     k6_failed: int
     reason: str
+
+    @property
+    def failed_share(self) -> float:
+        return round(self.failed / self.requests, 5) if self.requests else 0.0
+
+
+def _other(candidates: list[str], stable: str | None) -> str:
+    """The candidate that is not on stable, so every scenario really changes the version."""
+    return candidates[1] if stable == candidates[0] else candidates[0]
 
 
 class Load:
@@ -101,7 +109,7 @@ def main() -> None:
         if name not in wanted:
             continue
         stable = target.status().tracks["stable"].version
-        candidate = candidates[1] if stable == candidates[0] else candidates[0]
+        candidate = _other(candidates, stable)
         say(f"scenario {name}: {stable} -> {candidate} {' '.join(faults)}")
         load = Load(status.url, args.rate, summary, ctx.project.root)
         time.sleep(3)
@@ -119,7 +127,6 @@ def main() -> None:
                 round(end - start, 1),
                 total,
                 failed,
-                round(failed / total, 5) if total else 0.0,
                 canary,
                 k6_requests,
                 k6_failed,
@@ -132,7 +139,7 @@ def main() -> None:
         rows.append(swarm_native(ctx, target, candidates, status.url, args, summary, edge_counts))
 
     if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print(json.dumps([{**asdict(r), "failed_share": r.failed_share} for r in rows], indent=2))
     else:
         header = ("scenario", "outcome", "to w=0 s", "run s", "requests", "failed", "share", "canary")
         print(f"{header[0]:<8} {header[1]:<12} " + " ".join(f"{h:>8}" for h in header[2:]))
@@ -147,7 +154,7 @@ def main() -> None:
 def swarm_native(ctx: Any, target: Any, candidates: list[str], url: str, args: Any, summary: Path, edge_counts: Any) -> Row:
     """The same bad release rolled out by Swarm's own update with automatic rollback on failure."""
     stable = target.status().tracks["stable"].version
-    candidate = candidates[1] if stable == candidates[0] else candidates[0]
+    candidate = _other(candidates, stable)
     image = target.require_version(candidate)
     name = target.service("app-stable")
     say(f"scenario swarm: docker service update --update-failure-action rollback {name} -> {candidate} with 30 % errors")
@@ -196,7 +203,6 @@ def swarm_native(ctx: Any, target: Any, candidates: list[str], url: str, args: A
         round(end - start, 1),
         total,
         failed,
-        round(failed / total, 5) if total else 0.0,
         0,
         k6_requests,
         k6_failed,

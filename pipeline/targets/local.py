@@ -551,12 +551,14 @@ class LocalTarget:
         replicas = self._replicas()
         tracks: dict[str, TrackStatus] = {}
         services: dict[str, ServiceStatus] = {}
+        track_labels: dict[str, dict[str, str]] = {}
         for name, (running, desired) in sorted(replicas.items()):
             part = name.removeprefix(self.stack + "-")
             if part.startswith("app-"):
                 track = part.removeprefix("app-")
                 info = self._inspect(name) or {}
-                labels = info.get("Spec", {}).get("Labels", {})
+                labels = info.get("Spec", {}).get("Labels", {}) or {}
+                track_labels[track] = labels
                 update = (info.get("UpdateStatus") or {}).get("State", "")
                 tracks[track] = TrackStatus(track, labels.get("pipeline.version") if desired else None, desired, running, update)
             else:
@@ -574,17 +576,21 @@ class LocalTarget:
             weights,
             tracks,
             services,
-            canary_state=self._canary_state(tracks["canary"], weights, lock, lease),
+            canary_state=self._canary_state(tracks["canary"], track_labels.get("canary", {}), weights, lock, lease),
             lock=lock.as_dict() if lock else None,
             lease=lease,
         )
 
     def _canary_state(
-        self, canary: TrackStatus, weights: Weights | None, lock: LockInfo | None, lease: float | str | None
+        self,
+        canary: TrackStatus,
+        labels: dict[str, str],
+        weights: Weights | None,
+        lock: LockInfo | None,
+        lease: float | str | None,
     ) -> str:
         if canary.desired == 0:
             return "idle"
-        labels = self.track_labels("canary")
         if labels.get(WARM_LABEL) == "previous":
             return "warm-previous"
         if lock is not None:
