@@ -19,8 +19,18 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = "ci"
-BASE = "http://127.0.0.1:18080"
+# PIPELINE_E2E_ENV lets a second checkout run the suite on its own stack and port
+ENV = os.environ.get("PIPELINE_E2E_ENV", "ci")
+
+
+def _edge_port(env: str) -> int:
+    sys.path.insert(0, str(ROOT))
+    from pipeline.environment import load_environment
+
+    return load_environment(ROOT, env).edge.port
+
+
+BASE = f"http://127.0.0.1:{_edge_port(ENV)}"
 
 
 def pipeline(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
