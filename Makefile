@@ -10,7 +10,7 @@ ARGS ?=
 # BASE_IMAGE=debian:bookworm-slim builds from a public base where registries are reachable
 export BASE_IMAGE
 
-.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-e2e bench-deploy bench-canary clean
+.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-integration test-e2e bench-deploy bench-canary bench-perf clean perf
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,16 +64,25 @@ test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
 	.venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider
 
+test-integration: .venv/.ready ## Integration tests: real tools (k6 ...) on 127.0.0.1, no Docker engine
+	$(PY) -m pytest tests/integration -q -m integration
+
 test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
 	$(PY) -m pytest tests/e2e -q -m e2e
 
-test: lint test-unit test-e2e ## Everything CI runs
+test: lint test-unit test-integration test-e2e ## Everything CI runs
 
 bench-canary: .venv/.ready ## Canary benchmark: good, 30 % errors, +200 ms, dies at start, and Swarm's own rollback
 	$(PY) -m pipeline.bench.canary $(ENV) $(ARGS)
 
+bench-perf: .venv/.ready ## Throughput and p95 through the edge at several rates; the edge's overhead vs one task
+	$(PY) -m pipeline.bench.perf $(ENV) $(ARGS)
+
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
 	$(PY) -m pipeline.bench.deploy $(ENV) $(ARGS)
+
+perf: .venv/.ready ## Perf gate: k6 SCRIPT (smoke|load|stress|compare) against ENV's edge, thresholds from env.yaml
+	@$(PIPELINE) gate perf $(ENV) --script $(or $(SCRIPT),load) $(ARGS)
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build

@@ -8,6 +8,8 @@ weight change and applied with a graceful reload). ``split.conf`` starts with a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
@@ -18,15 +20,19 @@ CONF_DIR = "/etc/nginx/pipeline"
 LOG_PATH = "/var/log/nginx/pipeline/access.json"
 EDGE_PORT = 8080
 WEIGHTS_MARK = "# pipeline-weights: "
+# A request may pick its track with PIN_TRACK_HEADER only when it also carries the
+# environment's secret PIN_TOKEN_HEADER (the perf gate's canary-vs-stable run); the public cannot.
+PIN_TRACK_HEADER = "X-Pipeline-Track"
+PIN_TOKEN_HEADER = "X-Pipeline-Token"
 
 LOG_FORMAT = (
-    '{"time":"$time_iso8601","msec":$msec,"track":"$pl_track","method":"$request_method",'
+    '{"time":"$time_iso8601","msec":$msec,"track":"$pl_route","method":"$request_method",'
     '"uri":"$uri","status":$status,"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status","request_time":$request_time,'
     '"upstream_response_time":"$upstream_response_time",'
     '"upstream_connect_time":"$upstream_connect_time","bytes_sent":$bytes_sent,'
     '"request_length":$request_length,"request_id":"$request_id",'
-    '"version":"$upstream_http_x_app_version"}'
+    '"version":"$upstream_http_x_app_version","pinned":"$pl_pin_ok"}'
 )
 
 
@@ -61,6 +67,11 @@ def split_key(env: Environment) -> str:
     return "$request_id"
 
 
+def pin_token(secret_key: str) -> str:
+    """The environment's track-pin token, derived from one of its generated secrets (nothing new to store)."""
+    return hmac.new(secret_key.encode(), b"pipeline track pin", hashlib.sha256).hexdigest()[:40]
+
+
 def render_split(env: Environment, weights: Weights) -> str:
     """The ``split_clients`` block; sticky keys fall back to the request id when absent."""
     key = split_key(env)
@@ -90,7 +101,31 @@ def parse_weights(text: str) -> Weights | None:
     return None
 
 
-def render_nginx_conf(env: Environment) -> str:
+def render_pin(token: str | None) -> str:
+    """The maps that choose ``$pl_route``, the track that serves a request: the split's ``$pl_track``
+    (split.conf), unless the request pins its track with the token. split.conf's format does not
+    change with this, so an edge upgraded in place keeps its weights and its config stays valid."""
+    if not token:
+        return """map $host $pl_pin_ok {
+        default 0;
+    }
+    map $pl_track $pl_route {
+        default $pl_track;
+    }"""
+    if not token.isalnum():
+        raise UserError("the track-pin token must be letters and digits", hint="it is derived by the pipeline")
+    return f"""map $http_x_pipeline_token $pl_pin_ok {{
+        default 0;
+        "{token}" 1;
+    }}
+    map "$pl_pin_ok:$http_x_pipeline_track" $pl_route {{
+        "1:stable" stable;
+        "1:canary" canary;
+        default $pl_track;
+    }}"""
+
+
+def render_nginx_conf(env: Environment, token: str | None = None) -> str:
     """The edge's whole nginx.conf (the split is included from split.conf)."""
     ttl = env.edge.dns_ttl_seconds
     port = env.app.port
@@ -115,8 +150,9 @@ http {{
     resolver_timeout 2s;
 
     include {CONF_DIR}/split.conf;
+    {render_pin(token)}
 
-    map $pl_track $pl_upstream {{
+    map $pl_route $pl_upstream {{
         canary {canary};
         default {stable};
     }}
@@ -136,13 +172,14 @@ http {{
             proxy_set_header X-Request-ID $request_id;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header {PIN_TOKEN_HEADER} "";
             proxy_connect_timeout 1s;
             proxy_read_timeout 30s;
             # a connection error to one task is retried on another task of the same track
             proxy_next_upstream error timeout http_502;
             proxy_next_upstream_tries {env.edge.retries};
             proxy_next_upstream_timeout 5s;
-            add_header X-Edge-Track $pl_track always;
+            add_header X-Edge-Track $pl_route always;
             add_header X-Request-ID $request_id always;
         }}
     }}

@@ -15,9 +15,16 @@
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
     +-- DeployOutcome                  a deploy that ran but did not go through
-        +-- RolledBack            (20)
-        +-- Aborted               (21)
-        +-- DeployFailed          (22)
+    |   +-- RolledBack            (20)
+    |   +-- Aborted               (21)
+    |   +-- DeployFailed          (22)
+    +-- GateOutcome                    a gate that ran and did not pass
+        +-- GateFailed            (30) a threshold was crossed (absolute or vs stable)
+        +-- GateError             (31) the gate itself broke: script error, k6 crash,
+                                       a threshold on a metric the script never emitted
+    UserError subclasses of the gates:
+        UnknownScript             (32) no perf/<name>.js
+        Unreachable               (33) the environment's edge does not answer
 
 Anything else escaping to the CLI is our bug: exit 70 with a request to report it.
 """
@@ -102,6 +109,26 @@ class DeployFailed(DeployOutcome):
     exit_code = 22
 
 
+class GateOutcome(PipelineError):
+    exit_code = 30
+
+
+class GateFailed(GateOutcome):
+    exit_code = 30
+
+
+class GateError(GateOutcome):
+    exit_code = 31
+
+
+class UnknownScript(UserError):
+    exit_code = 32
+
+
+class Unreachable(UserError):
+    exit_code = 33
+
+
 EXIT_CODES: dict[int, str] = {
     0: "ok",
     2: "invalid input: bad env file, bad value, unknown key or flag",
@@ -116,5 +143,9 @@ EXIT_CODES: dict[int, str] = {
     20: "deploy rolled back",
     21: "deploy aborted",
     22: "deploy failed",
+    30: "gate failed: a threshold was crossed",
+    31: "gate error: script error, k6 crash or a threshold on a metric never emitted",
+    32: "unknown perf script",
+    33: "environment unreachable (its edge does not answer)",
     70: "internal error (a bug in the pipeline)",
 }

@@ -483,8 +483,10 @@ def summarize(ev: EventRow) -> str:
         case "lock":
             return f"lock {d.get('action', '—')} by {d.get('holder', '—')}"
         case "gate":
-            ok = "ok" if d.get("ok") else "FAILED"
-            return f"{d.get('name', 'gate')}: {ok}" + (f" — {d['summary']}" if d.get("summary") else "")
+            where = f" at {fmt_num(d.get('weight'))} %" if d.get("weight") is not None else ""
+            lines = d.get("lines") if isinstance(d.get("lines"), list) else []
+            found = "; ".join(str(line) for line in lines or []) or "all thresholds held"
+            return f"{d.get('gate', 'perf')} gate ({d.get('script', '—')}){where}: {d.get('verdict', '—')} — {found}"
         case _:
             text = ", ".join(f"{k}={fmt_num(v)}" for k, v in sorted(d.items()))
             return text if len(text) <= 240 else text[:239] + "…"

@@ -67,7 +67,7 @@ class Load:
     """The bench's load: the API (database and cache), which the app's fault knobs do not spare."""
 
     def __init__(self, url: str, rate: int, summary: Path, root: Path) -> None:
-        self.load = BackgroundLoad(root / "perf" / "steady.js", url, rate, 900, summary, paths="/api/notes?limit=5")
+        self.load = BackgroundLoad(root / "perf" / "load.js", url, rate, 900, summary, paths="/api/notes?limit=5")
 
     def stop(self) -> tuple[int, int]:
         summary = self.load.stop()

@@ -40,7 +40,7 @@ def main() -> None:
     build_image(ctx.ex, ctx.project, ctx.env, say, suffix=new.removeprefix(base + "-"))
 
     summary = ctx.project.state_path("bench", "deploy-k6.json")
-    script = ctx.project.root / "perf" / "steady.js"
+    script = ctx.project.root / "perf" / "load.js"
     k6 = run_command(script, summary, {"BASE_URL": current.url, "RATE": str(args.rate), "DURATION": f"{args.seconds}s"})
     say(f"k6: {args.rate} requests/s for {args.seconds} s against {current.url}")
     load = subprocess.Popen(list(k6.argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -6,7 +6,8 @@
          |
     step i: set weight, hold, analyse every tick --FAIL--> rollback: weight 0 at once, canary removed
          |  insufficient data -> extend (bounded) -> still insufficient -> rollback
-         |  pass -> step i+1 ... last step passed (or operator promote) -> promote
+         |  pass -> [perf gate at this step, if the policy asks: fail/error -> rollback]
+         |  -> step i+1 ... last step passed (or operator promote) -> promote
     promote: stable <- new version, weight 0, previous release kept warm on the canary track
     bake: watch the new stable for bake_seconds --FAIL--> revert to the warm previous release
          -> PROMOTED
@@ -61,6 +62,24 @@ class CanaryTarget(Protocol):
     def revert_to_previous(self, previous: str) -> None: ...
 
 
+class GateVerdict(Protocol):
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+class Gate(Protocol):
+    """A gate run at a step (the perf gate's canary-vs-stable k6 run)."""
+
+    seconds: float
+
+    def __call__(self) -> GateVerdict: ...
+
+
 class Outcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
@@ -99,6 +118,7 @@ class Controller:
         stable_faults: Faults | None = None,
         stable_replicas: int = 1,
         canary_replicas: int = 1,
+        gate: Gate | None = None,
     ) -> None:
         self.policy = policy
         self.target = target
@@ -111,6 +131,7 @@ class Controller:
         self.stable_replicas = max(1, stable_replicas)
         self.canary_replicas = max(1, canary_replicas)
         self.scaled_to = self.canary_replicas
+        self.gate = gate
         self.result: Result | None = None
         self.weight = 0
 
@@ -189,7 +210,23 @@ class Controller:
             if decision.action == Action.EXTEND:
                 extensions += 1
                 continue
+            if decision.action in (Action.NEXT, Action.PROMOTE) and weight == self.policy.perf_gate_at and not command:
+                return self._run_gate(index, weight) or decision
             return decision
+
+    def _run_gate(self, index: int, weight: int) -> Decision | None:
+        """The policy's gate at this step; a failure (or a gate that cannot judge) rolls back."""
+        if self.gate is None:
+            return Decision(Action.ROLLBACK, f"step {index + 1} ({weight}%): the policy needs a perf gate, none was given")
+        # the gate holds the step longer than a lease: cover it, so the watchdog does not reset the split
+        self.target.renew_lease(self.clock.now() + self.gate.seconds + self.lease_seconds)
+        self._emit("phase", {"phase": f"perf gate at {weight}%", "seconds": self.gate.seconds})
+        verdict = self.gate()
+        self._emit("gate", {"step": index + 1, "weight": weight, **verdict.as_dict()})
+        self.target.renew_lease(self.clock.now() + self.lease_seconds)
+        if verdict.passed:
+            return None
+        return Decision(Action.ROLLBACK, f"step {index + 1} ({weight}%): perf gate: {verdict.reason}")
 
     # --- endings -----------------------------------------------------------------
     def _set_weight(self, weight: int) -> None:

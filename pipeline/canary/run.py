@@ -21,7 +21,7 @@ from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
-from pipeline.errors import Aborted, Locked, NothingToDo, RolledBack, UserError
+from pipeline.errors import Aborted, Locked, NothingToDo, PipelineError, RolledBack, UserError
 from pipeline.journal import Journal, actor, default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
@@ -148,6 +148,7 @@ class Release:
                 stable_faults=self.env.tracks.stable.faults,
                 stable_replicas=self.env.tracks.stable.replicas,
                 canary_replicas=self.env.tracks.canary.replicas,
+                gate=StepGate(self) if self.env.canary.perf_gate_at is not None else None,
             )
             synthetic = self._synthetic_load()
             with _signals_interrupt():
@@ -184,7 +185,7 @@ class Release:
             f"synthetic traffic: {policy.synthetic_rps} requests/s to 127.0.0.1:{self.env.edge.port} (at most {longest:.0f} s)"
         )
         return BackgroundLoad(
-            self.project.root / "perf" / "steady.js",
+            self.project.root / "perf" / "load.js",
             f"http://127.0.0.1:{self.env.edge.port}",
             policy.synthetic_rps,
             int(longest),
@@ -240,6 +241,34 @@ class Release:
                 {"from": stable, "to": previous, "warm": warm is not None, "seconds": round(time.time() - started, 1)},
             )
         return f"rolled back {self.env.name}: {stable} -> {previous}" + (" (from the warm previous release)" if warm else "")
+
+
+@dataclass(frozen=True)
+class GateBroken:
+    """A gate that could not even start (no canary, edge unreachable): it never passes."""
+
+    reason: str
+    passed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"gate": "perf", "verdict": "error", "lines": [self.reason]}
+
+
+class StepGate:
+    """The policy's perf gate at a step: the canary against stable in one k6 run (perf/compare.js)."""
+
+    def __init__(self, release: Release) -> None:
+        from pipeline.executor import SubprocessExecutor
+        from pipeline.gates.perf import PerfGate
+
+        self.perf = PerfGate(release.env, release.project, release.target, SubprocessExecutor(), release.say)
+        self.seconds = float(release.env.perf.duration_seconds + 15)
+
+    def __call__(self) -> Any:
+        try:
+            return self.perf.run(self.perf.plan("compare"))
+        except PipelineError as exc:
+            return GateBroken(exc.message)
 
 
 def raise_for(result: Result) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from pipeline.cli import output
 from pipeline.edge import Weights
 from pipeline.environment import Environment, load_environment
+from pipeline.environment.model import Faults
 from pipeline.errors import EXIT_BUG, EXIT_CODES, Aborted, NotReady, PipelineError, UserError
 from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project
@@ -156,7 +157,12 @@ def deploy(
         bool, typer.Option("--resume", help="finish a canary whose controller died, from what the target reports")
     ] = False,
     fault: Annotated[
-        list[str] | None, typer.Option("--fault", help="canary fault knob KEY=VALUE, to rehearse a bad release")
+        list[str] | None,
+        typer.Option("--fault", help="fault knob KEY=VALUE for the deployed track, to rehearse a bad release"),
+    ] = None,
+    perf_gate_at: Annotated[
+        int | None,
+        typer.Option("--perf-gate-at", help="run the perf gate (canary vs stable) at this step's weight, for this deploy"),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="why; recorded with the lock and in the journal")] = "",
     dry_run: DryOpt = False,
@@ -175,6 +181,14 @@ def deploy(
         check_version(version)
     faults = parse_faults(fault or [])
     ctx = context(env, dry_run)
+    if perf_gate_at is not None:
+        if perf_gate_at not in ctx.env.canary.steps:
+            raise UserError(
+                f"--perf-gate-at {perf_gate_at} is not a step of {env}'s canary policy",
+                hint=f"one of {', '.join(map(str, ctx.env.canary.steps))}",
+            )
+        policy = ctx.env.canary.model_copy(update={"perf_gate_at": perf_gate_at})
+        ctx.env = ctx.env.model_copy(update={"canary": policy})
     ctx.target.check()
     target = ctx.target
     if version:
@@ -190,7 +204,7 @@ def deploy(
                 )
         return
     if direct:
-        direct_deploy(ctx, track or "stable", version, as_json)
+        direct_deploy(ctx, track or "stable", version, as_json, faults)
         return
     release = Release(ctx.env, ctx.project, target, output.say)
     with LiveView(env, version or "(resume)", ctx.env.canary.steps, enabled=not as_json) as view:
@@ -214,7 +228,7 @@ def deploy(
     raise_for(result)
 
 
-def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool) -> None:
+def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool, faults: Faults | None = None) -> None:
     """Roll one track to ``version`` (zero downtime), then smoke-test through the edge."""
     from pipeline.journal import Journal, actor, default_path
     from pipeline.lock import LockInfo
@@ -226,7 +240,7 @@ def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool) -
             previous = target.status().tracks[track].version
             deploy_id = journal.start_deploy(ctx.env.name, version, previous, actor(), f"direct to {track}", {"track": track})
             try:
-                target.deploy_track(track, version)
+                target.deploy_track(track, version, faults=faults)
                 if track == "stable" and previous and previous != version:
                     target.label_track("stable", {"pipeline.previous": previous})
             except PipelineError as exc:
@@ -318,7 +332,7 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import releases  # noqa: F401 - registers its commands on `app`
+    from pipeline.cli import gates, releases  # noqa: F401 - register their commands on `app`
 
 
 def run() -> None:

@@ -112,7 +112,7 @@ def history(
     ctx, _ = _release(env)
     with Journal(default_path(ctx.project.state)) as journal:
         deploys = journal.deploys(env, limit)
-        others = journal.env_events(env, kinds=["rollback", "lock", "flag", "chaos"], limit=limit)
+        others = journal.env_events(env, kinds=["rollback", "lock", "flag", "chaos", "gate"], limit=limit)
     if as_json:
         output.emit_json({"deploys": [d.as_dict() for d in deploys], "events": [e.as_dict() for e in others]})
         return
@@ -135,7 +135,13 @@ def history(
         )
     output.out.print(table)
     for e in others:
-        output.out.print(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.ts))}  {e.kind}: {e.data}")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.ts))
+        if e.kind == "gate":
+            reason = "; ".join(e.data.get("lines") or []) or "all thresholds held"
+            line = f"{when}  gate {e.data.get('gate')} ({e.data.get('script')}): {e.data.get('verdict')}: {reason}"
+            output.out.print(line, markup=False)
+            continue
+        output.out.print(f"{when}  {e.kind}: {e.data}", markup=False)
 
 
 @app.command()

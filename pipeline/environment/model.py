@@ -6,14 +6,13 @@ import re
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.environment.base import Strict
+from pipeline.environment.perf import Perf
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Target(Strict):
@@ -161,6 +160,11 @@ class Canary(Strict):
         default=0, description="requests/s of k6 traffic sent to the edge on 127.0.0.1 during the walk; 0 = off"
     )
     thresholds: Thresholds = Thresholds()
+    perf_gate_at: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        default=None,
+        description="run the relative perf gate (canary vs stable, k6) once this step's weight is held; "
+        "a failed gate rolls the canary back",
+    )
 
     @field_validator("steps")
     @classmethod
@@ -170,6 +174,12 @@ class Canary(Strict):
         if any(b <= a for a, b in pairwise(value)):
             raise ValueError(f"weights must strictly increase, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _gate_at_a_step(self) -> Canary:
+        if self.perf_gate_at is not None and self.perf_gate_at not in self.steps:
+            raise ValueError(f"perf_gate_at {self.perf_gate_at} is not one of the steps {self.steps}")
+        return self
 
 
 class Environment(Strict):
@@ -182,6 +192,7 @@ class Environment(Strict):
     tracks: Tracks = Tracks()
     app: App = App()
     canary: Canary = Canary()
+    perf: Perf = Perf()
     chaos_allowed: bool = False
 
     @property

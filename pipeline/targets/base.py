@@ -116,6 +116,10 @@ class Target(Protocol):
 
     def clear_command(self) -> None: ...
 
+    def track_pin_token(self) -> str:
+        """The secret with which a request may pick its track at the edge (never printed)."""
+        ...
+
     def log_reader(self) -> Callable[[int], bytes]:
         """Bytes of the edge's JSON access log from an offset (for ``EdgeLogSource``)."""
         ...

@@ -194,8 +194,12 @@ class LocalTarget:
             return
         self.ex.run(spec.update(current_env=env))
 
+    def track_pin_token(self) -> str:
+        """The secret that lets a request pick its track at the edge (the perf gate's compare run)."""
+        return edge.pin_token(self._secrets()["django_secret_key"])
+
     def _ensure_edge(self, image: str) -> None:
-        conf = edge.render_nginx_conf(self.env)
+        conf = edge.render_nginx_conf(self.env, self.track_pin_token())
         mounts = [
             f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
             f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",

@@ -26,7 +26,7 @@ def load(stack: Any) -> Iterator[None]:
     """k6 at 60 requests/s on the API through the edge, bounded to 15 minutes."""
     summary = Path(os.environ.get("TMPDIR", "/tmp")) / "pipeline-e2e-k6.json"
     command = run_command(
-        ROOT / "perf" / "steady.js",
+        ROOT / "perf" / "load.js",
         summary,
         {"BASE_URL": BASE, "RATE": "60", "DURATION": "900s", "PATHS": "/api/notes?limit=5,/version"},
     )

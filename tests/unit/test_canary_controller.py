@@ -198,3 +198,73 @@ def test_canary_is_scaled_so_no_task_carries_more_than_a_stable_one(
         first_weight = weights[expected.index(scaled[0])]
         weight_at = next(i for i, c in enumerate(target.calls) if c[0] == "set_weights" and c[1][0] == first_weight)
         assert target.names().index("scale_track") < weight_at
+
+
+class RecordedGate:
+    """A gate whose verdict the test decides; it records when it ran."""
+
+    def __init__(self, clock: FakeClock, target: FakeCanaryTarget, passed: bool, reason: str = "ok") -> None:
+        self.clock, self.target, self.passed_, self.reason_ = clock, target, passed, reason
+        self.seconds = 35.0
+        self.ran_at_weight: list[int] = []
+
+    def __call__(self) -> Any:
+        self.ran_at_weight.append(self.target.weights[-1])
+        leases = [args[0] for name, args in self.target.calls if name == "renew_lease"]
+        self.covered = leases[-1] - self.clock.now()
+        self.clock.sleep(self.seconds - 5)
+        gate = self
+
+        class Verdict:
+            passed = gate.passed_
+            reason = gate.reason_
+
+            def as_dict(self) -> dict[str, Any]:
+                return {"verdict": "pass" if gate.passed_ else "fail"}
+
+        return Verdict()
+
+
+def make_gated(passed: bool, reason: str = "ok") -> tuple[Controller, FakeCanaryTarget, RecordedGate, list[Any]]:
+    policy = Canary(steps=[5, 25, 50, 100], step_seconds=10, bake_seconds=0, perf_gate_at=25)
+    target = FakeCanaryTarget(stable="v1")
+    clock = FakeClock()
+    events: list[tuple[str, dict[str, Any]]] = []
+    gate = RecordedGate(clock, target, passed, reason)
+    controller = Controller(
+        policy,
+        target,  # type: ignore[arg-type]
+        SyntheticTraffic(target),  # type: ignore[arg-type]
+        clock,
+        lambda k, d: events.append((k, d)),
+        lease_seconds=15,
+        gate=gate,
+    )
+    return controller, target, gate, events
+
+
+def test_the_policys_perf_gate_runs_once_at_its_step_and_a_pass_goes_on() -> None:
+    controller, _target, gate, events = make_gated(passed=True)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    assert gate.ran_at_weight == [25]
+    assert [d["weight"] for k, d in events if k == "gate"] == [25]
+    # the lease covered the whole gate run, so the edge's watchdog never reset the split
+    assert gate.covered >= gate.seconds
+
+
+def test_a_failed_perf_gate_rolls_the_canary_back() -> None:
+    controller, target, _gate, _ = make_gated(passed=False, reason="regression vs stable: canary p95 130 ms > 120 ms")
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert result.reason == "step 2 (25%): perf gate: regression vs stable: canary p95 130 ms > 120 ms"
+    assert target.weights[-1] == 0 and 50 not in target.weights
+    assert target.canary is None
+
+
+def test_a_policy_gate_without_a_gate_never_passes() -> None:
+    policy = Canary(steps=[5, 25], step_seconds=10, bake_seconds=0, perf_gate_at=5)
+    target = FakeCanaryTarget(stable="v1")
+    controller = Controller(policy, target, SyntheticTraffic(target), FakeClock(), lambda k, d: None)  # type: ignore[arg-type]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK and "needs a perf gate" in result.reason

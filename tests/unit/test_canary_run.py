@@ -37,7 +37,7 @@ def test_synthetic_traffic_is_bounded_and_on_loopback(tmp_path: Path, monkeypatc
     assert seen["rate"] == 40
     # 4 steps x 10 s x (1 + 2 extensions) + 60 s bake + 300 s margin
     assert seen["seconds"] == 480
-    assert seen["script"].name == "steady.js"
+    assert seen["script"].name == "load.js"
 
 
 def test_faults_are_validated() -> None:

@@ -37,7 +37,7 @@ def test_parses_a_502_with_dash_upstream_status_and_retried_addresses() -> None:
 
 def test_the_edge_format_parses() -> None:
     values = {"msec": "1795395550.250", "status": "504", "request_time": "1.500", "bytes_sent": "0", "request_length": "10"}
-    values |= {"pl_track": "canary", "uri": "/x", "upstream_addr": "10.0.0.1:8000, 10.0.0.2:8000", "upstream_status": "504, 504"}
+    values |= {"pl_route": "canary", "uri": "/x", "upstream_addr": "10.0.0.1:8000, 10.0.0.2:8000", "upstream_status": "504, 504"}
     line = re.sub(r"\$(\w+)", lambda m: values.get(m.group(1), ""), LOG_FORMAT)
     assert json.loads(line)["upstream_addr"] == "10.0.0.1:8000, 10.0.0.2:8000"
     assert parse_line(line) == Record(ts=1795395550.25, track="canary", status=504, latency_ms=1500.0, uri="/x")

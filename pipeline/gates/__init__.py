@@ -1,0 +1,1 @@
+"""Gates: plain processes with exit codes (k6 for performance), judged by the pipeline."""

@@ -1,0 +1,225 @@
+"""The perf gate: a k6 script from perf/ against the environment's edge, judged.
+
+Absolute thresholds come from the environment's ``perf.thresholds`` (k6 syntax) and are
+enforced by k6 itself; ``compare`` sends the same load to both tracks at once (each
+request pinned with the environment's secret token) and the canary is judged against
+stable by ``perf.relative``. Every run leaves its summary, raw points and an HTML page
+under ``.pipeline/gates/<env>/`` and a ``gate`` event in the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.commands import Command
+from pipeline.environment import Environment
+from pipeline.errors import GateError, GateFailed, NothingToDo, UnknownScript, Unreachable
+from pipeline.executor import Executor
+from pipeline.gates.k6result import Verdict, evaluate
+from pipeline.gates.tracks import compare, per_second, read_points, track_stats
+from pipeline.k6 import k6_binary
+from pipeline.project import Project
+
+COMPARE = "compare"
+
+
+def scripts(root: Path) -> list[str]:
+    return sorted(p.stem for p in (root / "perf").glob("*.js"))
+
+
+@dataclass(frozen=True)
+class PerfPlan:
+    """Everything about one gate run, decided before anything runs."""
+
+    env: str
+    script: str
+    url: str
+    rate: int
+    seconds: int
+    thresholds: dict[str, list[str]]
+    run_dir: Path
+    command: Command
+
+    @property
+    def summary_path(self) -> Path:
+        return self.run_dir / "summary.json"
+
+    @property
+    def points_path(self) -> Path:
+        return self.run_dir / "points.json.gz"
+
+
+@dataclass
+class GateResult:
+    gate: str
+    env: str
+    script: str
+    verdict: Verdict
+    lines: list[str] = field(default_factory=list)
+    tracks: dict[str, Any] = field(default_factory=dict)
+    relative: list[dict[str, Any]] = field(default_factory=list)
+    k6: dict[str, Any] = field(default_factory=dict)
+    report: str | None = None
+    rate: int = 0
+    seconds: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == Verdict.PASS
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.lines) if self.lines else "all thresholds held"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "env": self.env,
+            "script": self.script,
+            "verdict": self.verdict.value,
+            "lines": self.lines,
+            "tracks": self.tracks,
+            "relative": self.relative,
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "report": self.report,
+        }
+
+    def raise_for(self) -> None:
+        if self.verdict == Verdict.ERROR:
+            raise GateError(f"perf gate ({self.script}) could not judge the release: {self.reason}")
+        if self.verdict == Verdict.FAIL:
+            raise GateFailed(f"perf gate ({self.script}) failed: {self.reason}")
+
+
+def edge_answers(url: str, timeout: float = 3.0) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/edge/healthz", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class PerfGate:
+    def __init__(
+        self,
+        env: Environment,
+        project: Project,
+        target: Any,
+        ex: Executor,
+        say: Callable[[str], None] = lambda _m: None,
+        reachable: Callable[[str], bool] = edge_answers,
+    ) -> None:
+        self.env = env
+        self.project = project
+        self.target = target
+        self.ex = ex
+        self.say = say
+        self.reachable = reachable
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env.edge.port}"
+
+    def plan(self, script: str, rate: int | None = None, seconds: int | None = None) -> PerfPlan:
+        """Validate and describe the run; raises before anything happens."""
+        known = scripts(self.project.root)
+        if script not in known:
+            raise UnknownScript(f"unknown perf script '{script}'", hint=f"one of {', '.join(known)} (files in perf/)")
+        perf = self.env.perf
+        rate = rate or perf.rate
+        seconds = seconds or perf.duration_seconds
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        run_dir = self.project.state / "gates" / self.env.name / f"{stamp}-{script}"
+        params = {
+            "BASE_URL": self.url,
+            "RATE": str(rate),
+            "DURATION": f"{seconds}s",
+            "PATHS": ",".join(perf.paths),
+            "THRESHOLDS": json.dumps(perf.thresholds, sort_keys=True, separators=(",", ":")),
+        }
+        argv = [k6_binary(), "run", "--no-usage-report", "--quiet", "--log-format", "json"]
+        argv += ["--summary-export", str(run_dir / "summary.json"), "--out", f"json={run_dir / 'points.json.gz'}"]
+        for key, value in params.items():
+            argv += ["-e", f"{key}={value}"]
+        argv.append(str(self.project.root / "perf" / f"{script}.js"))
+        command = Command(
+            tuple(argv),
+            description=f"k6 {script}: {rate} requests/s{' per track' if script == COMPARE else ''} for {seconds} s",
+            check=False,
+            timeout=seconds + 120,
+        )
+        return PerfPlan(self.env.name, script, self.url, rate, seconds, perf.thresholds, run_dir, command)
+
+    def check_ready(self, plan: PerfPlan) -> dict[str, str]:
+        """The edge answers (and for compare a canary runs); returns the k6 process environment."""
+        if not self.reachable(plan.url):
+            raise Unreachable(
+                f"environment '{self.env.name}' does not answer at {plan.url}", hint=f"bring it up: make up ENV={self.env.name}"
+            )
+        if plan.script != COMPARE:
+            return {}
+        status = self.target.status()
+        canary = status.tracks.get("canary")
+        if canary is None or canary.running == 0:
+            raise NothingToDo(
+                f"no canary is running in '{self.env.name}' to compare with stable",
+                hint=f"deploy one: pipeline deploy {self.env.name} --track canary --version <tag>",
+            )
+        return {"PIN_TOKEN": self.target.track_pin_token()}
+
+    def run(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None) -> GateResult:
+        extra_env = self.check_ready(plan)
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        self.say(plan.command.description)
+        command = Command(
+            plan.command.argv,
+            description=plan.command.description,
+            env=extra_env,
+            check=False,
+            timeout=plan.command.timeout,
+        )
+        done = self.ex.run(command)
+        summary = json.loads(plan.summary_path.read_text()) if plan.summary_path.exists() else None
+        outcome = evaluate(done.returncode, summary, done.stderr, plan.thresholds)
+        result = GateResult(
+            "perf", plan.env, plan.script, outcome.verdict, list(outcome.problems), rate=plan.rate, seconds=plan.seconds
+        )
+        if summary is not None:
+            result.k6 = summary
+        if plan.points_path.exists():
+            points = list(read_points(plan.points_path))
+            stats = track_stats(points)
+            result.tracks = {k: v.as_dict() for k, v in stats.items()}
+            if plan.script == COMPARE and result.verdict != Verdict.ERROR:
+                comparisons, errors = compare(stats, self.env.perf.relative)
+                result.relative = [c.as_dict() for c in comparisons]
+                if errors:
+                    result.verdict = Verdict.ERROR
+                    result.lines += errors
+                failed = [c for c in comparisons if not c.passed]
+                if failed:
+                    result.lines += [f"regression vs stable: {c.detail}" for c in failed]
+                    if result.verdict == Verdict.PASS:
+                        result.verdict = Verdict.FAIL
+            from pipeline.gates.report import write_perf_report
+
+            result.report = str(write_perf_report(plan.run_dir / "report.html", plan, result, per_second(points)))
+        (plan.run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        if record is not None:
+            record("gate", {**result.as_dict(), "k6_metrics": _slim(result.k6)})
+        return result
+
+
+def _slim(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary's metrics without k6's per-metric noise, for the journal."""
+    metrics = summary.get("metrics", {})
+    keep = ("http_req_duration", "http_req_failed", "http_reqs", "checks", "iterations", "dropped_iterations")
+    return {k: v for k, v in metrics.items() if k.split("{")[0] in keep or "thresholds" in v}

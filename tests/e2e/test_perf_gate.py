@@ -1,0 +1,107 @@
+"""The perf gate on the real stack (environment `ci`: 30 requests/s for 10 s, p(95)<150 ms,
+canary p95 within 1.1 x stable): a good release passes; releases built with the app's fault
+knobs fail with the right message and exit code 30. Runs after test_local_stack.py and
+leaves the stack as it found it: stable without faults, no canary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pipeline.journal import Journal, default_path
+from pipeline.k6 import BackgroundLoad
+from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status
+
+pytestmark = pytest.mark.e2e
+
+
+def gate(*args: str) -> tuple[int, dict[str, Any]]:
+    result = pipeline("gate", "perf", ENV, "--json", *args, check=False, timeout=300)
+    assert result.returncode in (0, 30), f"gate errored ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    data: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, data
+
+
+def canary(version: str, *faults: str) -> None:
+    pipeline("deploy", ENV, "--version", version, "--track", "canary", *(f for x in faults for f in ("--fault", x)))
+
+
+@pytest.fixture(scope="module")
+def stable(release: str, second_release: str) -> Iterator[str]:
+    """second_release on stable without faults; the canary track gets `release`."""
+    pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
+    yield second_release
+    pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
+    if status()["tracks"]["canary"]["version"] is not None:
+        pipeline("canary", "abort", ENV, check=False)
+
+
+def test_smoke_script_passes_and_is_journalled(stable: str) -> None:
+    code, data = gate("--script", "smoke")
+    assert code == 0, data["lines"]
+    assert data["verdict"] == "pass" and data["tracks"]["stable"]["requests"] >= 6
+    history = json.loads(pipeline("history", ENV, "--json").stdout)
+    assert any(e["kind"] == "gate" and e["data"]["script"] == "smoke" for e in history["events"])
+
+
+def test_compare_passes_a_good_canary(stable: str, release: str) -> None:
+    canary(release)
+    code, data = gate("--script", "compare")
+    assert code == 0, data["lines"]
+    assert data["tracks"]["canary"]["requests"] >= 250 and data["tracks"]["stable"]["requests"] >= 250
+    assert all(c["passed"] for c in data["relative"])
+    assert data["report"] and (ROOT / data["report"]).exists()
+
+
+def test_plus_200_ms_crosses_the_absolute_threshold(stable: str, release: str) -> None:
+    canary(release, "latency_ms=200")
+    code, data = gate("--script", "compare")
+    assert code == 30
+    assert any(line.startswith("threshold crossed: http_req_duration p(95)<150") for line in data["lines"]), data["lines"]
+
+
+def test_two_percent_errors_fail_the_gate(stable: str, release: str) -> None:
+    canary(release, "error_rate=0.02")
+    code, data = gate("--script", "compare", "--duration", "20")
+    assert code == 30
+    lines = " ".join(data["lines"])
+    assert "canary errors" in lines or "http_req_failed" in lines, data["lines"]
+    assert data["tracks"]["canary"]["error_rate"] > data["tracks"]["stable"]["error_rate"]
+
+
+def test_plus_25_percent_is_caught_by_the_relative_gate_only(stable: str, release: str) -> None:
+    pipeline("deploy", ENV, "--version", stable, "--track", "stable", "--fault", "latency_ms=80")
+    canary(release, "latency_ms=100")
+    code, data = gate("--script", "compare")
+    assert code == 30
+    assert not any(line.startswith("threshold crossed") for line in data["lines"]), data["lines"]
+    assert any(line.startswith("regression vs stable: canary p95") for line in data["lines"]), data["lines"]
+
+
+def test_the_canary_policy_runs_the_gate_at_its_step(stable: str, release: str) -> None:
+    pipeline("deploy", ENV, "--version", stable, "--track", "stable")
+    if status()["tracks"]["canary"]["version"] is not None:
+        pipeline("canary", "abort", ENV)
+    summary = ROOT / ".pipeline" / "e2e-gate-load.json"
+    load = BackgroundLoad(ROOT / "perf" / "load.js", BASE, 40, 300, summary, paths="/api/notes?limit=5")
+    try:
+        result = pipeline("deploy", ENV, "--version", release, "--perf-gate-at", "50", "--json", check=False, timeout=600)
+    finally:
+        load.stop()
+    report = json.loads(result.stdout)
+    assert report["outcome"] == "promoted", report["reason"]
+    # the gate ran inside the walk, at 50 %, and is recorded with the deploy
+    with Journal(default_path(ROOT / ".pipeline")) as journal:
+        gates = [e.data for e in journal.events(report["deploy_id"]) if e.kind == "gate"]
+    assert [(g["weight"], g["verdict"], g["script"]) for g in gates] == [(50, "pass", "compare")]
+    page = pipeline("report", ENV, str(report["deploy_id"]), "--json")
+    assert "perf gate" in (ROOT / json.loads(page.stdout)["path"]).read_text()
+
+
+def test_unknown_script_and_unreachable_environment_are_one_line_errors(stable: str) -> None:
+    unknown = pipeline("gate", "perf", ENV, "--script", "nope", check=False)
+    assert unknown.returncode == 32 and "unknown perf script 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

@@ -1,0 +1,162 @@
+"""The perf gate's own logic: k6 results judged, tracks compared, thresholds validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from pipeline.edge import pin_token, render_nginx_conf
+from pipeline.environment.model import Environment
+from pipeline.environment.perf import Perf, Relative
+from pipeline.gates.k6result import Verdict, evaluate, exception_lines
+from pipeline.gates.tracks import Point, TrackStats, compare, percentile, track_stats
+
+TH = {"http_req_duration": ["p(95)<300"], "checks": ["rate>=0.99"]}
+
+
+def summary(duration_count: int = 10, crossed: bool = False, checks: tuple[int, int] = (10, 0)) -> dict[str, Any]:
+    return {
+        "metrics": {
+            "http_req_duration": {
+                "p(95)": 412.0 if crossed else 12.0,
+                "count": duration_count,
+                "thresholds": {"p(95)<300": crossed},
+            },
+            "checks": {
+                "passes": checks[0],
+                "fails": checks[1],
+                "value": checks[0] / max(1, sum(checks)),
+                "thresholds": {"rate>=0.99": False},
+            },
+        }
+    }
+
+
+def test_a_clean_run_passes() -> None:
+    assert evaluate(0, summary(), "", TH).verdict == Verdict.PASS
+
+
+def test_crossed_thresholds_are_named() -> None:
+    outcome = evaluate(99, summary(crossed=True), "", TH)
+    assert outcome.verdict == Verdict.FAIL
+    assert outcome.problems == ["threshold crossed: http_req_duration p(95)<300 (measured p(95)=412.0)"]
+
+
+def test_exit_99_without_a_crossed_threshold_still_fails() -> None:
+    assert evaluate(99, summary(), "", TH).verdict == Verdict.FAIL
+
+
+def test_a_metric_without_samples_is_an_error_even_when_k6_says_ok() -> None:
+    outcome = evaluate(0, summary(duration_count=0), "", TH)
+    assert outcome.verdict == Verdict.ERROR
+    assert "never emitted" in outcome.problems[0]
+
+
+def test_a_threshold_metric_missing_from_the_summary_is_an_error() -> None:
+    outcome = evaluate(0, summary(), "", {**TH, "custom": ["count>1"]})
+    assert outcome.verdict == Verdict.ERROR
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(107, "script error"), (104, "invalid k6 configuration"), (-9, "k6 crashed"), (137, "k6 crashed"), (1, "k6 failed")],
+)
+def test_other_exit_codes_are_errors_of_the_gate(code: int, words: str) -> None:
+    outcome = evaluate(code, None, '{"level":"error","msg":"GoError: bad\\nmore"}', TH)
+    assert outcome.verdict == Verdict.ERROR
+    assert outcome.problems[0].startswith(f"{words} (k6 exit {code})")
+    if code != -9:
+        assert outcome.problems[0].endswith("GoError: bad")
+
+
+def test_no_summary_is_an_error() -> None:
+    assert evaluate(0, None, "", TH).verdict == Verdict.ERROR
+
+
+def test_logged_exceptions_fail_a_run_k6_passed() -> None:
+    log = '{"level":"error","msg":"Error: boom\\n\\tat default","source":"stacktrace"}\n{"level":"info","msg":"x"}\nnot json'
+    assert exception_lines(log) == ["Error: boom"]
+    outcome = evaluate(0, summary(), log, TH)
+    assert outcome.verdict == Verdict.FAIL
+    assert outcome.exceptions == 1
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50.0, 95.0, 100.0)
+    assert percentile([], 95) == 0.0
+
+
+def test_track_stats_count_failures_per_served_track() -> None:
+    points = [Point(0.0, "track_duration", float(v), "canary") for v in range(10)]
+    points += [Point(0.0, "track_failed", 1.0, "canary"), Point(0.0, "track_failed", 0.0, "canary")]
+    stats = track_stats(points)
+    assert stats["canary"].requests == 10 and stats["canary"].failed == 1
+
+
+def stats(stable: float, canary: float, canary_failed: int = 0) -> dict[str, TrackStats]:
+    return {
+        "stable": TrackStats("stable", 200, 0, stable, stable, stable * 1.2),
+        "canary": TrackStats("canary", 200, canary_failed, canary, canary, canary * 1.2),
+    }
+
+
+def test_compare_fails_a_slower_canary_and_names_the_check() -> None:
+    results, errors = compare(stats(100.0, 125.0), Relative(max_p95_ratio=1.2, max_p99_ratio=1.2))
+    assert not errors
+    failed = {r.check for r in results if not r.passed}
+    assert failed == {"p95_vs_stable", "p99_vs_stable"}
+
+
+def test_compare_ignores_differences_under_the_minimum_delta() -> None:
+    results, _ = compare(stats(4.0, 8.0), Relative(min_delta_ms=5))
+    assert all(r.passed for r in results)
+
+
+def test_compare_fails_on_canary_errors() -> None:
+    results, _ = compare(stats(10.0, 10.0, canary_failed=4), Relative(max_error_rate_delta=0.01))
+    assert [r.check for r in results if not r.passed] == ["error_rate_vs_stable"]
+
+
+def test_compare_without_enough_requests_cannot_judge() -> None:
+    _, errors = compare({"stable": TrackStats("stable", 500, 0, 1, 1, 1)}, Relative())
+    assert errors and "canary" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        {"http_req_duration": ["p95<300"], "checks": ["rate>0.9"]},
+        {"http_req_duration": ["p(95) < abc"], "checks": ["rate>0.9"]},
+        {"bad metric": ["avg<1"], "checks": ["rate>0.9"]},
+        {"http_req_duration": [], "checks": ["rate>0.9"]},
+        {"http_req_duration": ["p(95)<300"]},
+    ],
+)
+def test_malformed_thresholds_are_refused(thresholds: dict[str, list[str]]) -> None:
+    with pytest.raises(ValidationError):
+        Perf(thresholds=thresholds)
+
+
+def test_well_formed_thresholds_load() -> None:
+    perf = Perf(thresholds={"http_req_duration{track:canary}": ["p(99) <= 800", "avg<100"], "checks": ["rate>=0.99"]})
+    assert "http_req_duration{track:canary}" in perf.thresholds
+
+
+def test_perf_gate_step_must_be_a_canary_step() -> None:
+    with pytest.raises(ValidationError):
+        Environment.model_validate({"canary": {"steps": [10, 50], "perf_gate_at": 25}})
+    assert Environment.model_validate({"canary": {"steps": [10, 50], "perf_gate_at": 50}}).canary.perf_gate_at == 50
+
+
+def test_the_edge_honours_a_track_pin_only_with_the_token() -> None:
+    env = Environment(name="x")
+    token = pin_token("secret-key")
+    conf = render_nginx_conf(env, token)
+    assert f'"{token}" 1;' in conf and '"1:canary" canary;' in conf
+    assert 'proxy_set_header X-Pipeline-Token "";' in conf
+    assert token == pin_token("secret-key") != pin_token("other")
+    unpinned = render_nginx_conf(env, None)
+    assert "1:canary" not in unpinned and "default $pl_track;" in unpinned
