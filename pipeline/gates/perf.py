@@ -214,12 +214,5 @@ class PerfGate:
             result.report = str(write_perf_report(plan.run_dir / "report.html", plan, result, per_second(points)))
         (plan.run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
         if record is not None:
-            record("gate", {**result.as_dict(), "k6_metrics": _slim(result.k6)})
+            record("gate", {**result.as_dict(), "k6_summary": result.k6})
         return result
-
-
-def _slim(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary's metrics without k6's per-metric noise, for the journal."""
-    metrics = summary.get("metrics", {})
-    keep = ("http_req_duration", "http_req_failed", "http_reqs", "checks", "iterations", "dropped_iterations")
-    return {k: v for k, v in metrics.items() if k.split("{")[0] in keep or "thresholds" in v}

@@ -180,19 +180,21 @@ class LocalTarget:
         found: list[dict[str, Any]] = json.loads(result.stdout)
         return found[0] if found else None
 
-    def _ensure_service(self, spec: ServiceSpec) -> None:
+    def _ensure_service(self, spec: ServiceSpec) -> bool:
+        """Create or update the service to ``spec``; False when it already ran exactly that."""
         current = self._inspect(spec.name)
         if current is None:
             self.ex.run(spec.create())
-            return
+            return True
         container = current["Spec"]["TaskTemplate"]["ContainerSpec"]
         env = dict(e.split("=", 1) for e in container.get("Env") or [])
         replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
         same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas
         if same:
             self.say(f"service {spec.name}: up to date")
-            return
+            return False
         self.ex.run(spec.update(current_env=env))
+        return True
 
     def track_pin_token(self) -> str:
         """The secret that lets a request pick its track at the edge (the perf gate's compare run)."""
@@ -379,7 +381,7 @@ class LocalTarget:
                 "pipeline.version": version,
             },
             endpoint_mode=app.endpoint_mode,
-            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", start_period="15s"),
+            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", timeout="5s", start_period="45s"),
             stop_grace=f"{app.stop_grace_seconds}s",
             update_order="start-first",
             update_delay="1s",
@@ -418,8 +420,9 @@ class LocalTarget:
         self.migrate(version, image)
         spec = self.app_spec(track, version, image, faults=faults)
         before = self.task_ids(spec.name) if self._inspect(spec.name) is not None else set()
-        self._ensure_service(spec)
-        self.wait_update(spec.name, version, timeout=timeout, ignore=before)
+        changed = self._ensure_service(spec)
+        # unchanged: the running tasks are the release; otherwise only new tasks count
+        self.wait_update(spec.name, version, timeout=timeout, ignore=before if changed else set())
         if labels:
             self.label_track(track, labels)
 

@@ -42,6 +42,8 @@ def test_validate_json() -> None:
         (("weights", "local", "--canary", "150"), 2, "out of range"),
         (("logs", "local", "--service", "web"), 2, "unknown service"),
         (("status", "local", "--bogus"), 2, "No such option"),
+        (("gate", "perf", "local", "--script", "nope"), 32, "unknown perf script 'nope'"),
+        (("gate", "perf", "local", "--rate", "0"), 2, "--rate"),
     ],
 )
 def test_user_errors_are_one_line_with_a_distinct_code(args: tuple[str, ...], code: int, words: str) -> None:
@@ -60,3 +62,22 @@ def test_bad_env_file_exits_2_with_key_path(tmp_path: Path) -> None:
     assert "environments/broken/env.yaml: edge.port:" in result.stderr
     assert "hint:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_malformed_perf_thresholds_are_one_line_with_the_key_path(tmp_path: Path) -> None:
+    (tmp_path / "environments" / "bad").mkdir(parents=True)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "environments" / "bad" / "env.yaml").write_text(
+        "perf:\n  thresholds:\n    http_req_duration: ['p95 < 300']\n    checks: ['rate>=0.99']\n"
+    )
+    result = pipeline("gate", "perf", "bad", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "perf.thresholds" in result.stderr and "'p95 < 300' is not a k6 threshold" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_perf_gate_dry_run_prints_the_k6_command_without_the_token() -> None:
+    result = pipeline("gate", "perf", "ci", "--script", "compare", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "--no-usage-report" in result.stdout and "perf/compare.js" in result.stdout
+    assert "PIN_TOKEN" not in result.stdout
