@@ -59,6 +59,8 @@ lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the 
 	$(PY) -m ruff format --check pipeline tests app
 	$(PY) -m mypy
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
+	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
+	$(PIPELINE) gha lint
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
@@ -67,7 +69,7 @@ test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
 	$(PY) -m pytest tests/e2e -q -m e2e
 
-test: lint test-unit test-e2e ## Everything CI runs
+test: lint test-unit test-integration test-e2e ## Everything CI runs
 
 bench-canary: .venv/.ready ## Canary benchmark: good, 30 % errors, +200 ms, dies at start, and Swarm's own rollback
 	$(PY) -m pipeline.bench.canary $(ENV) $(ARGS)
@@ -77,3 +79,30 @@ bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant 
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
+
+# --- GitHub Actions, the ecs target on AWS, Pulumi ----------------------------------------
+.PHONY: lint-workflows ci-verdict automerge validate release-version provision rollback test-integration
+
+lint-workflows: .venv/.ready ## .github/ offline: schemas, zizmor, pinned actions, permissions, called make targets
+	@$(PIPELINE) gha lint $(ARGS)
+
+ci-verdict: ## (CI) the one required check: fails unless every job in $$NEEDS succeeded
+	@python3 -m pipeline.gha.verdict
+
+automerge: ## (CI) auto-merge a dependabot patch update once required checks pass ($$PR_URL, $$UPDATE_TYPE)
+	@python3 -m pipeline.gha.automerge
+
+validate: .venv/.ready ## Check ENV's env.yaml; touch nothing (exit 3: unknown environment)
+	@$(PIPELINE) env validate $(ENV)
+
+release-version: .venv/.ready ## Build and push this commit for ENV (or take VERSION); prints version=<tag>
+	@v="$(VERSION)"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env $(ENV)) || exit $$?; fi; echo "version=$$v"
+
+provision: .venv/.ready ## Pulumi up of environments/ENV/Pulumi.yaml (ARGS="--preview" or "--dry-run")
+	@$(PIPELINE) provision $(ENV) $(ARGS)
+
+rollback: .venv/.ready ## Back to ENV's previous release in one step
+	@$(PIPELINE) rollback $(ENV) $(ARGS)
+
+test-integration: .venv/.ready ## Integration tests: the ecs target against moto's server on 127.0.0.1
+	$(PY) -m pytest tests/integration -q -m integration

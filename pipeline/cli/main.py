@@ -318,7 +318,7 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import releases  # noqa: F401 - registers its commands on `app`
+    from pipeline.cli import cloud, gha, releases  # noqa: F401 - register their commands on `app`
 
 
 def run() -> None:
