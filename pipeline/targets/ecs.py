@@ -269,9 +269,8 @@ class EcsTarget:
         deadline = time.monotonic() + timeout
         while True:
             service = self._service(track)
-            done = [d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"]
-            primary = done[0] if done else {}
-            running = int(primary.get("runningCount", service.get("runningCount", 0)))
+            running = int(service.get("runningCount", 0))
+            # a rolling update is over when one deployment is left (ECS drains the old one)
             if running >= replicas and len(service.get("deployments", [])) <= 1:
                 return
             if time.monotonic() >= deadline:
