@@ -86,23 +86,20 @@ def test_an_invalid_dependabot_file_fails_the_schema(repo: Path) -> None:
     assert len(findings) == 1 and "fortnightly" in findings[0].message
 
 
-def test_cli_passes_a_good_copy_and_exits_80_on_a_bad_one(repo: Path) -> None:
-    def gha_lint() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pipeline", "gha", "lint", "--root", str(repo)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(repo)},
-            timeout=120,
-        )
-
-    good = gha_lint()
-    assert good.returncode == 0, good.stderr
+def test_cli_exits_80_on_a_zizmor_finding(repo: Path) -> None:
+    """(`make lint` itself is the passing case, on this repository.)"""
     ci = repo / ".github" / "workflows" / "ci.yml"
     ci.write_text(
         ci.read_text().replace("run: make ci-verdict", 'run: make ci-verdict TITLE="${{ github.event.pull_request.title }}"')
     )
-    bad = gha_lint()
+    bad = subprocess.run(
+        [sys.executable, "-m", "pipeline", "gha", "lint", "--root", str(repo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(repo)},
+        timeout=120,
+    )
     assert bad.returncode == 80
-    assert "zizmor" in bad.stderr and "Traceback" not in bad.stderr
+    assert "zizmor" in bad.stderr and "template-injection" in bad.stderr
+    assert "Traceback" not in bad.stderr
