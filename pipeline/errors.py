@@ -141,10 +141,10 @@ EXIT_CODES: dict[int, str] = {
     20: "deploy rolled back",
     21: "deploy aborted",
     22: "deploy failed",
+    70: "internal error (a bug in the pipeline)",
     80: "a workflow, dependabot.yml or a make target the workflows call is invalid",
     81: "AWS credentials or region missing",
     82: "wrong AWS account (identity guard)",
     83: "Pulumi CLI missing",
     84: "environment has no Pulumi program",
-    70: "internal error (a bug in the pipeline)",
 }

@@ -383,6 +383,7 @@ class EcsTarget:
         if warm and int(self._service("canary").get("runningCount", 0)) > 0:
             self.set_weights(Weights(100), lease_until=time.time() + 600)
         self.deploy_track("stable", previous)
+        self.label_track("stable", {}, remove=("pipeline.previous",))
         self.set_weights(Weights(0))
         self.remove_track("canary")
 
