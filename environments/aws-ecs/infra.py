@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pulumi
 import pulumi_aws as aws
 
+R = TypeVar("R", bound=pulumi.Resource)
 TRACKS = ("stable", "canary")
 DEREGISTRATION_DELAY = 15  # seconds: the app drains in-flight requests itself (drain_seconds)
 HEALTH_PATH = "/readyz"
@@ -52,7 +54,7 @@ class Stack:
 def build(s: Settings) -> Stack:
     made: list[pulumi.Resource] = []
 
-    def keep(resource: pulumi.Resource) -> pulumi.Resource:
+    def keep(resource: R) -> R:
         made.append(resource)
         return resource
 
@@ -125,7 +127,7 @@ def build(s: Settings) -> Stack:
     )
     groups: dict[str, aws.lb.TargetGroup] = {}
     for track in TRACKS:
-        groups[track] = keep(  # type: ignore[assignment]
+        groups[track] = keep(
             aws.lb.TargetGroup(
                 f"{s.stack}-{track}",
                 name=f"{s.stack}-{track}",
@@ -233,7 +235,7 @@ def build(s: Settings) -> Stack:
                 opts=opts,
             )
         )
-        services[track] = keep(  # type: ignore[assignment]
+        services[track] = keep(
             aws.ecs.Service(
                 f"{s.stack}-{track}-service",
                 name=f"{s.stack}-{track}",
@@ -287,15 +289,15 @@ def build(s: Settings) -> Stack:
     return Stack(
         resources=made,
         outputs={
-            "repository_url": repository.repository_url,  # type: ignore[attr-defined]
-            "cluster": cluster.name,  # type: ignore[attr-defined]
-            "load_balancer": alb.name,  # type: ignore[attr-defined]
-            "url": alb.dns_name.apply(lambda dns: f"https://{dns}/"),  # type: ignore[attr-defined]
-            "listener_arn": https.arn,  # type: ignore[attr-defined]
+            "repository_url": repository.repository_url,
+            "cluster": cluster.name,
+            "load_balancer": alb.name,
+            "url": alb.dns_name.apply(lambda dns: f"https://{dns}/"),
+            "listener_arn": https.arn,
             "stable_target_group": groups["stable"].arn,
             "canary_target_group": groups["canary"].arn,
             "stable_service": services["stable"].name,
             "canary_service": services["canary"].name,
-            "log_group": logs.name,  # type: ignore[attr-defined]
+            "log_group": logs.name,
         },
     )
