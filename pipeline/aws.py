@@ -38,9 +38,9 @@ class AwsCall:
         return f"aws {self.service} {verb} --cli-input-json '{args}'"
 
 
-def call(service: str, operation: str, mutates: bool = True, description: str = "", **params: Any) -> AwsCall:
+def call(api: str, operation: str, /, mutates: bool = True, description: str = "", **params: Any) -> AwsCall:
     """Shorthand: ``call("ecs", "describe_services", mutates=False, cluster=..., services=[...])``."""
-    return AwsCall(service, operation, params, mutates, description)
+    return AwsCall(api, operation, params, mutates, description)
 
 
 class AwsExecutor(Protocol):

@@ -103,3 +103,22 @@ def test_cli_exits_80_on_a_zizmor_finding(repo: Path) -> None:
     assert bad.returncode == 80
     assert "zizmor" in bad.stderr and "template-injection" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_chaos_dispatch_validates_the_environment_before_anything_else() -> None:
+    import yaml
+
+    chaos = yaml.safe_load((ROOT / ".github" / "workflows" / "chaos.yml").read_text())
+    inputs = chaos[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads the key `on` as True
+    assert inputs["environment"]["required"] is True
+    runs = [s["run"] for s in chaos["jobs"]["chaos"]["steps"] if "run" in s]
+    assert runs[0] == 'make validate ENV="$PIPELINE_ENV"'
+    unknown = subprocess.run(
+        [sys.executable, "-m", "pipeline", "env", "validate", "no-such-env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PIPELINE_ROOT": str(ROOT)},
+        timeout=60,
+    )
+    assert unknown.returncode == 3 and "unknown environment 'no-such-env'" in unknown.stderr
