@@ -86,10 +86,10 @@ clean: ## Remove the venvs and build caches (not the Docker state)
 lint-workflows: .venv/.ready ## .github/ offline: schemas, zizmor, pinned actions, permissions, called make targets
 	@$(PIPELINE) gha lint $(ARGS)
 
-ci-verdict: ## (CI) the one required check: fails unless every job in $$NEEDS succeeded
+ci-verdict: ## (CI) the one required check: fails unless every job in NEEDS succeeded
 	@python3 -m pipeline.gha.verdict
 
-automerge: ## (CI) auto-merge a dependabot patch update once required checks pass ($$PR_URL, $$UPDATE_TYPE)
+automerge: ## (CI) auto-merge a dependabot patch update once required checks pass (PR_URL, UPDATE_TYPE)
 	@python3 -m pipeline.gha.automerge
 
 validate: .venv/.ready ## Check ENV's env.yaml; touch nothing (exit 3: unknown environment)

@@ -8,6 +8,7 @@ run prints the commands and needs none of these.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -52,19 +53,14 @@ def commands(folder: Path, env: Environment, preview: bool, rel: str) -> list[Co
     if region:
         out.append(cmd(*base, "config", "set", "aws:region", region, "--stack", stack, description="region", env=extra))
     if env.ecs:
-        out.append(
-            cmd(
-                *base,
-                "config",
-                "set",
-                "account_id",
-                env.ecs.account_id,
-                "--stack",
-                stack,
-                description="allowed account",
-                env=extra,
-            )
-        )
+        settings: list[tuple[str, str]] = [("account_id", env.ecs.account_id)]
+        settings += [(k, v) for k, v in (("vpc_id", env.ecs.vpc_id), ("certificate_arn", env.ecs.certificate_arn)) if v]
+        for key in ("public_subnet_ids", "private_subnet_ids"):
+            ids: list[str] = getattr(env.ecs, key)
+            if ids:
+                settings.append((key, json.dumps(ids)))
+        for key, value in settings:
+            out.append(cmd(*base, "config", "set", key, value, "--stack", stack, description=f"config {key}", env=extra))
     verb = ("preview", "--diff") if preview else ("up", "--yes", "--diff")
     out.append(cmd(*base, *verb, "--stack", stack, description=f"pulumi {verb[0]} {stack}", env=extra, timeout=3600.0))
     return out

@@ -33,6 +33,10 @@ class Ecs(Strict):
     cpu: Annotated[int, Field(ge=256, le=16384)] = 256
     memory_mb: Annotated[int, Field(ge=512, le=122880)] = 512
     log_group: str = Field(default="", description="CloudWatch log group of the app (default: /pipeline/<stack>)")
+    vpc_id: str = Field(default="", description="for the Pulumi program: VPC of the ALB and the tasks")
+    public_subnet_ids: list[str] = Field(default_factory=list, description="for the Pulumi program: the ALB's subnets")
+    private_subnet_ids: list[str] = Field(default_factory=list, description="for the Pulumi program: the tasks' subnets")
+    certificate_arn: str = Field(default="", description="for the Pulumi program: ACM certificate of the HTTPS listener")
     metrics_period_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=60, description="CloudWatch period of the ALB metrics the canary analysis reads (ALB metrics: 60)"
     )
