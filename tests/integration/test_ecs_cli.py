@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -35,27 +34,25 @@ def project(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return root, moto_url
 
 
-def pipeline(project: tuple[Path, str], *args: str) -> subprocess.CompletedProcess[str]:
+def pipeline(project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """The CLI in this process (a subprocess would pay boto3's import again), boto3 pointed at moto."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import _register, app
+
     root, url = project
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "COLUMNS": "200",
-        "PIPELINE_ROOT": str(root),
-        "HOME": str(root),
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60
-    )
+    monkeypatch.setenv("PIPELINE_ROOT", str(root))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    _register()
+    return CliRunner().invoke(app, list(args))
 
 
-def test_weights_and_status_through_the_cli(project: tuple[Path, str]) -> None:
-    done = pipeline(project, "weights", "moto-cli", "--canary", "30")
-    assert done.returncode == 0, done.stderr
-    after = json.loads(pipeline(project, "status", "moto-cli", "--json").stdout)
+def test_weights_and_status_through_the_cli(project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    done = pipeline(project, monkeypatch, "weights", "moto-cli", "--canary", "30")
+    assert done.exit_code == 0, done.output
+    shown = pipeline(project, monkeypatch, "status", "moto-cli", "--json")
+    assert shown.exit_code == 0, shown.output
+    after = json.loads(shown.stdout)
     assert after["kind"] == "ecs"
     assert after["weights"] == {"stable": 70, "canary": 30}
     assert isinstance(after["lease"], float)
