@@ -59,12 +59,14 @@ lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the 
 	$(PY) -m ruff format --check pipeline tests app
 	$(PY) -m mypy
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
+	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
+	$(PIPELINE) gha lint
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
 	.venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider
 
-test-integration: .venv/.ready ## Integration tests: real tools (k6 ...) on 127.0.0.1, no Docker engine
+test-integration: .venv/.ready ## Integration tests, no Docker engine: the perf gate with the real k6, the ecs target against moto
 	$(PY) -m pytest tests/integration -q -m integration
 
 test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`)
@@ -86,3 +88,27 @@ perf: .venv/.ready ## Perf gate: k6 SCRIPT (smoke|load|stress|compare) against E
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
+
+# --- GitHub Actions, the ecs target on AWS, Pulumi ----------------------------------------
+.PHONY: lint-workflows ci-verdict automerge validate release-version provision rollback
+
+lint-workflows: .venv/.ready ## .github/ offline: schemas, zizmor, pinned actions, permissions, called make targets
+	@$(PIPELINE) gha lint $(ARGS)
+
+ci-verdict: ## (CI) the one required check: fails unless every job in NEEDS succeeded
+	@python3 -m pipeline.gha.verdict
+
+automerge: ## (CI) auto-merge a dependabot patch update once required checks pass (PR_URL, UPDATE_TYPE)
+	@python3 -m pipeline.gha.automerge
+
+validate: .venv/.ready ## Check ENV's env.yaml; touch nothing (exit 3: unknown environment)
+	@$(PIPELINE) env validate $(ENV)
+
+release-version: .venv/.ready ## Build and push this commit for ENV (or take VERSION); prints version=<tag>
+	@v="$(VERSION)"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env $(ENV)) || exit $$?; fi; echo "version=$$v"
+
+provision: .venv/.ready ## Pulumi up of environments/ENV/Pulumi.yaml (ARGS="--preview" or "--dry-run")
+	@$(PIPELINE) provision $(ENV) $(ARGS)
+
+rollback: .venv/.ready ## Back to ENV's previous release in one step
+	@$(PIPELINE) rollback $(ENV) $(ARGS)

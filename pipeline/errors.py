@@ -11,6 +11,11 @@
     |   +-- EngineUnavailable     (6)  no Docker engine and none can be installed
     |   +-- Locked                (7)  another deploy holds the environment
     |   +-- NothingToDo           (8)  e.g. promote with no canary running
+    |   +-- WorkflowInvalid       (80) .github/: a workflow, dependabot.yml or a called make target is wrong
+    |   +-- CloudCredentialsMissing (81) no AWS credentials or no region
+    |   +-- WrongAccount          (82) identity guard: the caller's account is not env.yaml's account_id
+    |   +-- PulumiUnavailable     (83) no Pulumi CLI on this machine
+    |   +-- NoProgram             (84) the environment has no Pulumi program (Pulumi.yaml)
     +-- ExternalError             (10) a third-party command failed (wrapped where it enters)
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
@@ -81,6 +86,26 @@ class NothingToDo(UserError):
     exit_code = 8
 
 
+class WorkflowInvalid(UserError):
+    exit_code = 80
+
+
+class CloudCredentialsMissing(UserError):
+    exit_code = 81
+
+
+class WrongAccount(UserError):
+    exit_code = 82
+
+
+class PulumiUnavailable(UserError):
+    exit_code = 83
+
+
+class NoProgram(UserError):
+    exit_code = 84
+
+
 class ExternalError(PipelineError):
     exit_code = 10
 
@@ -148,4 +173,9 @@ EXIT_CODES: dict[int, str] = {
     32: "unknown perf script",
     33: "environment unreachable (its edge does not answer)",
     70: "internal error (a bug in the pipeline)",
+    80: "a workflow, dependabot.yml or a make target the workflows call is invalid",
+    81: "AWS credentials or region missing",
+    82: "wrong AWS account (identity guard)",
+    83: "Pulumi CLI missing",
+    84: "environment has no Pulumi program",
 }

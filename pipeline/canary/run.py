@@ -137,7 +137,8 @@ class Release:
                 journal.event(self.env.name, kind, data, deploy_id=deploy_id)
                 record(kind, data)
 
-            source = EdgeLogSource(self.target.log_reader(), offset=self.target.log_size())
+            own = getattr(self.target, "metrics_source", None)  # e.g. the ecs target's CloudWatch
+            source = own() if own else EdgeLogSource(self.target.log_reader(), offset=self.target.log_size())
             controller = Controller(
                 self.env.canary,
                 self.target,

@@ -45,8 +45,9 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
         "lease_seconds_left": round(status.lease - time.time(), 1) if isinstance(status.lease, float) else status.lease,
     }
     if status.edge_running:
+        own = getattr(ctx.target, "metrics_source", None)  # e.g. the ecs target's CloudWatch
         size = ctx.target.log_size()
-        source = EdgeLogSource(ctx.target.log_reader(), offset=max(0, size - 4_000_000))
+        source = own() if own else EdgeLogSource(ctx.target.log_reader(), offset=max(0, size - 4_000_000))
         now = time.time()
         windows = source.window(now - window, now)
         results = analyse(windows["canary"], windows["stable"], ctx.env.canary.thresholds)

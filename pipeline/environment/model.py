@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.environment.base import Strict
+from pipeline.environment.ecs import Ecs
 from pipeline.environment.perf import Perf
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -194,6 +195,7 @@ class Environment(Strict):
     canary: Canary = Canary()
     perf: Perf = Perf()
     chaos_allowed: bool = False
+    ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
 
     @property
     def stack(self) -> str:

@@ -101,7 +101,7 @@ class GateResult:
 
 def edge_answers(url: str, timeout: float = 3.0) -> bool:
     try:
-        with urllib.request.urlopen(url + "/edge/healthz", timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -126,7 +126,14 @@ class PerfGate:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.env.edge.port}"
+        """The edge: on this machine for a local target, else the address the target reports."""
+        if self.env.target.kind == "local":
+            return f"http://127.0.0.1:{self.env.edge.port}"
+        return str(self.target.status().url).rstrip("/")
+
+    @property
+    def health_path(self) -> str:
+        return "/edge/healthz" if self.env.target.kind in ("local", "vm", "swarm") else "/healthz"
 
     def plan(self, script: str, rate: int | None = None, seconds: int | None = None) -> PerfPlan:
         """Validate and describe the run; raises before anything happens."""
@@ -160,7 +167,7 @@ class PerfGate:
 
     def check_ready(self, plan: PerfPlan) -> dict[str, str]:
         """The edge answers (and for compare a canary runs); returns the k6 process environment."""
-        if not self.reachable(plan.url):
+        if not self.reachable(plan.url + self.health_path):
             raise Unreachable(
                 f"environment '{self.env.name}' does not answer at {plan.url}", hint=f"bring it up: make up ENV={self.env.name}"
             )
@@ -173,7 +180,13 @@ class PerfGate:
                 f"no canary is running in '{self.env.name}' to compare with stable",
                 hint=f"deploy one: pipeline deploy {self.env.name} --track canary --version <tag>",
             )
-        return {"PIN_TOKEN": self.target.track_pin_token()}
+        pin = getattr(self.target, "track_pin_token", None)
+        if pin is None:
+            raise GateError(
+                f"the {self.env.target.kind} target cannot pin a request to a track, so compare cannot run there",
+                hint="use --script load (absolute thresholds); compare runs on targets with the nginx edge",
+            )
+        return {"PIN_TOKEN": str(pin())}
 
     def run(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None) -> GateResult:
         extra_env = self.check_ready(plan)

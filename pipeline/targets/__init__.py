@@ -16,6 +16,10 @@ def target_for(env: Environment, ex: Executor, project: Project, say: Callable[[
         from pipeline.targets.local import LocalTarget
 
         return LocalTarget(env, ex, project, say)
+    if env.target.kind == "ecs":
+        from pipeline.targets.ecs import ecs_target
+
+        return ecs_target(env, ex, say)  # type: ignore[return-value]
     raise UserError(
         f"target kind '{env.target.kind}' of environment '{env.name}' is not implemented yet",
         hint="use kind: local",

@@ -1,0 +1,1 @@
+"""GitHub Actions: the offline checks of ``.github/`` and the small helpers the workflows call."""
