@@ -1,4 +1,4 @@
-"""The perf gate on the real stack (environment `ci`: 30 requests/s for 10 s, p(95)<150 ms,
+"""The perf gate on the real stack (environment `ci`: 20 requests/s per track for 10 s, p(95)<150 ms,
 canary p95 within 1.1 x stable): a good release passes; releases built with the app's fault
 knobs fail with the right message and exit code 30. Runs after test_local_stack.py and
 leaves the stack as it found it: stable without faults, no canary."""
@@ -51,7 +51,7 @@ def test_compare_passes_a_good_canary(stable: str, release: str) -> None:
     canary(release)
     code, data = gate("--script", "compare")
     assert code == 0, data["lines"]
-    assert data["tracks"]["canary"]["requests"] >= 250 and data["tracks"]["stable"]["requests"] >= 250
+    assert data["tracks"]["canary"]["requests"] >= 150 and data["tracks"]["stable"]["requests"] >= 150
     assert all(c["passed"] for c in data["relative"])
     assert data["report"] and (ROOT / data["report"]).exists()
 
@@ -65,7 +65,7 @@ def test_plus_200_ms_crosses_the_absolute_threshold(stable: str, release: str) -
 
 def test_two_percent_errors_fail_the_gate(stable: str, release: str) -> None:
     canary(release, "error_rate=0.02")
-    code, data = gate("--script", "compare", "--duration", "20")
+    code, data = gate("--script", "compare", "--duration", "30")
     assert code == 30
     lines = " ".join(data["lines"])
     assert "canary errors" in lines or "http_req_failed" in lines, data["lines"]
@@ -86,7 +86,7 @@ def test_the_canary_policy_runs_the_gate_at_its_step(stable: str, release: str) 
     if status()["tracks"]["canary"]["version"] is not None:
         pipeline("canary", "abort", ENV)
     summary = ROOT / ".pipeline" / "e2e-gate-load.json"
-    load = BackgroundLoad(ROOT / "perf" / "load.js", BASE, 40, 300, summary, paths="/api/notes?limit=5")
+    load = BackgroundLoad(ROOT / "perf" / "load.js", BASE, 15, 300, summary, paths="/api/notes?limit=5")
     try:
         result = pipeline("deploy", ENV, "--version", release, "--perf-gate-at", "50", "--json", check=False, timeout=600)
     finally:
