@@ -11,6 +11,11 @@
     |   +-- EngineUnavailable     (6)  no Docker engine and none can be installed
     |   +-- Locked                (7)  another deploy holds the environment
     |   +-- NothingToDo           (8)  e.g. promote with no canary running
+    |   +-- FlagsError            (50) invalid flag definition (schema or semantic check)
+    |       +-- FlagsNotJson      (51) a flag file that is not valid JSON
+    |       +-- UnknownFlag       (52) no such flag (or variant)
+    |       +-- FlagValueInvalid  (53) a variant value of the wrong type
+    |       +-- RolloutInvalid    (54) rollout percentages that do not add up to 100
     +-- ExternalError             (10) a third-party command failed (wrapped where it enters)
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
@@ -74,6 +79,26 @@ class NothingToDo(UserError):
     exit_code = 8
 
 
+class FlagsError(UserError):
+    exit_code = 50
+
+
+class FlagsNotJson(FlagsError):
+    exit_code = 51
+
+
+class UnknownFlag(FlagsError):
+    exit_code = 52
+
+
+class FlagValueInvalid(FlagsError):
+    exit_code = 53
+
+
+class RolloutInvalid(FlagsError):
+    exit_code = 54
+
+
 class ExternalError(PipelineError):
     exit_code = 10
 
@@ -116,5 +141,10 @@ EXIT_CODES: dict[int, str] = {
     20: "deploy rolled back",
     21: "deploy aborted",
     22: "deploy failed",
+    50: "invalid flag definition",
+    51: "flag file is not valid JSON",
+    52: "unknown flag or variant",
+    53: "flag value of the wrong type",
+    54: "rollout percentages do not add up to 100",
     70: "internal error (a bug in the pipeline)",
 }
