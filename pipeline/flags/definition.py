@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs in the locks
 
 from pipeline.errors import FlagsError, FlagsNotJson, FlagValueInvalid, RolloutInvalid, UnknownFlag
 
@@ -62,7 +62,9 @@ def flag_type(flag: Mapping[str, Any]) -> str:
 def validate(data: Any, source: str) -> None:
     """Raise the first problem of a parsed definition set, with its key path."""
     if not isinstance(data, dict) or not isinstance(data.get("flags"), dict):
-        raise FlagsError(f"{source}: flags: a definition set is an object with a `flags` object", hint="see featureflags/flags.json")
+        raise FlagsError(
+            f"{source}: flags: a definition set is an object with a `flags` object", hint="see featureflags/flags.json"
+        )
     for key, flag in data["flags"].items():
         variants = flag.get("variants") if isinstance(flag, dict) else None
         if isinstance(variants, dict) and variants:
