@@ -26,6 +26,9 @@ flags_app = typer.Typer(
 app.add_typer(flags_app, name="flags")
 
 FlagArg = Annotated[str, typer.Argument(help="flag key, e.g. notes-excerpt")]
+WaitOpt = Annotated[
+    float, typer.Option("--wait", help="then probe every app task until it serves the new revision (at most S seconds; 0: no)")
+]
 
 
 def _target(env: str, dry_run: bool = False) -> tuple[Any, FlagTarget]:
@@ -44,9 +47,9 @@ def _targeting(flag: dict[str, Any]) -> str:
     return "rule: " + ", ".join(sorted(rule))
 
 
-def _show(result: FlagChange, as_json: bool) -> None:
+def _show(result: FlagChange, as_json: bool, replicas: dict[str, str | None] | None = None) -> None:
     if as_json:
-        output.emit_json(result.as_dict())
+        output.emit_json({**result.as_dict(), "replicas": replicas})
         return
     if not result.changes:
         output.out.print(f"{result.env}: no change ({result.action} {result.flag or ''}); revision {result.before}")
@@ -58,9 +61,33 @@ def _show(result: FlagChange, as_json: bool) -> None:
         output.out.print(f"dry run: nothing written (would be revision {result.after})")
     else:
         output.out.print(f"[green]delivered[/green] revision {result.after} to {result.where}")
+    if replicas:
+        output.out.print(f"every task serves it: {', '.join(sorted(replicas))}")
 
 
-def _change(env: str, action: str, flag: str | None, mutate: Any, dry_run: bool, as_json: bool, detail: Any = None) -> None:
+def _wait(env: str, target: FlagTarget, ex: Any, revision: str, timeout: float) -> dict[str, str | None]:
+    """Probe every app task until each serves ``revision``; NotReady (11) when one does not in time."""
+    result = ex.run(target.flag_probe(mode="until", want=revision, timeout=timeout))
+    tasks = latest_by_task(parse_output(result.stdout))
+    if result.returncode != 0 or not tasks:
+        behind = sorted(t.task for t in tasks.values() if t.revision != revision) or ["(no task answered)"]
+        raise NotReady(
+            f"{env}: not every app task serves revision {revision} after {timeout:.0f} s: {', '.join(behind)}",
+            hint=f"pipeline flags probe {env}; pipeline logs {env}",
+        )
+    return {t.task: t.revision for t in tasks.values()}
+
+
+def _change(
+    env: str,
+    action: str,
+    flag: str | None,
+    mutate: Any,
+    dry_run: bool,
+    as_json: bool,
+    detail: Any = None,
+    wait: float = 0.0,
+) -> None:
     ctx, target = _target(env, dry_run)
     result = apply_change(
         target.flag_delivery(),
@@ -73,7 +100,8 @@ def _change(env: str, action: str, flag: str | None, mutate: Any, dry_run: bool,
         dry_run=dry_run,
         detail=detail,
     )
-    _show(result, as_json)
+    replicas = _wait(env, target, ctx.ex, result.after, wait) if wait > 0 and not dry_run else None
+    _show(result, as_json, replicas)
 
 
 @flags_app.command("list")
@@ -125,6 +153,7 @@ def set_(
     variant: Annotated[str, typer.Argument(help="the variant everyone gets, e.g. on")],
     value: Annotated[str | None, typer.Option("--value", help="(re)define the variant's value (JSON)")] = None,
     keep_targeting: Annotated[bool, typer.Option("--keep-targeting", help="keep rules and rollouts")] = False,
+    wait: WaitOpt = 0.0,
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -134,7 +163,7 @@ def set_(
     def mutate(flags: FlagSet) -> FlagSet:
         return ops.set_variant(flags, flag, variant, parsed, keep_targeting)
 
-    _change(env, "set", flag, mutate, dry_run, as_json, {"variant": variant})
+    _change(env, "set", flag, mutate, dry_run, as_json, {"variant": variant}, wait)
 
 
 @flags_app.command("rollout")
@@ -142,12 +171,13 @@ def rollout(
     env: EnvArg,
     flag: FlagArg,
     split: Annotated[list[str], typer.Argument(help="VARIANT=PERCENT ... adding up to 100, e.g. on=10 off=90")],
+    wait: WaitOpt = 0.0,
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """A fractional rollout, sticky per user key."""
     parsed = ops.parse_split(split)
-    _change(env, "rollout", flag, lambda f: ops.rollout(f, flag, parsed), dry_run, as_json, {"split": dict(parsed)})
+    _change(env, "rollout", flag, lambda f: ops.rollout(f, flag, parsed), dry_run, as_json, {"split": dict(parsed)}, wait)
 
 
 @flags_app.command("kill")
@@ -155,17 +185,19 @@ def kill(
     env: EnvArg,
     flag: FlagArg,
     variant: Annotated[str | None, typer.Option("--variant", help="for non-boolean flags: the variant to serve")] = None,
+    wait: WaitOpt = 0.0,
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Kill switch: a boolean flag serves its false variant to everyone, at once."""
-    _change(env, "kill", flag, lambda f: ops.kill(f, flag, variant), dry_run, as_json)
+    _change(env, "kill", flag, lambda f: ops.kill(f, flag, variant), dry_run, as_json, None, wait)
 
 
 @flags_app.command("apply")
 def apply(
     env: EnvArg,
     file: Annotated[str, typer.Argument(help="a whole definition set (flagd JSON)")],
+    wait: WaitOpt = 0.0,
     dry_run: DryOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -176,15 +208,15 @@ def apply(
     except OSError as exc:
         raise FlagsNotJson(f"{file}: cannot read: {exc.strerror}", hint="give the path of a flagd JSON file") from None
     new = definition.parse(text, file)
-    _change(env, "apply", None, lambda _: new, dry_run, as_json, {"file": file})
+    _change(env, "apply", None, lambda _: new, dry_run, as_json, {"file": file}, wait)
 
 
 @flags_app.command("reset")
-def reset(env: EnvArg, dry_run: DryOpt = False, as_json: JsonOpt = False) -> None:
+def reset(env: EnvArg, wait: WaitOpt = 0.0, dry_run: DryOpt = False, as_json: JsonOpt = False) -> None:
     """Back to the committed baseline (environments/ENV/flags.json, else featureflags/flags.json)."""
     ctx = context(env)
     base, source = state.baseline(ctx.project.root, env)
-    _change(env, "reset", None, lambda _: base, dry_run, as_json, {"source": source})
+    _change(env, "reset", None, lambda _: base, dry_run, as_json, {"source": source}, wait)
 
 
 @flags_app.command("probe")
