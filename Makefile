@@ -77,3 +77,12 @@ bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant 
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
+
+# --- feature flags (issue 6) ---------------------------------------------------------
+.PHONY: flags bench-flags
+
+flags: .venv/.ready ## Feature flags: make flags ENV=local ARGS="set notes-excerpt on" (default: list)
+	@$(PIPELINE) flags $(or $(firstword $(ARGS)),list) $(ENV) $(wordlist 2,99,$(ARGS))
+
+bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 toggles) and evaluation cost
+	$(PY) -m pipeline.bench.flags $(ENV) $(ARGS)

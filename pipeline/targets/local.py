@@ -109,12 +109,17 @@ class LocalTarget:
     def flag_delivery(self) -> LocalDirDelivery:
         return LocalDirDelivery(self.ex, self.project.state / "flags" / self.stack)
 
+    def app_image(self, track: TrackName) -> str | None:
+        """The image a track's service runs (without its digest), or None."""
+        info = self._inspect(self.service(f"app-{track}")) or {}
+        image: str = info.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        return image.split("@")[0] or None
+
     def flag_probe(self, mode: str = "once", want: str = "", timeout: float = 20.0, user: str = "probe") -> Command:
         """A container on the overlay that asks every app task for its ``/flags`` (see pipeline/flags/probe.py)."""
         from pipeline.flags.probe import probe_command
 
-        info = self._inspect(self.service("app-stable")) or {}
-        image = info.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "").split("@")[0]
+        image = self.app_image("stable")
         if not image:
             raise NotReady(f"no app runs in {self.env.name}", hint=f"make deploy ENV={self.env.name}")
         return probe_command(
