@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 
+from pipeline.commands import Result
+from pipeline.environment import load_environment
 from pipeline.errors import RolloutInvalid, UnknownFlag
 from pipeline.executor import DryRunExecutor, SubprocessExecutor
 from pipeline.flags import change, definition, state
 from pipeline.flags.delivery import FlagDelivery, LocalDirDelivery, SshDirDelivery
 from pipeline.flags.service import change as apply_change
 from pipeline.journal import Journal
+from pipeline.project import Project
+from pipeline.targets.local import LocalTarget
 from pipeline.testing import FakeExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +122,16 @@ def test_dry_run_prints_the_write_and_changes_nothing(tmp_path: Path) -> None:
     assert len(printed) == 1 and printed[0].startswith("sh -c")
     assert delivery.read() == before
     assert not (tmp_path / "j.sqlite").exists()
+
+
+def test_app_tasks_mount_the_flags_directory_and_updates_keep_it(tmp_path: Path) -> None:
+    secrets = base64.b64encode(json.dumps({"db_password": "p", "django_secret_key": "k", "docs_password": "d"}).encode())
+    fake = FakeExecutor().on("docker", "config", "inspect", result=Result(0, json.dumps(secrets.decode())))
+    target = LocalTarget(load_environment(ROOT, "ci"), fake, Project(ROOT, tmp_path), lambda _m: None)
+    spec = target.app_spec("stable", "v1", "reg/app:v1")
+    mount = f"type=bind,src={tmp_path / 'flags' / 'pl-ci'},dst=/flags,readonly"
+    assert list(spec.mounts) == [mount]
+    assert spec.env["APP_FLAGS_FILE"] == "/flags/flags.json"
+    create, update = spec.create().argv, spec.update().argv
+    assert create[create.index("--mount") + 1] == mount
+    assert update[update.index("--mount-add") + 1] == mount
