@@ -20,40 +20,59 @@ from typing import Any
 from pipeline.commands import Command
 
 PROBE = r"""
-import json, socket, sys, time, urllib.request
+import json, socket, sys, threading, time, urllib.request
 services, port, mode, want = sys.argv[1].split(","), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 deadline, interval, user = time.time() + float(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+out, last, known = threading.Lock(), {}, {}
+def emit(line):
+    with out:
+        print(json.dumps(line), flush=True)
 def tasks():
-    found = []
+    found = {}
     for s in services:
         try:
-            found += [(s, a[4][0]) for a in socket.getaddrinfo("tasks." + s, port, proto=socket.IPPROTO_TCP)]
+            found.update((a[4][0], s) for a in socket.getaddrinfo("tasks." + s, port, proto=socket.IPPROTO_TCP))
         except OSError:
             pass
-    return sorted(set(found))
+    return found
 def ask(ip):
+    sent = time.time()
     req = urllib.request.Request("http://%s:%d/flags" % (ip, port), headers={"X-User-Key": user})
     with urllib.request.urlopen(req, timeout=2) as r:
-        return json.load(r)
-last, rounds, known, resolved = {}, 0, [], 0.0
-while time.time() < deadline and rounds < 100000:
-    rounds += 1
-    if time.time() - resolved > 1.0:
-        known, resolved = tasks(), time.time()
-    for service, ip in known:
+        data = json.load(r)
+    return sent, data
+def follow(ip, service):  # one thread per task: a slow task never delays the others
+    rounds = 0
+    while time.time() < deadline and rounds < 100000 and ip in known:
+        rounds += 1
         try:
-            data = ask(ip)
+            sent, data = ask(ip)
         except Exception as exc:
-            print(json.dumps({"t": time.time(), "task": ip, "service": service, "error": str(exc)}), flush=True)
+            emit({"t": time.time(), "task": ip, "service": service, "error": str(exc)})
+            time.sleep(0.2)
             continue
         rev = data.get("revision")
         if mode == "once" or last.get(ip) != rev:
-            line = {"t": time.time(), "task": ip, "service": service, "revision": rev, "values": data.get("values")}
-            print(json.dumps(line), flush=True)
+            emit({"t": time.time(), "sent": sent, "task": ip, "service": service, "revision": rev,
+                  "loaded_at": data.get("loaded_at"), "values": data.get("values")})
         last[ip] = rev
-    if mode == "once" or (mode == "until" and known and all(last.get(ip) == want for _, ip in known)):
+        if mode == "once":
+            return
+        time.sleep(interval)
+threads = []
+while time.time() < deadline:
+    for ip, service in tasks().items():
+        if ip not in known:
+            known[ip] = service
+            threads.append(threading.Thread(target=follow, args=(ip, service), daemon=True))
+            threads[-1].start()
+    if mode == "once":
+        for t in threads:
+            t.join(5)
         sys.exit(0)
-    time.sleep(interval)
+    if mode == "until" and known and all(last.get(ip) == want for ip in known):
+        sys.exit(0)
+    time.sleep(0.05 if mode == "until" else 1.0)
 sys.exit(1 if mode == "until" else 0)
 """
 
@@ -66,6 +85,8 @@ class Observation:
     revision: str | None
     values: dict[str, Any] | None
     error: str | None = None
+    sent: float | None = None
+    loaded_at: float | None = None
 
     @classmethod
     def parse(cls, line: str) -> Observation | None:
@@ -75,7 +96,16 @@ class Observation:
             return None
         if not isinstance(d, dict) or "task" not in d:
             return None
-        return cls(float(d["t"]), d["task"], d.get("service", ""), d.get("revision"), d.get("values"), d.get("error"))
+        return cls(
+            float(d["t"]),
+            d["task"],
+            d.get("service", ""),
+            d.get("revision"),
+            d.get("values"),
+            d.get("error"),
+            d.get("sent"),
+            d.get("loaded_at"),
+        )
 
 
 def probe_command(
@@ -87,7 +117,7 @@ def probe_command(
     mode: str = "once",
     want: str = "",
     timeout: float = 20.0,
-    interval: float = 0.02,
+    interval: float = 0.025,
     port: int = 8000,
     user: str = "probe",
 ) -> Command:
