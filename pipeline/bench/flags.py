@@ -5,7 +5,7 @@
 1. k6 sends a constant rate to the edge on 127.0.0.1 (``/api/notes?limit=5``, which
    evaluates two flags, and ``/api/uploads`` is left alone);
 2. a probe container on the overlay polls ``GET /flags`` of every app task directly,
-   every 20 ms, and prints the moment each task first serves a new revision;
+   every 50 ms (one thread per task), and prints the moment each task first serves a new revision;
 3. ``notes-excerpt`` is toggled N times through the same code as ``pipeline flags set``;
    propagation = (the moment the probe *received* the last task's first answer with the new
    revision) - (the moment ``set`` returned): an upper bound, request latency included.

@@ -117,7 +117,7 @@ def probe_command(
     mode: str = "once",
     want: str = "",
     timeout: float = 20.0,
-    interval: float = 0.025,
+    interval: float = 0.05,
     port: int = 8000,
     user: str = "probe",
 ) -> Command:
