@@ -8,6 +8,7 @@ the overlay), not only through the edge.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,19 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def running(stack: Any, release: str) -> int:
-    """A stable release runs; returns how many app tasks run in all (stable and a warm canary)."""
+def ready(stack: Any, release: str) -> Iterator[None]:
+    """A stable release runs, with the baseline flags."""
     if not status()["tracks"]["stable"]["version"]:
         pipeline("deploy", ENV, "--version", release, "--track", "stable")
     pipeline("flags", "reset", ENV)
-    yield sum(t["running"] for t in status()["tracks"].values())
+    yield
     pipeline("flags", "reset", ENV, check=False)
+
+
+@pytest.fixture
+def running(ready: None) -> int:
+    """How many app tasks run now, on both tracks (a warm previous release on canary counts)."""
+    return sum(t["running"] for t in status()["tracks"].values())
 
 
 def _probe() -> dict[str, dict[str, Any]]:
