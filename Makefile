@@ -112,3 +112,12 @@ provision: .venv/.ready ## Pulumi up of environments/ENV/Pulumi.yaml (ARGS="--pr
 
 rollback: .venv/.ready ## Back to ENV's previous release in one step
 	@$(PIPELINE) rollback $(ENV) $(ARGS)
+
+# --- feature flags (issue 6) ---------------------------------------------------------
+.PHONY: flags bench-flags
+
+flags: .venv/.ready ## Feature flags: make flags ENV=local ARGS="set notes-excerpt on" (default: list)
+	@$(PIPELINE) flags $(or $(firstword $(ARGS)),list) $(ENV) $(wordlist 2,99,$(ARGS))
+
+bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 toggles) and evaluation cost
+	$(PY) -m pipeline.bench.flags $(ENV) $(ARGS)

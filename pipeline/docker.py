@@ -162,6 +162,8 @@ class ServiceSpec:
             argv += ["--env-rm", key]
         for key, value in sorted(self.env.items()):
             argv += ["--env-add", f"{key}={value}"]
+        for mount in self.mounts:  # same target: replaced, so this is idempotent
+            argv += ["--mount-add", mount]
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)

@@ -16,6 +16,11 @@
     |   +-- WrongAccount          (82) identity guard: the caller's account is not env.yaml's account_id
     |   +-- PulumiUnavailable     (83) no Pulumi CLI on this machine
     |   +-- NoProgram             (84) the environment has no Pulumi program (Pulumi.yaml)
+    |   +-- FlagsError            (50) invalid flag definition (schema or semantic check)
+    |       +-- FlagsNotJson      (51) a flag file that is not valid JSON
+    |       +-- UnknownFlag       (52) no such flag (or variant)
+    |       +-- FlagValueInvalid  (53) a variant value of the wrong type
+    |       +-- RolloutInvalid    (54) rollout percentages that do not add up to 100
     +-- ExternalError             (10) a third-party command failed (wrapped where it enters)
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
@@ -106,6 +111,26 @@ class NoProgram(UserError):
     exit_code = 84
 
 
+class FlagsError(UserError):
+    exit_code = 50
+
+
+class FlagsNotJson(FlagsError):
+    exit_code = 51
+
+
+class UnknownFlag(FlagsError):
+    exit_code = 52
+
+
+class FlagValueInvalid(FlagsError):
+    exit_code = 53
+
+
+class RolloutInvalid(FlagsError):
+    exit_code = 54
+
+
 class ExternalError(PipelineError):
     exit_code = 10
 
@@ -172,6 +197,11 @@ EXIT_CODES: dict[int, str] = {
     31: "gate error: script error, k6 crash or a threshold on a metric never emitted",
     32: "unknown perf script",
     33: "environment unreachable (its edge does not answer)",
+    50: "invalid flag definition",
+    51: "flag file is not valid JSON",
+    52: "unknown flag or variant",
+    53: "flag value of the wrong type",
+    54: "rollout percentages do not add up to 100",
     70: "internal error (a bug in the pipeline)",
     80: "a workflow, dependabot.yml or a make target the workflows call is invalid",
     81: "AWS credentials or region missing",

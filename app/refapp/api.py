@@ -22,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import Field, NinjaAPI, Query, Schema, Status
 
-from refapp import timing
+from refapp import flags, timing
 from refapp.models import Note, Upload
 from refapp.uploads import LimitExceeded, parse_uploads, request_too_large
 
@@ -63,10 +63,16 @@ class ErrorOut(Schema):
     value: int | None = None
 
 
-class ListParams(Schema):
-    """Paging of GET /api/notes."""
+class NoteListItem(NoteOut):
+    """A note in a list; ``excerpt`` only while the ``notes-excerpt`` flag is on."""
 
-    limit: int = Field(50, ge=1, le=200)
+    excerpt: str | None = None
+
+
+class ListParams(Schema):
+    """Paging of GET /api/notes (default ``limit``: the ``notes-page-size`` flag)."""
+
+    limit: int | None = Field(None, ge=1, le=200)
     offset: int = Field(0, ge=0)
 
 
@@ -139,11 +145,20 @@ async def create_note(request: HttpRequest, payload: NoteIn) -> Status[Note]:
     return Status(201, note)
 
 
-@api.get("/notes", response=list[NoteOut], tags=["notes"])
-async def list_notes(request: HttpRequest, params: Query[ListParams]) -> list[Note]:
-    """List notes, oldest first."""
+EXCERPT_CHARS = 80
+
+
+@api.get("/notes", response=list[NoteListItem], tags=["notes"], exclude_none=True)
+async def list_notes(request: HttpRequest, params: Query[ListParams]) -> list[dict[str, Any]]:
+    """List notes, oldest first (with an ``excerpt`` each while the ``notes-excerpt`` flag is on)."""
+    limit = params.limit or max(1, min(200, int(flags.evaluate(request, "notes-page-size"))))
     with timing.timed("db"):
-        return [note async for note in Note.objects.all()[params.offset : params.offset + params.limit]]
+        notes = [note async for note in Note.objects.all()[params.offset : params.offset + limit]]
+    rows = [_note_dict(note) for note in notes]
+    if flags.evaluate(request, "notes-excerpt"):
+        for row in rows:
+            row["excerpt"] = row["body"][:EXCERPT_CHARS]
+    return rows
 
 
 @api.get("/notes/{note_id}", response=NoteOut, tags=["notes"])
@@ -184,6 +199,7 @@ async def delete_note(request: HttpRequest, note_id: int) -> Status[None]:
 
 
 # --- uploads -------------------------------------------------------------------
+UPLOADS_RETRY_AFTER_SECONDS = 30  # while the uploads-enabled kill switch is off
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -201,16 +217,21 @@ _UPLOAD_BODY = {
 
 @api.post(
     "/uploads",
-    response={201: UploadsOut, 400: ErrorOut, 413: ErrorOut},
+    response={201: UploadsOut, 400: ErrorOut, 413: ErrorOut, 503: ErrorOut},
     tags=["uploads"],
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload_files(request: HttpRequest) -> Status[Any]:
+async def upload_files(request: HttpRequest, response: HttpResponse) -> Status[Any]:
     """Receive multipart files; store and return each file's size and SHA-256.
 
     At most APP_UPLOAD_MAX_FILES files of at most APP_UPLOAD_MAX_BYTES each;
-    beyond that the answer is 413. The file bytes are not kept.
+    beyond that the answer is 413. The file bytes are not kept. While the
+    ``uploads-enabled`` kill switch is off the answer is 503 with ``Retry-After``,
+    before the body is read.
     """
+    if not flags.evaluate(request, "uploads-enabled"):
+        response["Retry-After"] = str(UPLOADS_RETRY_AFTER_SECONDS)
+        return Status(503, {"error": "uploads are switched off", "limit": "uploads-enabled"})
     max_bytes = int(settings.APP_UPLOAD_MAX_BYTES)
     max_files = int(settings.APP_UPLOAD_MAX_FILES)
     if not (request.content_type or "").startswith("multipart/form-data"):

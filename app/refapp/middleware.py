@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 
-from refapp import metrics, timing
+from refapp import flags, metrics, timing
 from refapp.errors import json_error
 from refapp.logging import request_id_var
 from refapp.state import DRAIN
@@ -57,7 +57,8 @@ def log_level_for(status: int) -> int:
 class ObservabilityMiddleware:
     """Times every request and decorates/logs/meters its response.
 
-    Adds ``Server-Timing``, ``X-App-Version``, ``X-App-Track`` and ``X-Request-ID``
+    Adds ``Server-Timing``, ``X-App-Version``, ``X-App-Track``, ``X-Request-ID`` (and ``X-Flags``,
+    the digest of the flags the request evaluated)
     to every response; while the process drains it also sends ``Connection: close``
     so keep-alive clients reconnect (and get routed elsewhere). View exceptions
     become a JSON 500 (no HTML or debug page).
@@ -84,6 +85,9 @@ class ObservabilityMiddleware:
             response["X-App-Version"] = settings.APP_VERSION
             response["X-App-Track"] = settings.APP_TRACK
             response["X-Request-ID"] = request_id
+            flags_digest = flags.seen_digest(request)
+            if flags_digest:
+                response["X-Flags"] = flags_digest
             if DRAIN.is_draining:
                 response["Connection"] = "close"
             metrics.observe_request(route, request.method or "", response.status_code, elapsed)

@@ -7,12 +7,14 @@ from django.urls import path
 
 from refapp import health, metrics, static
 from refapp.api import api
+from refapp.flags_view import flags_view
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("version", health.version, name="version"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("flags", flags_view, name="flags"),
     path("api/", api.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -22,7 +22,12 @@ def warm_up() -> float:
     from django.db import connection
     from django.urls import get_resolver
 
-    from refapp import api  # noqa: F401 - builds the API's schemas and routes
+    from refapp import (
+        api,  # noqa: F401 - builds the API's schemas and routes
+        flags,
+    )
+
+    flags.client()  # starts the flag provider: loads APP_FLAGS_FILE and its watcher
 
     get_resolver().url_patterns  # noqa: B018 - resolving the patterns imports every view
     try:

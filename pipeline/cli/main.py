@@ -332,7 +332,7 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import cloud, gates, gha, releases  # noqa: F401 - register their commands on `app`
+    from pipeline.cli import cloud, flags, gates, gha, releases  # noqa: F401 - register their commands on `app`
 
 
 def run() -> None:

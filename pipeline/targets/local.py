@@ -26,6 +26,7 @@ from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.executor import Executor
+from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
 from pipeline.images import ensure_service_images
 from pipeline.lock import LockInfo
 from pipeline.ports import port_free
@@ -102,6 +103,43 @@ class LocalTarget:
         self._ensure_service(self._cache_spec(images["redis"]))
         self._ensure_edge(images["edge"])
         self.wait_services([self.service("db"), self.service("cache")])
+        self._ensure_flags()
+
+    # --- feature flags: a host directory every app task mounts read-only --------------
+    def flag_delivery(self) -> LocalDirDelivery:
+        return LocalDirDelivery(self.ex, self.project.state / "flags" / self.stack)
+
+    def app_image(self, track: TrackName) -> str | None:
+        """The image a track's service runs (without its digest), or None."""
+        info = self._inspect(self.service(f"app-{track}")) or {}
+        image: str = info.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        return image.split("@")[0] or None
+
+    def flag_probe(self, mode: str = "once", want: str = "", timeout: float = 20.0, user: str = "probe") -> Command:
+        """A container on the overlay that asks every app task for its ``/flags`` (see pipeline/flags/probe.py)."""
+        from pipeline.flags.probe import probe_command
+
+        image = self.app_image("stable")
+        if not image:
+            raise NotReady(f"no app runs in {self.env.name}", hint=f"make deploy ENV={self.env.name}")
+        return probe_command(
+            image,
+            self.network,
+            [self.service(f"app-{t}") for t in TRACKS],
+            f"{self.stack}-flags-probe-{secrets.token_hex(3)}",
+            {**self.labels, "pipeline.role": "flags-probe"},
+            mode=mode,
+            want=want,
+            timeout=timeout,
+            port=self.env.app.port,
+            user=user,
+        )
+
+    def _ensure_flags(self) -> None:
+        from pipeline.flags.state import ensure_delivered
+
+        done = ensure_delivered(self.flag_delivery(), self.project.root, self.env.name)
+        self.say(f"flags: {'delivered from ' + done['source'] if done['delivered'] else 'in place'} ({done['where']})")
 
     def _ensure_network(self) -> None:
         driver = self.ex.run(docker.network_inspect(self.network))
@@ -354,6 +392,7 @@ class LocalTarget:
             "DJANGO_SECRET_KEY": secret["django_secret_key"],
             "APP_DOCS_USER": "docs",
             "APP_DOCS_PASSWORD": secret["docs_password"],
+            "APP_FLAGS_FILE": f"{MOUNT_DIR}/flags.json",
         }
         values.update((faults or getattr(self.env.tracks, track).faults).as_env())
         values.update(app.env)
@@ -381,6 +420,7 @@ class LocalTarget:
                 "pipeline.version": version,
             },
             endpoint_mode=app.endpoint_mode,
+            mounts=[self.flag_delivery().mount],
             health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", timeout="5s", start_period="45s"),
             stop_grace=f"{app.stop_grace_seconds}s",
             update_order="start-first",
@@ -418,6 +458,7 @@ class LocalTarget:
         image = self.require_version(version)
         self.wait_services([self.service("db"), self.service("cache")], timeout=120)
         self.migrate(version, image)
+        self._ensure_flags()
         spec = self.app_spec(track, version, image, faults=faults)
         before = self.task_ids(spec.name) if self._inspect(spec.name) is not None else set()
         changed = self._ensure_service(spec)
@@ -621,6 +662,7 @@ class LocalTarget:
         if volumes:
             for volume in ("db-data", "edge-conf", "edge-logs"):
                 self._remove_volume(self.service(volume))
+            self.ex.run(Command(("rm", "-rf", str(self.flag_delivery().directory)), check=False, description="remove the flags"))
             for config in ("secrets", "lock"):
                 self.ex.run(
                     Command(("docker", "config", "rm", self.service(config)), check=False, description=f"remove {config}")
