@@ -1,13 +1,15 @@
-// The relative gate: the same constant load on the stable and the canary track at the
-// same time, each request pinned to its track with the environment's secret token.
-// The pipeline compares the tracks' track_duration and track_failed afterwards.
+// The relative gate: constant load on the stable and the canary track at the same time,
+// each request pinned to its track with the environment's secret token. STABLE_RATE and
+// CANARY_RATE (default RATE each) let the pipeline give every task the same load when the
+// tracks run different numbers of tasks. The pipeline compares the tracks' track_duration
+// and track_failed afterwards.
 import { duration, guarded, hit, pick, rate, summaryTrendStats, thresholds } from './lib/gate.js';
 
-function scenario(exec) {
+function scenario(exec, perTrack) {
   return {
     executor: 'constant-arrival-rate',
     exec,
-    rate,
+    rate: Number(perTrack || rate),
     timeUnit: '1s',
     duration,
     preAllocatedVUs: Number(__ENV.VUS || 30),
@@ -17,7 +19,7 @@ function scenario(exec) {
 
 export const options = {
   discardResponseBodies: true,
-  scenarios: { stable: scenario('stable'), canary: scenario('canary') },
+  scenarios: { stable: scenario('stable', __ENV.STABLE_RATE), canary: scenario('canary', __ENV.CANARY_RATE) },
   thresholds,
   summaryTrendStats,
 };

@@ -107,6 +107,15 @@ def edge_answers(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def split_rate(rate: int, stable_tasks: int, canary_tasks: int) -> tuple[int, int]:
+    """Twice ``rate`` shared by the tracks in proportion to their tasks (each track at least 1/s),
+    so a canary with fewer tasks is not judged under more load per task than stable."""
+    total = 2 * rate
+    stable = round(total * stable_tasks / (stable_tasks + canary_tasks))
+    stable = min(max(stable, 1), total - 1)
+    return stable, total - stable
+
+
 class PerfGate:
     def __init__(
         self,
@@ -186,7 +195,14 @@ class PerfGate:
                 f"the {self.env.target.kind} target cannot pin a request to a track, so compare cannot run there",
                 hint="use --script load (absolute thresholds); compare runs on targets with the nginx edge",
             )
-        return {"PIN_TOKEN": str(pin())}
+        stable = status.tracks.get("stable")
+        stable_tasks = stable.running if stable is not None and stable.running else 1
+        stable_rate, canary_rate = split_rate(plan.rate, stable_tasks, canary.running)
+        self.say(
+            f"compare: {stable_rate} requests/s to {stable_tasks} stable task(s), "
+            f"{canary_rate} to {canary.running} canary task(s): the same load per task"
+        )
+        return {"PIN_TOKEN": str(pin()), "STABLE_RATE": str(stable_rate), "CANARY_RATE": str(canary_rate)}
 
     def run(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None) -> GateResult:
         extra_env = self.check_ready(plan)

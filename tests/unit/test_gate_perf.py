@@ -160,3 +160,13 @@ def test_the_edge_honours_a_track_pin_only_with_the_token() -> None:
     assert token == pin_token("secret-key") != pin_token("other")
     unpinned = render_nginx_conf(env, None)
     assert "1:canary" not in unpinned and "default $pl_track;" in unpinned
+
+
+@pytest.mark.parametrize(
+    ("rate", "stable", "canary", "expected"),
+    [(20, 2, 1, (27, 13)), (20, 1, 1, (20, 20)), (20, 2, 2, (20, 20)), (1, 5, 1, (1, 1)), (10, 1, 3, (5, 15))],
+)
+def test_compare_gives_every_task_the_same_load(rate: int, stable: int, canary: int, expected: tuple[int, int]) -> None:
+    from pipeline.gates.perf import split_rate
+
+    assert split_rate(rate, stable, canary) == expected
