@@ -55,8 +55,8 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").edge.port)')/"
 
 lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the app
-	$(PY) -m ruff check pipeline tests app
-	$(PY) -m ruff format --check pipeline tests app
+	$(PY) -m ruff check pipeline tests app chaos
+	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 

@@ -1,0 +1,56 @@
+"""Read back every write the API acknowledged: nothing acknowledged may be lost."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+
+from chaosstack._stack import Stack
+
+__all__ = ["acknowledged_writes_lost"]
+
+
+def _read(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def acknowledged_writes_lost(
+    tag: str = "data", timeout: float = 120.0, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> int:
+    """Wait for the writer of ``tag`` to finish, then read each acknowledged note; returns how many are lost.
+
+    A note is lost when it cannot be read back with the title it was written with
+    (each read is tried three times, so a slow answer is not counted as a loss).
+    """
+    stack = Stack.from_configuration(configuration)
+    started = stack.recall(f"writes-{tag}")
+    if started is None:
+        raise ActivityFailed(f"no writes were started under the tag {tag!r}")
+    out = Path(started["out"])
+    done = out.with_name(out.name + ".done")
+    stack.wait_for(lambda: True if done.exists() else None, timeout, "the writer finished", step=1.0)
+    summary = json.loads(done.read_text(encoding="utf-8"))
+    acked = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lost = []
+    for note in acked:
+        for _ in range(3):
+            found = _read(f"{stack.url}/api/notes/{note['id']}")
+            if found is not None:
+                break
+            stack.sleep(1.0)
+        if found is None or found.get("title") != note["title"]:
+            lost.append(note["id"])
+    stack.remember(f"data-{tag}", {**summary, "lost": len(lost), "lost_ids": lost[:20]})
+    if not acked:
+        raise ActivityFailed(f"the writer of {tag!r} got no write acknowledged ({summary['attempted']} attempted)")
+    return len(lost)
