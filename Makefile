@@ -77,3 +77,16 @@ bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant 
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
+
+# --- chaos: Chaos Toolkit experiments (chaos/experiments) under k6 load, with a resilience score ---
+.PHONY: chaos chaos-list test-e2e-chaos
+EXPERIMENT ?=
+
+chaos: .venv/.ready ## Chaos experiments on ENV under k6 load (EXPERIMENT=name; default: all), with a resilience score
+	@$(PIPELINE) chaos run $(ENV) $(EXPERIMENT) $(ARGS)
+
+chaos-list: .venv/.ready ## The chaos experiments, validated
+	@$(PIPELINE) chaos list $(ARGS)
+
+test-e2e-chaos: .venv/.ready ## Only the chaos end-to-end tests (environment `ci`)
+	$(PY) -m pytest tests/e2e -q -m e2e -k chaos

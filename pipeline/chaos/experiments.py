@@ -39,6 +39,7 @@ class Experiment:
     actions: tuple[str, ...]
     rollbacks: tuple[str, ...]
     data: dict[str, Any]
+    error_budget: int | None = None  # failed requests before the safeguard aborts; None: the environment's
 
     def plan(self) -> list[str]:
         """What a run does, in words (for ``--dry-run``)."""
@@ -77,12 +78,21 @@ def _names(activities: list[dict[str, Any]], kind: str | None = None) -> tuple[s
     return tuple(str(a.get("name")) for a in activities if kind is None or a.get("type") == kind)
 
 
-def _weight(data: dict[str, Any]) -> int | None:
+def _ours(data: dict[str, Any]) -> dict[str, Any]:
     for extension in data.get("extensions") or []:
         if isinstance(extension, dict) and extension.get("name") == "pipeline":
-            weight = extension.get("weight")
-            return weight if isinstance(weight, int) and 1 <= weight <= 10 else None
-    return None
+            return extension
+    return {}
+
+
+def _weight(data: dict[str, Any]) -> int | None:
+    weight = _ours(data).get("weight")
+    return weight if isinstance(weight, int) and 1 <= weight <= 10 else None
+
+
+def _budget(data: dict[str, Any]) -> int | None:
+    budget = _ours(data).get("error_budget")
+    return budget if isinstance(budget, int) and budget >= 0 else None
 
 
 def _our_rules(data: dict[str, Any]) -> str | None:
@@ -103,6 +113,8 @@ def _our_rules(data: dict[str, Any]) -> str | None:
         return f"controls: needs the {SAFEGUARD} control (unconfirmed faults and the error budget stop the run)"
     if _weight(data) is None:
         return "extensions: needs {name: pipeline, weight: 1-10} (the experiment's weight in the resilience score)"
+    if "error_budget" in _ours(data) and _budget(data) is None:
+        return "extensions: pipeline.error_budget must be a count of failed requests (0 or more)"
     return None
 
 
@@ -130,6 +142,7 @@ def load(path: Path, root: Path, env_name: str = "") -> Experiment:
         actions=_names(data.get("method") or [], "action"),
         rollbacks=_names(data.get("rollbacks") or []),
         data=data,
+        error_budget=_budget(data),
     )
 
 

@@ -83,10 +83,9 @@ def from_journal(
     faults = [
         r for r in runs if r.get("activity", {}).get("type") == "action" and _module(r["activity"]).startswith("chaosstack.")
     ]
-    confirmed = bool(faults) and all(
-        r.get("status") == "succeeded" and isinstance(r.get("output"), dict) and r["output"].get("confirmed") is True
-        for r in faults
-    )
+    # a fault reports ``confirmed: true``; its undo (start again, heal ...) reports what it did; all must succeed
+    injected = [r for r in faults if isinstance(r.get("output"), dict) and r["output"].get("confirmed") is True]
+    confirmed = bool(injected) and all(r.get("status") == "succeeded" for r in faults)
     recovery = [
         r.get("output") for r in runs if _func(r.get("activity", {})) in RECOVERY_FUNCS and r.get("status") == "succeeded"
     ]

@@ -149,7 +149,10 @@ class ChaosRunner:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _env(self, folder: Path, started: float) -> dict[str, str]:
+    def _budget(self, experiment: Experiment) -> int:
+        return self.env.chaos.error_budget if experiment.error_budget is None else experiment.error_budget
+
+    def _env(self, folder: Path, started: float, budget: int) -> dict[str, str]:
         paths = [str(extension_path(self.project.root)), str(self.project.root), os.environ.get("PYTHONPATH", "")]
         return {
             "PYTHONPATH": os.pathsep.join(p for p in paths if p),
@@ -157,7 +160,7 @@ class ChaosRunner:
             "PIPELINE_CHAOS_ENV": self.env.name,
             "PIPELINE_CHAOS_RUN_DIR": str(folder),
             "PIPELINE_CHAOS_STARTED": f"{started:.3f}",
-            "PIPELINE_CHAOS_ERROR_BUDGET": str(self.env.chaos.error_budget),
+            "PIPELINE_CHAOS_ERROR_BUDGET": str(budget),
         }
 
     def _command(self, experiment: Experiment, folder: Path, started: float) -> Command:
@@ -165,7 +168,7 @@ class ChaosRunner:
             experiment.path,
             folder / "journal.json",
             folder / "chaostoolkit.log",
-            self._env(folder, started),
+            self._env(folder, started, self._budget(experiment)),
             self.env.chaos.hypothesis_seconds,
             float(self.env.chaos.experiment_timeout),
         )
@@ -212,7 +215,7 @@ class ChaosRunner:
         )
         reason = ""
         if BUDGET_MARK in log:
-            reason = f"{BUDGET_MARK}: aborted and rolled back (budget {self.env.chaos.error_budget} failed requests)"
+            reason = f"{BUDGET_MARK}: aborted and rolled back (budget {self._budget(experiment)} failed requests)"
         elif "fault not confirmed" in log:
             reason = "fault not confirmed: interrupted and rolled back"
         if not journal_path.exists():

@@ -41,6 +41,7 @@ WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous 
 PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 APP_DB = "refapp"
 APP_DB_USER = "refapp"
+APP_HEALTH_RETRIES = 10
 APP_TMP_BYTES = 64 << 20  # the app tasks' /tmp: a tmpfs of 64 MiB
 
 
@@ -378,7 +379,9 @@ class LocalTarget:
             endpoint_mode=app.endpoint_mode,
             # a bounded scratch space: a full /tmp (chaos: fill_disk) never fills the host's disk
             mounts=[f"type=tmpfs,dst=/tmp,tmpfs-size={APP_TMP_BYTES}"],
-            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", start_period="15s"),
+            # liveness must fail ~20 s in a row before the swarm kills a task: a task that is merely slow
+            # while the database is away (chaos: restart-db) is not restarted, which would make it worse
+            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", retries=APP_HEALTH_RETRIES, start_period="15s"),
             stop_grace=f"{app.stop_grace_seconds}s",
             update_order="start-first",
             update_delay="1s",
