@@ -162,10 +162,9 @@ class ServiceSpec:
             argv += ["--env-rm", key]
         for key, value in sorted(self.env.items()):
             argv += ["--env-add", f"{key}={value}"]
-        for mount in self.mounts:  # tmpfs mounts are replaced (a service made before they existed gets them)
+        for mount in self.mounts:  # tmpfs mounts: --mount-add replaces one at the same target, or adds it
             if mount.startswith("type=tmpfs,"):
-                target = next(p.split("=", 1)[1] for p in mount.split(",") if p.startswith(("dst=", "target=")))
-                argv += ["--mount-rm", target, "--mount-add", mount]
+                argv += ["--mount-add", mount]
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)

@@ -83,12 +83,13 @@ def test_a_weakened_stack_is_caught(serving: str) -> None:
         code, report, stderr = chaos("partition-app-task")
     finally:
         pipeline("up", ENV, timeout=600)  # applies the real configuration again
-    assert code == 43, stderr
+    # 43: the hypothesis deviated; 44: so many requests failed that the error budget stopped it first
+    assert code in (43, 44), stderr
     row = report["experiments"][0]
     assert row["fault_confirmed"] and row["deviated"] and not row["passed"], row
     assert row["edge_failed"] > 0, row
     assert report["score"] < 100.0
-    assert "did not hold" in stderr
+    assert "did not hold" in stderr or "error budget" in stderr
     healthy()
 
 

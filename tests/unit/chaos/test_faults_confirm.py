@@ -191,3 +191,14 @@ def test_an_environment_that_forbids_chaos_is_never_touched(
     with pytest.raises(ActivityFailed, match="does not allow chaos"):
         service.kill_task("app-stable", configuration={"pipeline_env": "prod"})
     assert fake.calls == []
+
+
+def test_app_tasks_get_a_bounded_tmp_on_create_and_on_update() -> None:
+    from pipeline.docker import ServiceSpec
+
+    spec = ServiceSpec("s", "img", "net", mounts=["type=tmpfs,dst=/tmp,tmpfs-size=67108864", "type=volume,src=v,dst=/data"])
+    create, update = spec.create().argv, spec.update().argv
+    assert "type=tmpfs,dst=/tmp,tmpfs-size=67108864" in create
+    assert update[update.index("--mount-add") + 1] == "type=tmpfs,dst=/tmp,tmpfs-size=67108864"
+    assert "--mount-rm" not in update  # docker applies removals after additions: it would drop the new tmpfs
+    assert "type=volume,src=v,dst=/data" not in update  # volumes are never re-mounted by an update
