@@ -139,6 +139,9 @@ class ChaosRunner:
             verdict = "held" if result.passed else f"did not hold ({result.reason or 'hypothesis deviated'})"
             self.say(f"chaos: {experiment.name}: {verdict}")
             report.results.append(result)
+            if result.aborted:
+                self.say("chaos: the error budget was spent; the remaining experiments are not run")
+                break
         if not self.ex.dry_run:
             self._record(report)
         return report

@@ -15,13 +15,16 @@ from chaosstack._stack import Stack
 __all__ = ["acknowledged_writes_lost"]
 
 
-def _read(url: str) -> dict[str, Any] | None:
+def _read(url: str) -> tuple[int, dict[str, Any] | None]:
+    """(status, note): status 0 when there was no answer at all."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             data: dict[str, Any] = json.loads(response.read())
-            return data
+            return int(response.status), data
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
     except (urllib.error.URLError, OSError, ValueError):
-        return None
+        return 0, None
 
 
 def acknowledged_writes_lost(
@@ -29,8 +32,8 @@ def acknowledged_writes_lost(
 ) -> int:
     """Wait for the writer of ``tag`` to finish, then read each acknowledged note; returns how many are lost.
 
-    A note is lost when it cannot be read back with the title it was written with
-    (each read is tried three times, so a slow answer is not counted as a loss).
+    A note is lost when it reads back 404 or with another title; a note that cannot be read
+    at all (no answer, 5xx) is asked again until ``timeout`` and then counted as lost too.
     """
     stack = Stack.from_configuration(configuration)
     started = stack.recall(f"writes-{tag}")
@@ -41,16 +44,21 @@ def acknowledged_writes_lost(
     stack.wait_for(lambda: True if done.exists() else None, timeout, "the writer finished", step=1.0)
     summary = json.loads(done.read_text(encoding="utf-8"))
     acked = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
-    lost = []
+    lost: list[int] = []
+    unreadable: list[int] = []
+    deadline = stack.now() + timeout
     for note in acked:
-        for _ in range(3):
-            found = _read(f"{stack.url}/api/notes/{note['id']}")
-            if found is not None:
+        # 404 or another title: lost. No answer or a 5xx: asked again until the deadline, then counted as lost
+        for _ in range(int(timeout) + 1):
+            status, found = _read(f"{stack.url}/api/notes/{note['id']}")
+            if status == 200 or status == 404 or stack.now() > deadline:
                 break
             stack.sleep(1.0)
-        if found is None or found.get("title") != note["title"]:
+        if status != 200 or found is None or found.get("title") != note["title"]:
             lost.append(note["id"])
-    stack.remember(f"data-{tag}", {**summary, "lost": len(lost), "lost_ids": lost[:20]})
+            if status != 404 and status != 200:
+                unreadable.append(note["id"])
+    stack.remember(f"data-{tag}", {**summary, "lost": len(lost), "lost_ids": lost[:20], "unreadable_ids": unreadable[:20]})
     if not acked:
         raise ActivityFailed(f"the writer of {tag!r} got no write acknowledged ({summary['attempted']} attempted)")
     return len(lost)
