@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
-from chaosstack.data import probes
 
+from chaosstack.data import probes
 from pipeline.testing import FakeExecutor
 from tests.unit.chaos.conftest import CONFIG
 
