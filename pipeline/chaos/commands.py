@@ -28,6 +28,12 @@ def _netns(pid: int, *argv: str, description: str, mutates: bool = True, check: 
 # --- reading ------------------------------------------------------------------
 
 
+def _spell(mark: str) -> str:
+    """Set ``$m`` to ``mark`` without writing it whole: the scanning shell must not match its own command line."""
+    head, tail = mark[: len(mark) // 2], mark[len(mark) // 2 :]
+    return f"m='{head}'; m=\"${{m}}{tail}\""
+
+
 def task_containers(service: str) -> Command:
     """Running containers of one swarm service (on this node), as ``ID NAME`` lines."""
     return _docker(
@@ -76,7 +82,9 @@ def rule_counters(pid: int, chain: str) -> Command:
 
 def processes(container: str, mark: str) -> Command:
     """How many processes in ``container`` carry ``mark`` on their command line."""
-    script = f"n=0; for p in /proc/[0-9]*; do grep -qa -- '{mark}' $p/cmdline 2>/dev/null && n=$((n+1)); done; echo $n"
+    script = (
+        f'{_spell(mark)}; n=0; for p in /proc/[0-9]*; do grep -qa -- "$m" $p/cmdline 2>/dev/null && n=$((n+1)); done; echo $n'
+    )
     return _docker("exec", container, "sh", "-c", script, description=f"count {mark} processes", mutates=False, check=False)
 
 
@@ -157,7 +165,8 @@ def stress_cpu(container: str, workers: int, seconds: int) -> Command:
 
 
 def stop_stress(container: str) -> Command:
-    script = f"for p in /proc/[0-9]*; do grep -qa -- '{STRESS_MARK}' $p/cmdline 2>/dev/null && kill ${{p#/proc/}}; done; true"
+    scan = 'for p in /proc/[0-9]*; do grep -qa -- "$m" $p/cmdline 2>/dev/null && kill ${p#/proc/}; done; true'
+    script = f"{_spell(STRESS_MARK)}; {scan}"
     return _docker("exec", container, "sh", "-c", script, description=f"stop the CPU burn in {container}", check=False)
 
 

@@ -32,6 +32,7 @@ from pipeline.targets.base import Target
 Say = Callable[[str], None]
 LOAD_PATHS = "/api/notes?limit=5,/version"
 WARMUP_SECONDS = 4.0
+CLIENT_GAVE_UP = 499  # nginx: the client closed the connection first; users saw a failure
 
 
 def require_chaos_allowed(env: Environment) -> None:
@@ -253,7 +254,8 @@ class ChaosRunner:
     def _edge_failed(self, offset: int, started: float) -> int | None:
         try:
             source = EdgeLogSource(self.target.log_reader(), offset=offset)
-            return sum(w.errors for w in source.since(started).values())
+            source.pull()
+            return sum(1 for r in source.records if r.ts >= started and (r.failed or r.status == CLIENT_GAVE_UP))
         except Exception:  # the edge may be the thing that broke; the count is then unknown
             return None
 

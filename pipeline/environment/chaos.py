@@ -22,7 +22,7 @@ class Chaos(BaseModel):
         default=2.0, description="the steady-state hypothesis is checked this often during the method"
     )
     experiment_timeout: Annotated[int, Field(ge=30, le=1800)] = Field(
-        default=420, description="seconds an experiment may take before it is stopped"
+        default=600, description="seconds an experiment may take before it is stopped"
     )
     experiments: list[str] = Field(
         default_factory=list, description="experiments `pipeline chaos run ENV` runs without names; empty = all"

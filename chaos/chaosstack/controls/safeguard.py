@@ -27,10 +27,11 @@ STARTED_VAR = "PIPELINE_CHAOS_STARTED"
 
 
 def failed_since(stack: Stack, started: float) -> int:
-    """Failed requests (5xx) the edge logged since ``started``."""
+    """Failed requests (5xx, and 499: the client gave up) the edge logged since ``started``."""
     edge = stack.edge()
     source = EdgeLogSource(edge.log_reader(), offset=max(0, edge.log_size() - (8 << 20)))
-    return sum(w.errors for w in source.since(started).values())
+    source.pull()
+    return sum(1 for r in source.records if r.ts >= started and (r.failed or r.status == 499))
 
 
 def after_activity_control(

@@ -21,7 +21,7 @@ def replicas_healthy(service: str, configuration: dict[str, Any] | None = None, 
 
 def _edge_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status) == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False

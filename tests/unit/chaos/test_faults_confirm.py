@@ -202,3 +202,13 @@ def test_app_tasks_get_a_bounded_tmp_on_create_and_on_update() -> None:
     assert update[update.index("--mount-add") + 1] == "type=tmpfs,dst=/tmp,tmpfs-size=67108864"
     assert "--mount-rm" not in update  # docker applies removals after additions: it would drop the new tmpfs
     assert "type=volume,src=v,dst=/data" not in update  # volumes are never re-mounted by an update
+
+
+def test_the_process_scan_never_counts_or_kills_itself() -> None:
+    from pipeline.chaos import commands as fault
+
+    for command in (fault.processes("c", fault.STRESS_MARK), fault.stop_stress("c")):
+        script = command.argv[-1]
+        assert fault.STRESS_MARK not in script  # its own command line must not match
+        assert 'm="${m}' in script
+    assert fault.STRESS_MARK in " ".join(fault.stress_cpu("c", 1, 5).argv)
