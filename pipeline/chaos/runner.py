@@ -208,9 +208,10 @@ class ChaosRunner:
             time.sleep(WARMUP_SECONDS)
             started = time.time()
             ran = self.ex.run(self._command(experiment, folder, started))
+            ended = time.time()  # before k6 stops: its interrupted requests are not the experiment's
         finally:
             summary = load.stop()
-        edge_failed = self._edge_failed(offset, started)
+        edge_failed = self._edge_failed(offset, started, ended)
         journal_path = folder / "journal.json"
         log = (
             (folder / "chaostoolkit.log").read_text(encoding="utf-8", errors="replace")
@@ -251,11 +252,11 @@ class ChaosRunner:
             reason=reason,
         )
 
-    def _edge_failed(self, offset: int, started: float) -> int | None:
+    def _edge_failed(self, offset: int, started: float, ended: float) -> int | None:
         try:
             source = EdgeLogSource(self.target.log_reader(), offset=offset)
             source.pull()
-            return sum(1 for r in source.records if r.ts >= started and (r.failed or r.status == CLIENT_GAVE_UP))
+            return sum(1 for r in source.records if started <= r.ts < ended and (r.failed or r.status == CLIENT_GAVE_UP))
         except Exception:  # the edge may be the thing that broke; the count is then unknown
             return None
 
