@@ -24,12 +24,14 @@ __all__ = ["after_activity_control", "failed_since"]
 
 BUDGET_VAR = "PIPELINE_CHAOS_ERROR_BUDGET"
 STARTED_VAR = "PIPELINE_CHAOS_STARTED"
+OFFSET_VAR = "PIPELINE_CHAOS_LOG_OFFSET"
 
 
 def failed_since(stack: Stack, started: float) -> int:
     """Failed requests (5xx, and 499: the client gave up) the edge logged since ``started``."""
     edge = stack.edge()
-    source = EdgeLogSource(edge.log_reader(), offset=max(0, edge.log_size() - (8 << 20)))
+    offset = int(os.environ.get(OFFSET_VAR, "0") or 0)  # the log's size when the experiment began
+    source = EdgeLogSource(edge.log_reader(), offset=offset if offset > 0 else max(0, edge.log_size() - (8 << 20)))
     source.pull()
     return sum(1 for r in source.records if r.ts >= started and (r.failed or r.status == 499))
 
