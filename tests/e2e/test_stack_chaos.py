@@ -51,7 +51,7 @@ def chaos(*args: str, path_prefix: str | None = None) -> tuple[int, dict[str, An
 def healthy() -> None:
     current = status()
     stable = current["tracks"]["stable"]
-    assert current["edge_running"], current
+    assert current["edge"]["running"], current
     assert stable["running"] == stable["desired"] > 0, current
 
 
