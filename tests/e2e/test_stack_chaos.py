@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 from pipeline import edge
 from pipeline.environment import load_environment
-from tests.e2e.conftest import ENV, ROOT, pipeline, status
+from tests.e2e.conftest import ENV, ROOT, http, pipeline, status
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,23 @@ def serving(stack: Any, release: str) -> str:
     """Something runs on stable (the release tests leave one; alone, this module deploys the commit)."""
     if status()["tracks"]["stable"]["version"] is None:
         pipeline("deploy", ENV, "--version", release, timeout=900)
+        settle()
     return str(status()["tracks"]["stable"]["version"])
+
+
+def settle(needed: int = 20, attempts: int = 120) -> None:
+    """A fresh stack first answers 20 requests in a row (bounded: at most 120 tries) before it is broken."""
+    streak = 0
+    for _ in range(attempts):
+        try:
+            ok = http("/api/notes?limit=1", timeout=5).status == 200
+        except OSError:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if streak >= needed:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the stack did not serve {needed} requests in a row")
 
 
 def chaos(*args: str, path_prefix: str | None = None) -> tuple[int, dict[str, Any], str]:
