@@ -73,7 +73,7 @@ def healthy() -> None:
 
 
 def test_experiments_hold_under_load_and_are_recorded(serving: str) -> None:
-    code, report, stderr = chaos("kill-app-task", "partition-app-task")
+    code, report, stderr = chaos("kill-app-task", "kill-cache")
     assert code == 0, stderr
     rows = {r["name"]: r for r in report["experiments"]}
     for row in rows.values():
