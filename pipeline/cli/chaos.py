@@ -30,7 +30,7 @@ def chaos_list(as_json: JsonOpt = False) -> None:
         output.emit_json([{"name": e.name, "title": e.title, "weight": e.weight, "faults": e.actions} for e in experiments])
         return
     for e in experiments:
-        output.out.print(f"{e.name:28} weight {e.weight}  {e.title}", markup=False)
+        output.out.print(f"{e.name:28} weight {e.weight}  {e.title}", markup=False, soft_wrap=True)
 
 
 @chaos_app.command("run")

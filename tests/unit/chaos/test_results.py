@@ -79,3 +79,16 @@ def test_score_is_the_weighted_share_of_checks_held() -> None:
     assert score([row(2, 5, 10), row(2, 10, 10)]) == 75.0
     assert score([row(1, 4, 4, confirmed=False)]) == 0.0
     assert score([]) == 0.0
+
+
+def test_chaos_is_always_run_without_version_check_and_with_continuous_hypothesis(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from pipeline.chaos.runner import chaos_command
+
+    command = chaos_command(Path("x.yaml"), tmp_path / "j.json", tmp_path / "c.log", {"PIPELINE_CHAOS_ENV": "ci"}, 2.0, 600)
+    argv = command.argv
+    assert argv[1] == "--no-version-check" and argv.index("run") > argv.index("--log-file")
+    assert argv[argv.index("--hypothesis-strategy") + 1] == "continuously" and "--fail-fast" in argv
+    assert argv[argv.index("--rollback-strategy") + 1] == "always"
+    assert command.env["PIPELINE_CHAOS_ENV"] == "ci" and command.check is False and command.timeout == 600
