@@ -156,7 +156,7 @@ class ChaosRunner:
     def _budget(self, experiment: Experiment) -> int:
         return self.env.chaos.error_budget if experiment.error_budget is None else experiment.error_budget
 
-    def _env(self, folder: Path, started: float, budget: int, offset: int = 0) -> dict[str, str]:
+    def _env(self, folder: Path, started: float, budget: int, offset: int = 0, load_started: float = 0.0) -> dict[str, str]:
         paths = [str(extension_path(self.project.root)), str(self.project.root), os.environ.get("PYTHONPATH", "")]
         return {
             "PYTHONPATH": os.pathsep.join(p for p in paths if p),
@@ -166,14 +166,17 @@ class ChaosRunner:
             "PIPELINE_CHAOS_STARTED": f"{started:.3f}",
             "PIPELINE_CHAOS_ERROR_BUDGET": str(budget),
             "PIPELINE_CHAOS_LOG_OFFSET": str(offset),
+            "PIPELINE_CHAOS_LOAD_STARTED": f"{load_started:.3f}",
         }
 
-    def _command(self, experiment: Experiment, folder: Path, started: float, offset: int = 0) -> Command:
+    def _command(
+        self, experiment: Experiment, folder: Path, started: float, offset: int = 0, load_started: float = 0.0
+    ) -> Command:
         return chaos_command(
             experiment.path,
             folder / "journal.json",
             folder / "chaostoolkit.log",
-            self._env(folder, started, self._budget(experiment), offset),
+            self._env(folder, started, self._budget(experiment), offset, load_started),
             self.env.chaos.hypothesis_seconds,
             float(self.env.chaos.experiment_timeout),
         )
@@ -197,6 +200,7 @@ class ChaosRunner:
     def _run_one(self, experiment: Experiment, run_id: str) -> ExperimentResult:
         folder = self._dirs(experiment, run_id)
         offset = self.target.log_size()
+        load_started = time.time()
         load = BackgroundLoad(
             self.project.root / "perf" / "steady.js",
             self._url,
@@ -208,7 +212,7 @@ class ChaosRunner:
         try:
             time.sleep(WARMUP_SECONDS)
             started = time.time()
-            ran = self.ex.run(self._command(experiment, folder, started, offset))
+            ran = self.ex.run(self._command(experiment, folder, started, offset, load_started))
             ended = time.time()  # before k6 stops: its interrupted requests are not the experiment's
         finally:
             summary = load.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -15,6 +16,7 @@ from pipeline.analysis.window import percentile
 __all__ = ["answers", "edge_window", "error_rate_within"]
 
 TAIL_BYTES = 512 << 10  # ~1 500 log lines: a window of the last seconds at up to ~150 requests/s
+LOAD_STARTED_VAR = "PIPELINE_CHAOS_LOAD_STARTED"  # set by `pipeline chaos run`: when its k6 began
 CLIENT_GAVE_UP = 499  # nginx: the client closed the connection before the answer
 REQUEST_TIMEOUT = 10.0  # like k6 (perf/steady.js): an answer within 10 s is an answer, however slow
 
@@ -53,7 +55,8 @@ def edge_window(
     size = edge.log_size()
     source = EdgeLogSource(edge.log_reader(), offset=max(0, size - TAIL_BYTES))
     source.pull()
-    since = stack.now() - window_seconds
+    # never before this experiment's own load began: the previous experiment's k6, stopping, leaves 499s behind
+    since = max(stack.now() - window_seconds, float(os.environ.get(LOAD_STARTED_VAR, "0") or 0))
     records = [r for r in source.records if r.ts >= since]
     requests = len(records)
     # 5xx (including the edge's own 502/504) and 499: the client gave up waiting, which users see as a failure too
