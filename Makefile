@@ -55,8 +55,8 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").edge.port)')/"
 
 lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the app
-	$(PY) -m ruff check pipeline tests app
-	$(PY) -m ruff format --check pipeline tests app
+	$(PY) -m ruff check pipeline tests app chaos
+	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
@@ -121,3 +121,16 @@ flags: .venv/.ready ## Feature flags: make flags ENV=local ARGS="set notes-excer
 
 bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 toggles) and evaluation cost
 	$(PY) -m pipeline.bench.flags $(ENV) $(ARGS)
+
+# --- chaos: Chaos Toolkit experiments (chaos/experiments) under k6 load, with a resilience score ---
+.PHONY: chaos chaos-list test-e2e-chaos
+EXPERIMENT ?=
+
+chaos: .venv/.ready ## Chaos experiments on ENV under k6 load (EXPERIMENT=name; default: all), with a resilience score
+	@$(PIPELINE) chaos run $(ENV) $(EXPERIMENT) $(ARGS)
+
+chaos-list: .venv/.ready ## The chaos experiments, validated
+	@$(PIPELINE) chaos list $(ARGS)
+
+test-e2e-chaos: .venv/.ready ## Only the chaos end-to-end tests (environment `ci`)
+	$(PY) -m pytest tests/e2e -q -m e2e -k chaos

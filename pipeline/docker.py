@@ -162,8 +162,11 @@ class ServiceSpec:
             argv += ["--env-rm", key]
         for key, value in sorted(self.env.items()):
             argv += ["--env-add", f"{key}={value}"]
-        for mount in self.mounts:  # same target: replaced, so this is idempotent
-            argv += ["--mount-add", mount]
+        # bind and tmpfs mounts: --mount-add replaces one at the same target (idempotent) or adds it;
+        # never --mount-rm (docker applies removals after additions); volumes are never re-mounted
+        for mount in self.mounts:
+            if not mount.startswith("type=volume,"):
+                argv += ["--mount-add", mount]
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)

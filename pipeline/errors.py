@@ -35,6 +35,10 @@
     UserError subclasses of the gates:
         UnknownScript             (32) no perf/<name>.js
         Unreachable               (33) the environment's edge does not answer
+    UserError subclasses of chaos: ChaosInvalid (40), UnknownExperiment (41), ChaosForbidden (42)
+    ChaosOutcome                       a chaos run that did not hold
+        +-- ChaosDeviated         (43)
+        +-- ChaosAborted          (44)
 
 Anything else escaping to the CLI is our bug: exit 70 with a request to report it.
 """
@@ -209,3 +213,51 @@ EXIT_CODES: dict[int, str] = {
     83: "Pulumi CLI missing",
     84: "environment has no Pulumi program",
 }
+
+
+# --- the chaos harness (40-44) ---------------------------------------------------
+
+
+class ChaosInvalid(UserError):
+    """An experiment that does not validate (Chaos Toolkit's validation, or ours)."""
+
+    exit_code = 40
+
+
+class UnknownExperiment(UserError):
+    exit_code = 41
+
+
+class ChaosForbidden(UserError):
+    """The environment's env.yaml does not allow chaos."""
+
+    exit_code = 42
+
+
+class ChaosOutcome(PipelineError):
+    """A chaos run that ran but did not hold."""
+
+    exit_code = 43
+
+
+class ChaosDeviated(ChaosOutcome):
+    """A hypothesis deviated, a fault was not confirmed, or acknowledged writes were lost."""
+
+    exit_code = 43
+
+
+class ChaosAborted(ChaosOutcome):
+    """The run's error budget was spent: the experiment was interrupted and rolled back."""
+
+    exit_code = 44
+
+
+EXIT_CODES.update(
+    {
+        40: "chaos: an experiment does not validate",
+        41: "chaos: unknown experiment",
+        42: "chaos: the environment does not allow chaos",
+        43: "chaos: a hypothesis deviated, a fault was not confirmed or writes were lost",
+        44: "chaos: error budget spent, experiment aborted and rolled back",
+    }
+)

@@ -128,7 +128,10 @@ TEMPLATES: list[dict[str, Any]] = [
 # request thread), so PostgreSQL gets psycopg's connection pool instead, as Django's docs advise.
 DATABASES = {"default": {**CONFIG.database, "CONN_MAX_AGE": 0}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 8, "timeout": 5}
+    # reconnect_timeout: a failed reconnection backs off exponentially (1, 2, 4 ... s); giving up after 10 s lets
+    # the next request start a fresh attempt at once, so the app is back within a second of the database
+    # (the default, 300 s, kept it away for up to a minute after a restart; found by chaos: restart-db)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 8, "timeout": 5, "reconnect_timeout": 10}
 
 if CONFIG.redis_url:
     CACHES = {

@@ -27,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Reproducible deploys, canaries, gates and flags. Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+    help="Reproducible deploys, canaries, gates and flags. Exit codes: "
+    + "; ".join(f"{k} {v}" for k, v in sorted(EXIT_CODES.items())),
 )
 env_app = typer.Typer(no_args_is_help=True, help="Inspect environments.")
 app.add_typer(env_app, name="env")
@@ -332,7 +333,7 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import cloud, flags, gates, gha, releases  # noqa: F401 - register their commands on `app`
+    from pipeline.cli import chaos, cloud, flags, gates, gha, releases  # noqa: F401 - register their commands on `app`
 
 
 def run() -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.environment.base import Strict
+from pipeline.environment.chaos import Chaos
 from pipeline.environment.ecs import Ecs
 from pipeline.environment.perf import Perf
 
@@ -196,6 +197,7 @@ class Environment(Strict):
     perf: Perf = Perf()
     chaos_allowed: bool = False
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
+    chaos: Chaos = Chaos()
 
     @property
     def stack(self) -> str:

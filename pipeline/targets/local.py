@@ -42,6 +42,8 @@ WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous 
 PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 APP_DB = "refapp"
 APP_DB_USER = "refapp"
+APP_HEALTH_RETRIES = 10
+APP_TMP_BYTES = 64 << 20  # the app tasks' /tmp: a tmpfs of 64 MiB
 
 
 class LocalTarget:
@@ -420,8 +422,14 @@ class LocalTarget:
                 "pipeline.version": version,
             },
             endpoint_mode=app.endpoint_mode,
-            mounts=[self.flag_delivery().mount],
-            health=Health(cmd="python3 -m refapp.healthcheck", interval="2s", timeout="5s", start_period="45s"),
+            # the flags directory (read-only), and a bounded scratch space: a full /tmp (chaos: fill_disk)
+            # never fills the host's disk
+            mounts=[self.flag_delivery().mount, f"type=tmpfs,dst=/tmp,tmpfs-size={APP_TMP_BYTES}"],
+            # liveness must fail ~20 s in a row before the swarm kills a task: a task that is merely slow
+            # while the database is away (chaos: restart-db) is not restarted, which would make it worse
+            health=Health(
+                cmd="python3 -m refapp.healthcheck", interval="2s", timeout="5s", retries=APP_HEALTH_RETRIES, start_period="45s"
+            ),
             stop_grace=f"{app.stop_grace_seconds}s",
             update_order="start-first",
             update_delay="1s",

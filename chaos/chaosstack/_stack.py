@@ -1,0 +1,188 @@
+"""The stack an experiment acts on: names, containers and run state, resolved from the environment.
+
+Internal to the extension. Commands are built in :mod:`pipeline.chaos.commands` and run
+by one executor (a real one, or a fake installed by tests with :func:`use_executor`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from chaoslib.exceptions import ActivityFailed
+
+from pipeline import docker
+from pipeline.chaos import commands as fault
+from pipeline.commands import Command, Result
+from pipeline.environment import Environment, load_environment
+from pipeline.errors import PipelineError
+from pipeline.executor import Executor, SubprocessExecutor
+from pipeline.project import Project
+from pipeline.targets.local_edge import LocalEdge
+
+ENV_VAR = "PIPELINE_CHAOS_ENV"
+RUN_DIR_VAR = "PIPELINE_CHAOS_RUN_DIR"
+T = TypeVar("T")
+
+_executor: Executor | None = None
+_clock: Callable[[], float] = time.time
+_sleep: Callable[[float], None] = time.sleep
+
+
+@contextmanager
+def use_executor(ex: Executor, sleep: Callable[[float], None] | None = None) -> Iterator[None]:
+    """Run the extension's commands on ``ex`` (tests install a ``FakeExecutor``), and optionally a fake sleep."""
+    global _executor, _sleep
+    saved = _executor, _sleep
+    _executor, _sleep = ex, sleep or _sleep
+    try:
+        yield
+    finally:
+        _executor, _sleep = saved
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    running: bool
+    pid: int
+    restarts: int
+    started: str
+
+
+class Stack:
+    """One environment's stack as the extension sees it."""
+
+    def __init__(self, env: Environment, ex: Executor, project: Project) -> None:
+        self.env = env
+        self.ex = ex
+        self.project = project
+        self.name = env.stack
+        self.edge_name = f"{self.name}-edge"
+
+    @classmethod
+    def from_configuration(cls, configuration: dict[str, Any] | None) -> Stack:
+        """The environment named by ``pipeline_env`` (or $PIPELINE_CHAOS_ENV); refused unless it allows chaos."""
+        name = str((configuration or {}).get("pipeline_env") or os.environ.get(ENV_VAR, ""))
+        if not name:
+            raise ActivityFailed("no environment: set configuration.pipeline_env (or PIPELINE_CHAOS_ENV)")
+        project = Project.discover()
+        try:
+            env = load_environment(project.root, name)
+        except PipelineError as exc:
+            raise ActivityFailed(exc.message) from exc
+        if not env.chaos_allowed:
+            raise ActivityFailed(f"environment {name} does not allow chaos (env.yaml: chaos_allowed: false)")
+        return cls(env, _executor or SubprocessExecutor(), project)
+
+    # --- running ----------------------------------------------------------------
+    def run(self, command: Command) -> Result:
+        try:
+            return self.ex.run(command)
+        except PipelineError as exc:
+            raise ActivityFailed(exc.message) from exc
+
+    def sleep(self, seconds: float) -> None:
+        _sleep(seconds)
+
+    def now(self) -> float:
+        return _clock()
+
+    def wait_for(self, check: Callable[[], T | None], seconds: float, what: str, step: float = 0.5) -> T:
+        """Poll ``check`` (bounded in time and count) until it returns something; ActivityFailed otherwise."""
+        for _ in range(int(seconds / step) + 1):
+            found = check()
+            if found is not None:
+                return found
+            self.sleep(step)
+        raise ActivityFailed(f"{what}: not so after {seconds:g} s")
+
+    # --- names and containers ------------------------------------------------------
+    def service(self, part: str) -> str:
+        return part if part.startswith(self.name + "-") else f"{self.name}-{part}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env.edge.port}"
+
+    def containers(self, part: str) -> list[str]:
+        """Running container ids of one service, sorted (the first is the one a fault picks)."""
+        result = self.run(fault.task_containers(self.service(part)))
+        return sorted(line.split()[0] for line in result.stdout.splitlines() if line.strip())
+
+    def one_container(self, part: str) -> str:
+        found = self.containers(part)
+        if not found:
+            raise ActivityFailed(f"{self.service(part)} has no running container to act on")
+        return found[0]
+
+    def state(self, container: str) -> ContainerState | None:
+        result = self.run(fault.container_state(container))
+        if not result.ok or not result.stdout.strip():
+            return None
+        running, pid, restarts, started = [*result.stdout.split(), "", "", "", ""][:4]
+        return ContainerState(running == "true", int(pid or 0), int(restarts or 0), started)
+
+    def pid(self, container: str) -> int:
+        state = self.state(container)
+        if state is None or not state.running or state.pid <= 0:
+            raise ActivityFailed(f"container {container[:12]} is not running")
+        return state.pid
+
+    def replicas(self, part: str) -> tuple[int, int]:
+        """(running, desired) of one service as the swarm reports it."""
+        result = self.run(
+            Command(
+                ("docker", "service", "ls", "--filter", f"name={self.service(part)}", "--format", "{{.Name}} {{.Replicas}}"),
+                mutates=False,
+                check=False,
+                description="read replicas",
+            )
+        )
+        for line in result.stdout.splitlines():
+            name, _, replicas = line.partition(" ")
+            if name == self.service(part):
+                running, _, desired = replicas.partition("/")
+                return int(running or 0), int((desired.split() or ["0"])[0])
+        raise ActivityFailed(f"no service {self.service(part)} in {self.env.name}")
+
+    def desired_replicas(self, part: str) -> int:
+        result = self.run(docker.service_inspect([self.service(part)]))
+        if not result.ok:
+            raise ActivityFailed(f"no service {self.service(part)} in {self.env.name}")
+        spec = json.loads(result.stdout)[0]["Spec"]
+        return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+
+    def edge(self) -> LocalEdge:
+        return LocalEdge(self.env, self.ex, self.edge_name)
+
+    # --- run state (between an action and its rollback, across processes) ---------
+    @property
+    def run_dir(self) -> Path:
+        path = Path(os.environ.get(RUN_DIR_VAR) or self.project.state / "chaos" / "adhoc")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def remember(self, key: str, data: dict[str, Any]) -> None:
+        (self.run_dir / f"{key}.json").write_text(json.dumps(data), encoding="utf-8")
+
+    def recall(self, key: str) -> dict[str, Any] | None:
+        path = self.run_dir / f"{key}.json"
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def forget(self, key: str) -> None:
+        (self.run_dir / f"{key}.json").unlink(missing_ok=True)
+
+    def injected(self, what: str, **details: Any) -> dict[str, Any]:
+        """Record when a fault took effect (time to recover counts from here); return what an action reports."""
+        data = {"fault": what, "injected_at": self.now(), "confirmed": True, **details}
+        self.remember("fault", data)
+        return data

@@ -1,0 +1,1 @@
+"""chaosstack.edge."""

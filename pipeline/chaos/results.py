@@ -1,0 +1,129 @@
+"""From a Chaos Toolkit journal to one result row, and from rows to a run's resilience score. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+RECOVERY_FUNCS = ("wait_recovered", "weight_reset_within")
+DATA_FUNC = "acknowledged_writes_lost"
+BUDGET_MARK = "error budget spent"
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What one experiment showed."""
+
+    name: str
+    weight: int
+    status: str  # Chaos Toolkit's: completed, failed, aborted, interrupted
+    deviated: bool
+    fault_confirmed: bool
+    checks: int  # steady-state hypothesis checks: before, every one during the method, after
+    held: int  # ... of which met
+    time_to_recover: float | None
+    failed_requests: int | None  # what k6 saw fail (connection errors included)
+    edge_failed: int | None  # 5xx the edge logged in the experiment's window
+    requests: int | None
+    lost_writes: int | None
+    duration: float
+    reason: str = ""
+
+    @property
+    def held_share(self) -> float:
+        """Share of hypothesis checks met; 0 when the fault was not confirmed or writes were lost."""
+        if not self.fault_confirmed or (self.lost_writes or 0) > 0 or self.checks == 0:
+            return 0.0
+        return self.held / self.checks
+
+    @property
+    def aborted(self) -> bool:
+        return BUDGET_MARK in self.reason
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.status == "completed"
+            and not self.deviated
+            and self.fault_confirmed
+            and self.held == self.checks
+            and (self.lost_writes or 0) == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed, "held_share": round(self.held_share, 4)}
+
+
+def _func(activity: dict[str, Any]) -> str:
+    return str((activity.get("provider") or {}).get("func", ""))
+
+
+def _module(activity: dict[str, Any]) -> str:
+    return str((activity.get("provider") or {}).get("module", ""))
+
+
+def _steady_states(journal: dict[str, Any]) -> list[dict[str, Any]]:
+    states = journal.get("steady_states") or {}
+    found = [states.get("before"), *list(states.get("during") or []), states.get("after")]
+    return [s for s in found if isinstance(s, dict)]
+
+
+def from_journal(
+    name: str,
+    weight: int,
+    journal: dict[str, Any],
+    failed_requests: int | None = None,
+    requests: int | None = None,
+    edge_failed: int | None = None,
+    reason: str = "",
+) -> ExperimentResult:
+    """Read one Chaos Toolkit journal (``--journal-path``) into a result row."""
+    runs = [r for r in journal.get("run") or [] if isinstance(r, dict)]
+    faults = [
+        r for r in runs if r.get("activity", {}).get("type") == "action" and _module(r["activity"]).startswith("chaosstack.")
+    ]
+    # a fault reports ``confirmed: true``; its undo (start again, heal ...) reports what it did; all must succeed
+    injected = [r for r in faults if isinstance(r.get("output"), dict) and r["output"].get("confirmed") is True]
+    confirmed = bool(injected) and all(r.get("status") == "succeeded" for r in faults)
+    recovery = [
+        r.get("output") for r in runs if _func(r.get("activity", {})) in RECOVERY_FUNCS and r.get("status") == "succeeded"
+    ]
+    ttr = max((float(v) for v in recovery if isinstance(v, int | float)), default=None)
+    lost_values = [r.get("output") for r in runs if _func(r.get("activity", {})) == DATA_FUNC]
+    lost: int | None = None
+    if lost_values:
+        # a data probe that failed (no answer, nothing acknowledged) counts as a loss of 1: never a silent pass
+        lost = sum(int(v) if isinstance(v, int) else 1 for v in lost_values)
+    states = _steady_states(journal)
+    held = sum(1 for s in states if s.get("steady_state_met"))
+    problems = [reason] if reason else []
+    unconfirmed = [r for r in faults if r.get("status") != "succeeded"]
+    for r in unconfirmed:
+        problems.append(f"{r['activity'].get('name')}: {(r.get('exception') or ['failed'])[-1].strip().splitlines()[-1]}")
+    if not faults:
+        problems.append("no fault ran")
+    return ExperimentResult(
+        name=name,
+        weight=weight,
+        status=str(journal.get("status") or "unknown"),
+        deviated=bool(journal.get("deviated")) or held < len(states),
+        fault_confirmed=confirmed,
+        checks=len(states),
+        held=held,
+        time_to_recover=round(ttr, 2) if ttr is not None else None,
+        failed_requests=failed_requests,
+        edge_failed=edge_failed,
+        requests=requests,
+        lost_writes=lost,
+        duration=round(float(journal.get("duration") or 0.0), 1),
+        reason="; ".join(problems)[:300],
+    )
+
+
+def score(results: Sequence[ExperimentResult]) -> float:
+    """The run's resilience score, 0-100: the weighted share of hypothesis checks held (as Litmus weighs probes)."""
+    total = sum(r.weight for r in results)
+    if total == 0:
+        return 0.0
+    return round(100.0 * sum(r.weight * r.held_share for r in results) / total, 1)

@@ -1,0 +1,94 @@
+"""``pipeline chaos``: validate and run the Chaos Toolkit experiments of ``chaos/experiments``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipeline.chaos.experiments import load_all, select
+from pipeline.chaos.runner import ChaosRunner, RunReport, require_chaos_allowed
+from pipeline.cli import output
+from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.environment import load_environment
+from pipeline.errors import ChaosAborted, ChaosDeviated
+from pipeline.project import Project
+
+chaos_app = typer.Typer(no_args_is_help=True, help="Chaos experiments under load, with a resilience score.")
+app.add_typer(chaos_app, name="chaos")
+
+NamesArg = Annotated[list[str] | None, typer.Argument(help="experiment names (files of chaos/experiments); default: all")]
+
+
+@chaos_app.command("list")
+def chaos_list(as_json: JsonOpt = False) -> None:
+    """The experiments, validated (an invalid one exits 40)."""
+    project = Project.discover()
+    experiments = load_all(select(project.root, []), project.root)
+    if as_json:
+        output.emit_json([{"name": e.name, "title": e.title, "weight": e.weight, "faults": e.actions} for e in experiments])
+        return
+    for e in experiments:
+        output.out.print(f"{e.name:28} weight {e.weight}  {e.title}", markup=False, soft_wrap=True)
+
+
+@chaos_app.command("run")
+def chaos_run(env: EnvArg, names: NamesArg = None, dry_run: DryOpt = False, as_json: JsonOpt = False) -> None:
+    """Run experiments against ENV under k6 load; print faults, deviations, recovery and the resilience score.
+
+    Exit 0 when every hypothesis held; 43 when one deviated, a fault was not confirmed or
+    writes were lost; 44 when the error budget stopped an experiment. Bad input (40-42)
+    is refused before any fault.
+    """
+    project = Project.discover()
+    environment = load_environment(project.root, env)
+    require_chaos_allowed(environment)
+    experiments = load_all(select(project.root, names or [], environment.chaos.experiments), project.root, env)
+    ctx = context(env, dry_run)
+    runner = ChaosRunner(ctx.env, ctx.project, ctx.ex, ctx.target, output.say)
+    runner.preflight()
+    report = runner.run(experiments)
+    if dry_run:
+        return
+    if as_json:
+        output.emit_json(report.as_dict())
+    else:
+        print_report(report)
+    if any(r.aborted for r in report.results):
+        raise ChaosAborted(f"{env}: an experiment spent the error budget and was rolled back (score {report.score:g}%)")
+    if not report.passed:
+        failed = [r.name for r in report.results if not r.passed]
+        raise ChaosDeviated(f"{env}: {', '.join(failed)} did not hold (score {report.score:g}%)", hint=f"pipeline history {env}")
+
+
+def _n(value: float | int | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+def print_report(report: RunReport) -> None:
+    table = Table(title=f"{report.env}: chaos run {report.run_id}", title_justify="left")
+    for column in ("experiment", "fault confirmed", "deviated", "time to recover", "failed requests", "lost writes", "held"):
+        table.add_column(column)
+    for r in report.results:
+        table.add_row(
+            r.name,
+            "[green]yes[/green]" if r.fault_confirmed else "[red]no[/red]",
+            "[red]yes[/red]" if r.deviated else "[green]no[/green]",
+            _n(r.time_to_recover, " s"),
+            f"{_n(r.failed_requests)} / {_n(r.requests)}",
+            _n(r.lost_writes),
+            f"{r.held}/{r.checks}",
+        )
+    output.out.print(table)
+    for r in report.results:
+        if r.reason:
+            output.out.print(f"{r.name}: {r.reason}", markup=False)
+    trend = ""
+    if report.previous_score is not None:
+        delta = report.score - report.previous_score
+        trend = f" (previous run {report.previous_score:g}%, {'+' if delta >= 0 else ''}{delta:.1f})"
+    colour = "green" if report.passed else "red"
+    output.out.print(f"resilience score: [{colour}]{report.score:g}%[/{colour}]{trend}")
