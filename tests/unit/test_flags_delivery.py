@@ -130,7 +130,7 @@ def test_app_tasks_mount_the_flags_directory_and_updates_keep_it(tmp_path: Path)
     target = LocalTarget(load_environment(ROOT, "ci"), fake, Project(ROOT, tmp_path), lambda _m: None)
     spec = target.app_spec("stable", "v1", "reg/app:v1")
     mount = f"type=bind,src={tmp_path / 'flags' / 'pl-ci'},dst=/flags,readonly"
-    assert list(spec.mounts)[0] == mount
+    assert spec.mounts[0] == mount
     assert spec.env["APP_FLAGS_FILE"] == "/flags/flags.json"
     create, update = spec.create().argv, spec.update().argv
     assert create[create.index("--mount") + 1] == mount
