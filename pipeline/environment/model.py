@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.environment.vm import Vm
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -183,6 +185,7 @@ class Environment(Strict):
     app: App = App()
     canary: Canary = Canary()
     chaos_allowed: bool = False
+    vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
 
     @property
     def stack(self) -> str:
