@@ -59,6 +59,8 @@ lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the 
 	$(PY) -m ruff format --check pipeline tests app
 	$(PY) -m mypy
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
+	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
+	$(PY) -m mypy --strict environments/aws-vm/infra.py
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
