@@ -79,3 +79,12 @@ bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant 
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
+
+# --- the vm target (playbooks/, pipeline/targets/vm.py) --------------------------------
+.PHONY: test-e2e-vm vm-ssh
+test-e2e-vm: .venv/.ready ## End-to-end tests of the vm target on vm-local (part of test-e2e too)
+	$(PY) -m pytest tests/e2e/test_vm_target.py -q -m e2e
+
+vm-ssh: ## Log in to ENV's VM with the environment's key (vm-local: make vm-ssh ENV=vm-local)
+	@p=$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").vm.ssh.port)'); \
+	ssh -i .pipeline/vm/$(ENV)/id_ed25519 -p $$p -o UserKnownHostsFile=.pipeline/vm/$(ENV)/known_hosts admin@127.0.0.1

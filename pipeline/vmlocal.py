@@ -392,7 +392,6 @@ class LocalVmHost:
                     f"https://127.0.0.1:{self.local.pebble.management_port}/roots/0",
                 ),
                 description="fetch pebble's issuing root",
-                mutates=False,
             )
         )
 

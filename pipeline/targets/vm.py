@@ -128,7 +128,10 @@ class VmTarget:
             error = classify(self.login, result)
             if error is None:
                 return
-            if time.monotonic() >= deadline or self.ex.dry_run:
+            if self.ex.dry_run:
+                self.say(f"(dry run) {error.message}")
+                return
+            if time.monotonic() >= deadline:
                 raise error
             time.sleep(1)
 

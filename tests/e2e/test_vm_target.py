@@ -112,14 +112,15 @@ def test_the_host_with_testinfra(releases: tuple[str, str]) -> None:
 
 
 def _load(name: str, rate: int, seconds: int) -> BackgroundLoad:
+    """k6 through the VM's nginx, bounded in time (the canary needs min_requests per step)."""
     summary = ROOT / ".pipeline" / "k6" / f"{ENV}-{name}.json"
     summary.parent.mkdir(parents=True, exist_ok=True)
-    return BackgroundLoad(ROOT / "perf" / "steady.js", BASE, rate, seconds, summary)
+    return BackgroundLoad(ROOT / "perf" / "steady.js", BASE, rate, seconds, summary, paths="/api/notes?limit=5,/version")
 
 
 def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> None:
     first, second = releases
-    load = _load("canary", rate=20, seconds=400)
+    load = _load("canary", rate=40, seconds=400)
     try:
         deploy = pipeline("deploy", ENV, "--version", second, timeout=900, check=False)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
