@@ -318,7 +318,10 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import releases  # noqa: F401 - registers its commands on `app`
+    from pipeline.cli import (
+        releases,  # noqa: F401 - registers its commands on `app`
+        vm,  # noqa: F401 - `cert` for kind vm
+    )
 
 
 def run() -> None:

@@ -270,6 +270,32 @@ class VmTarget:
             )
         self.say(f"https: {self.https_url} verified against the ACME CA's root")
 
+    # --- the certificate (probes and actions for chaos experiments and tests) --------------------
+    CERT = "/etc/nginx/pipeline/tls/fullchain.pem"
+
+    def certificate_seconds_left(self) -> float | None:
+        """Seconds until the certificate nginx serves expires (None: unreadable)."""
+        text = self.read(
+            f'sudo date -d "$(sudo openssl x509 -in {self.CERT} -noout -enddate | cut -d= -f2)" +%s',
+            "read the certificate's expiry",
+        )
+        try:
+            return float(text.strip()) - time.time()
+        except ValueError:
+            return None
+
+    def renew_certificate(self, force: bool = False) -> None:
+        """certbot renew with the environment's explicit server; the deploy hook tests and reloads nginx."""
+        server = acme_server(self.local.local) if self.local is not None else self.vm.acme.server
+        trust = "REQUESTS_CA_BUNDLE=/etc/letsencrypt/pipeline-acme-ca.pem " if self.vm.acme.ca_root == "pebble" else ""
+        self.ssh(
+            f"sudo {trust}certbot renew --non-interactive --server {shlex.quote(server)} --no-random-sleep-on-renew"
+            + (" --force-renewal" if force else "")
+            + " --deploy-hook /usr/local/sbin/pl-cert-deploy",
+            "renew the certificate" + (" (forced)" if force else ""),
+            timeout=300,
+        )
+
     # --- releases ------------------------------------------------------------------------
     def versions(self) -> list[str]:
         return registry.tags(self.env.image.registry, self.env.image.name)
