@@ -302,7 +302,7 @@ class LocalVmHost:
             self._start(
                 "pebble",
                 ["pebble", "-config", str(self.pebble_dir / "config.json"), "-dnsserver", f"127.0.0.1:{peb.dns_port}"],
-                {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "100"},
+                {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
                 peb.management_port,
             )
         self.fetch_issuing_root()

@@ -288,12 +288,28 @@ class VmTarget:
         """certbot renew with the environment's explicit server; the deploy hook tests and reloads nginx."""
         server = acme_server(self.local.local) if self.local is not None else self.vm.acme.server
         trust = "REQUESTS_CA_BUNDLE=/etc/letsencrypt/pipeline-acme-ca.pem " if self.vm.acme.ca_root == "pebble" else ""
-        self.ssh(
-            f"sudo {trust}certbot renew --non-interactive --server {shlex.quote(server)} --no-random-sleep-on-renew"
-            + (" --force-renewal" if force else "")
-            + " --deploy-hook /usr/local/sbin/pl-cert-deploy",
-            "renew the certificate" + (" (forced)" if force else ""),
-            timeout=300,
+        result = self.ex.run(
+            remote(
+                self.login,
+                f"sudo {trust}certbot renew --non-interactive --server {shlex.quote(server)} --no-random-sleep-on-renew"
+                + (" --force-renewal" if force else "")
+                + " --deploy-hook /usr/local/sbin/pl-cert-deploy 2>&1",
+                "renew the certificate" + (" (forced)" if force else ""),
+                timeout=300,
+                check=False,
+            )
+        )
+        if result.ok or self.ex.dry_run:
+            return
+        detail = " ".join(line.strip() for line in result.stdout.splitlines() if "Detail:" in line or "rror" in line)
+        if "NXDOMAIN" in detail or "DNS problem" in detail:
+            raise DomainUnresolved(
+                f"vm.domain: {self.vm.domain} does not resolve to the host: {detail[:300]}",
+                hint="point the domain's A record at the host; the certificate in use was kept",
+            )
+        raise AcmeRefused(
+            f"vm.acme.server: certbot renew failed: {detail[:300] or result.stdout.strip()[-300:]}",
+            hint="the certificate in use was kept; read /var/log/letsencrypt/letsencrypt.log on the host",
         )
 
     # --- releases ------------------------------------------------------------------------

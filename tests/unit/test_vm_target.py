@@ -205,3 +205,21 @@ def test_the_stand_in_vm_runs_without_privileged_and_publishes_on_loopback_only(
 def test_track_ports_do_not_overlap() -> None:
     assert track_ports("stable", 2) == [8001, 8002]
     assert not set(track_ports("stable", 50)) & set(track_ports("canary", 50))
+
+
+@pytest.mark.parametrize(
+    ("output", "kind"),
+    [
+        ("  Detail: DNS problem: NXDOMAIN looking up A for vm-local.pl-vm.test\n", DomainUnresolved),
+        ("An unexpected error occurred:\nConnection refused\n", AcmeRefused),
+    ],
+)
+def test_a_failed_renewal_is_classified_and_keeps_the_certificate(tmp_path: Path, output: str, kind: type) -> None:
+    ex = FakeExecutor().on("ssh", result=Result(1, output))
+    t = target(tmp_path, ex)
+    with pytest.raises(kind) as err:
+        t.renew_certificate(force=True)
+    assert "kept" in (err.value.hint or "")
+    script = ex.calls[-1].argv[-1]
+    assert "--server https://acme.pl-vm.test:14000/dir" in script and "--no-random-sleep-on-renew" in script
+    assert "--force-renewal" in script and "--nginx" not in script
