@@ -120,7 +120,7 @@ def _load(name: str, rate: int, seconds: int) -> BackgroundLoad:
 
 def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> None:
     first, second = releases
-    load = _load("canary", rate=40, seconds=400)
+    load = _load("canary", rate=30, seconds=400)
     try:
         deploy = pipeline("deploy", ENV, "--version", second, timeout=900, check=False)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
