@@ -61,6 +61,7 @@ lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the 
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
 	$(PIPELINE) gha lint
+	$(PY) -m mypy --strict environments/aws-vm/infra.py
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
@@ -134,3 +135,12 @@ chaos-list: .venv/.ready ## The chaos experiments, validated
 
 test-e2e-chaos: .venv/.ready ## Only the chaos end-to-end tests (environment `ci`)
 	$(PY) -m pytest tests/e2e -q -m e2e -k chaos
+
+# --- the vm target (playbooks/, pipeline/targets/vm.py) --------------------------------
+.PHONY: test-e2e-vm vm-ssh
+test-e2e-vm: .venv/.ready ## End-to-end tests of the vm target on vm-local (part of test-e2e too)
+	$(PY) -m pytest tests/e2e/test_vm_target.py -q -m e2e
+
+vm-ssh: ## Log in to ENV's VM with the environment's key (vm-local: make vm-ssh ENV=vm-local)
+	@p=$$($(PY) -c 'from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, "$(ENV)").vm.ssh.port)'); \
+	ssh -i .pipeline/vm/$(ENV)/id_ed25519 -p $$p -o UserKnownHostsFile=.pipeline/vm/$(ENV)/known_hosts admin@127.0.0.1

@@ -24,6 +24,11 @@
     +-- ExternalError             (10) a third-party command failed (wrapped where it enters)
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
+    |   +-- VmUnreachable         (60) kind vm: no SSH answer from the host
+    |   +-- SshKeyRejected        (61) kind vm: the host refused the SSH key
+    |   +-- AcmeRefused           (62) kind vm: the ACME server refused (or did not answer) certbot
+    |   +-- DomainUnresolved      (63) kind vm: the domain does not resolve to the host
+    |   +-- HostConfigFailed      (64) kind vm: the playbook failed (nginx is never reloaded untested)
     +-- DeployOutcome                  a deploy that ran but did not go through
     |   +-- RolledBack            (20)
     |   +-- Aborted               (21)
@@ -147,6 +152,26 @@ class NotReady(ExternalError):
     exit_code = 11
 
 
+class VmUnreachable(ExternalError):
+    exit_code = 60
+
+
+class SshKeyRejected(ExternalError):
+    exit_code = 61
+
+
+class AcmeRefused(ExternalError):
+    exit_code = 62
+
+
+class DomainUnresolved(ExternalError):
+    exit_code = 63
+
+
+class HostConfigFailed(ExternalError):
+    exit_code = 64
+
+
 class DeployOutcome(PipelineError):
     exit_code = 22
 
@@ -206,6 +231,11 @@ EXIT_CODES: dict[int, str] = {
     52: "unknown flag or variant",
     53: "flag value of the wrong type",
     54: "rollout percentages do not add up to 100",
+    60: "vm: host unreachable over SSH",
+    61: "vm: SSH key refused by the host",
+    62: "vm: the ACME server refused certbot",
+    63: "vm: the domain does not resolve to the host",
+    64: "vm: the playbook failed on the host",
     70: "internal error (a bug in the pipeline)",
     80: "a workflow, dependabot.yml or a make target the workflows call is invalid",
     81: "AWS credentials or region missing",

@@ -12,6 +12,7 @@ from pipeline.environment.base import Strict
 from pipeline.environment.chaos import Chaos
 from pipeline.environment.ecs import Ecs
 from pipeline.environment.perf import Perf
+from pipeline.environment.vm import Vm
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -198,6 +199,7 @@ class Environment(Strict):
     chaos_allowed: bool = False
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
     chaos: Chaos = Chaos()
+    vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
 
     @property
     def stack(self) -> str:

@@ -20,7 +20,11 @@ def target_for(env: Environment, ex: Executor, project: Project, say: Callable[[
         from pipeline.targets.ecs import ecs_target
 
         return ecs_target(env, ex, say)  # type: ignore[return-value]
+    if env.target.kind == "vm":
+        from pipeline.targets.vm import VmTarget
+
+        return VmTarget(env, ex, project, say)
     raise UserError(
         f"target kind '{env.target.kind}' of environment '{env.name}' is not implemented yet",
-        hint="use kind: local",
+        hint="use kind: local or vm",
     )

@@ -1,0 +1,95 @@
+"""Ansible from the pipeline's venv, as ``Command`` values: the inventory of a ``kind: vm``
+environment, and ``ansible-playbook`` runs of playbooks/ with a variables file.
+
+The JSON callback gives the play recap as data (``changed`` per host), so ``up`` can say
+"changed=0" on a second run and tests can check it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.commands import Command
+from pipeline.ssh import Login
+
+
+def inventory(login: Login) -> str:
+    """An INI inventory with one group, ``vm``, holding the environment's host."""
+    common = " ".join(f"-o {setting}" for setting in login.settings())
+    return (
+        "[vm]\n"
+        f"{login.host} ansible_port={login.port} ansible_user={login.user} "
+        f"ansible_ssh_private_key_file={login.key} ansible_ssh_common_args='{common}'\n"
+    )
+
+
+def ansible_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def playbook(
+    root: Path,
+    name: str,
+    inventory_path: Path,
+    vars_path: Path,
+    check: bool = False,
+    extra: dict[str, Any] | None = None,
+    timeout: float = 1200.0,
+) -> Command:
+    argv = [ansible_bin("ansible-playbook"), "-i", str(inventory_path), "-e", f"@{vars_path}"]
+    if extra:
+        argv += ["-e", json.dumps(extra, sort_keys=True)]
+    if check:
+        argv.append("--check")
+    argv.append(str(root / "playbooks" / name))
+    return Command(
+        tuple(argv),
+        description=f"ansible-playbook {name}" + (" --check" if check else ""),
+        env={
+            "ANSIBLE_CONFIG": str(root / "playbooks" / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+        },
+        check=False,
+        timeout=timeout,
+        mutates=not check,
+    )
+
+
+@dataclass(frozen=True)
+class Recap:
+    """What a playbook run did, per the JSON callback."""
+
+    ok: int
+    changed: int
+    failed: int
+    unreachable: int
+    failures: list[str]
+
+    @property
+    def success(self) -> bool:
+        return self.failed == 0 and self.unreachable == 0
+
+
+def recap(stdout: str) -> Recap:
+    """Parse the JSON callback's output (it may be preceded by warnings)."""
+    start = stdout.find("{")
+    try:
+        data = json.loads(stdout[start:]) if start >= 0 else {}
+    except ValueError:
+        return Recap(0, 0, 1, 0, [stdout.strip().splitlines()[-1] if stdout.strip() else "no output"])
+    stats = data.get("stats", {})
+    total = {k: sum(int(h.get(k, 0)) for h in stats.values()) for k in ("ok", "changed", "failures", "unreachable")}
+    failures: list[str] = []
+    for play in data.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                if result.get("failed") or result.get("unreachable"):
+                    message = str(result.get("msg") or result.get("stderr") or "").strip()
+                    failures.append(f"{task.get('task', {}).get('name', '?')} on {host}: {message}")
+    return Recap(total["ok"], total["changed"], total["failures"], total["unreachable"], failures)

@@ -1,0 +1,648 @@
+"""The ``vm`` target: one host reached over SSH, configured by Ansible (playbooks/).
+
+On the host (see playbooks/roles): nginx with TLS from certbot (webroot; the ACME
+server from the environment, always explicit), the app as systemd template units
+``refapp-<track>@<port>`` (one unit per instance, release trees in
+/srv/refapp/releases/<version>), PostgreSQL and Redis from Debian. The traffic split is
+nginx's ``split_clients`` in /etc/nginx/pipeline/split.conf, applied by
+``pl-nginx-apply`` (nginx -t first, then a graceful reload) and reset by the
+``pl-split-watchdog`` unit when the pipeline's lease runs out. Track labels, the deploy
+lock and the operator command live as small files in /var/lib/pipeline/.
+
+How a release gets there: the version's image (the same one the Swarm target runs) is
+read from the registry, its /opt/refapp tree (locked wheels + app) is copied out with
+``docker cp`` and packed once per version into .pipeline/vm/<env>/releases/, and
+playbooks/release.yml unpacks it on the host, migrates and restarts the track's
+instances one at a time.
+
+vm-local (``vm.local`` set) adds the stand-in VM container and pebble (pipeline/vmlocal.py).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline import edge, registry
+from pipeline.ansible import Recap, inventory, playbook, recap
+from pipeline.commands import Command
+from pipeline.edge import Weights
+from pipeline.environment import Environment
+from pipeline.environment.model import Faults
+from pipeline.environment.vm import Vm
+from pipeline.errors import (
+    AcmeRefused,
+    ConfigError,
+    DomainUnresolved,
+    HostConfigFailed,
+    Locked,
+    NotReady,
+    UnknownVersion,
+)
+from pipeline.executor import Executor
+from pipeline.lock import LockInfo
+from pipeline.project import Project
+from pipeline.release import check_version, image_ref
+from pipeline.ssh import Login, classify, probe, remote
+from pipeline.targets.base import TRACKS, ServiceStatus, Status, TrackName, TrackStatus
+from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, state_dir
+
+Say = Callable[[str], None]
+DEPLOY_LABEL = "pipeline.deploy"
+WARM_LABEL = "pipeline.warm"
+PREVIOUS_LABEL = "pipeline.previous"
+VERSION_LABEL = "pipeline.version"
+STATE = "/var/lib/pipeline"
+CONF = "/etc/nginx/pipeline"
+BASE_PORT = {"stable": 8001, "canary": 8101}
+APP_DB = "refapp"
+
+
+def track_ports(track: str, replicas: int) -> list[int]:
+    return [BASE_PORT[track] + i for i in range(replicas)]
+
+
+class VmTarget:
+    kind = "vm"
+
+    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say) -> None:
+        if env.vm is None:
+            raise ConfigError(
+                f"environments/{env.name}/env.yaml: vm: missing for target.kind: vm",
+                hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
+            )
+        self.env = env
+        self.vm: Vm = env.vm
+        self.ex = ex
+        self.project = project
+        self.say = say
+        self.dir = state_dir(project, env)
+        self.local = LocalVmHost(env, ex, project, say) if self.vm.local is not None else None
+        self.login = Login(
+            host=self.vm.host,
+            port=self.vm.ssh.port,
+            user=LOGIN_USER if self.vm.local is not None else self.vm.ssh.user,
+            key=key_path(project, env),
+            known_hosts=self.dir / "known_hosts",
+            control_dir=self.dir,
+        )
+        self.last_recap: Recap | None = None
+
+    # --- names ----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.local is not None:
+            return f"http://127.0.0.1:{self.env.edge.port}"
+        return f"https://{self.vm.domain}" + ("" if self.vm.ports.https == 443 else f":{self.vm.ports.https}")
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{self.vm.domain}:{self.vm.ports.https}"
+
+    def ports(self, track: TrackName) -> list[int]:
+        return track_ports(track, getattr(self.env.tracks, track).replicas)
+
+    # --- validation -------------------------------------------------------------------
+    def check(self) -> None:
+        if self.vm.ssh.key and not Path(self.vm.ssh.key).expanduser().is_file():
+            raise ConfigError(
+                f"environments/{self.env.name}/env.yaml: vm.ssh.key: {self.vm.ssh.key} is not a file",
+                hint="point it at the private key that logs in to the host",
+            )
+        if any(getattr(self.env.tracks, t).replicas > 50 for t in TRACKS):
+            raise ConfigError("tracks: at most 50 instances per track on a VM", hint="lower tracks.*.replicas")
+        if self.local is not None:
+            self.local.check()
+
+    def reach(self, timeout: float = 0.0) -> None:
+        """SSH answers with our key, or one line: unreachable (60) or key refused (61)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.ex.run(probe(self.login))
+            error = classify(self.login, result)
+            if error is None:
+                return
+            if self.ex.dry_run:
+                self.say(f"(dry run) {error.message}")
+                return
+            if time.monotonic() >= deadline:
+                raise error
+            time.sleep(1)
+
+    def ssh(self, script: str, description: str, **kw: Any) -> str:
+        return self.ex.run(remote(self.login, script, description, **kw)).stdout
+
+    def read(self, script: str, description: str) -> str:
+        return self.ex.run(remote(self.login, script, description, mutates=False, check=False)).stdout
+
+    # --- up ------------------------------------------------------------------------------
+    def up(self) -> None:
+        self.check()
+        if self.local is not None:
+            self.local.ensure_pebble()
+            self.local.ensure_vm()
+            self.reach(timeout=60)
+        else:
+            self.reach()
+        self.apply()
+        self.verify_https()
+
+    def secrets(self) -> dict[str, str]:
+        path = self.dir / "secrets.json"
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        values = {
+            "db_password": secrets.token_urlsafe(18),
+            "django_secret_key": secrets.token_urlsafe(40),
+            "docs_password": secrets.token_urlsafe(12),
+        }
+        if not self.ex.dry_run:
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(values))
+        return values
+
+    def variables(self) -> dict[str, Any]:
+        secret = self.secrets()
+        app = self.env.app
+        local = self.local
+        acme = self.vm.acme
+        pub = self.login.key.with_suffix(".pub")
+        common_env = {
+            "APP_DRAIN_SECONDS": str(app.drain_seconds),
+            "APP_UPLOAD_MAX_BYTES": str(app.upload_max_bytes),
+            "APP_UPLOAD_MAX_FILES": str(app.upload_max_files),
+            "DATABASE_URL": f"postgres://{APP_DB}:{secret['db_password']}@127.0.0.1:5432/{APP_DB}",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DJANGO_SECRET_KEY": secret["django_secret_key"],
+            "APP_DOCS_USER": "docs",
+            "APP_DOCS_PASSWORD": secret["docs_password"],
+            **app.env,
+        }
+        return {
+            "common_deploy_keys": [pub.read_text().strip()] if pub.exists() else [],
+            "common_ssh_allow_users": [self.login.user, "deploy"],
+            "common_firewall_extra": ([{"port": OPERATOR_PORT, "source": local.bridge_subnet()}] if local is not None else []),
+            "postgresql_password": secret["db_password"],
+            # the stand-in container cannot make user namespaces; a real VM keeps Debian's sandbox
+            "redis_systemd_overrides": {"PrivateUsers": "false"} if local is not None else {},
+            "nginx_domain": self.vm.domain,
+            "nginx_stable_ports": self.ports("stable"),
+            "nginx_canary_ports": self.ports("canary"),
+            "nginx_operator_port": OPERATOR_PORT,
+            "nginx_client_max_body_size": f"{self.env.edge.max_body_mb}m",
+            "nginx_log_format": edge.LOG_FORMAT,
+            "nginx_split_initial": edge.render_split(self.env, Weights(0)),
+            "nginx_retries": self.env.edge.retries,
+            "certbot_domain": self.vm.domain,
+            "certbot_server": acme_server(local.local) if local is not None else acme.server,
+            "certbot_email": acme.email,
+            "certbot_server_ca": local.api_ca_path().read_text() if local is not None and acme.ca_root == "pebble" else "",
+            "app_common_env": common_env,
+            "app_stable_ports": self.ports("stable"),
+            "app_canary_ports": self.ports("canary"),
+            "app_drain_seconds": app.drain_seconds,
+            "app_stop_grace_seconds": app.stop_grace_seconds,
+        }
+
+    def _write_inputs(self) -> tuple[Path, Path]:
+        inv = self.dir / "inventory.ini"
+        variables = self.dir / "vars.json"
+        if not self.ex.dry_run:
+            inv.write_text(inventory(self.login))
+            variables.touch(mode=0o600)
+            variables.write_text(json.dumps(self.variables(), indent=1, sort_keys=True))
+        return inv, variables
+
+    def apply(self, check: bool = False) -> Recap:
+        """Run playbooks/site.yml; one line per failed task, classified (62/63/64)."""
+        inv, variables = self._write_inputs()
+        self.say(f"ansible: applying playbooks/site.yml to {self.login.destination}:{self.login.port}")
+        result = self.ex.run(playbook(self.project.root, "site.yml", inv, variables, check=check))
+        if self.ex.dry_run and not check:
+            return Recap(0, 0, 0, 0, [])
+        found = recap(result.stdout)
+        self.last_recap = found
+        if not found.success or not result.ok:
+            raise self._failure(found, result.stderr)
+        self.say(f"ansible: ok={found.ok} changed={found.changed} failed=0")
+        return found
+
+    def _failure(self, found: Recap, stderr: str) -> Exception:
+        first = found.failures[0] if found.failures else (stderr.strip().splitlines() or ["no output"])[-1]
+        first = " ".join(first.split())[:400]
+        if "NXDOMAIN" in first or "DNS problem" in first or "no valid A records" in first:
+            return DomainUnresolved(
+                f"vm.domain: {self.vm.domain} does not resolve to the host: {first}",
+                hint="point the domain's A record at the host (vm-local: pebble-challtestsrv answers it)",
+            )
+        if "certbot" in first.lower() or "acme" in first.lower() or "Obtain the certificate" in first:
+            return AcmeRefused(
+                f"vm.acme.server: the ACME server refused the certificate: {first}",
+                hint="check vm.acme.server and that the host's port 80 is reachable for HTTP-01",
+            )
+        if found.unreachable:
+            return HostConfigFailed(f"the host became unreachable during the playbook: {first}", hint="retry `up`")
+        return HostConfigFailed(
+            f"playbooks/site.yml failed: {first}",
+            hint=f"nothing untested was reloaded; fix it and rerun `pipeline up {self.env.name}`",
+        )
+
+    def verify_https(self) -> None:
+        """HTTPS on the domain answers with a certificate the ACME CA issued."""
+        if self.ex.dry_run:
+            return
+        argv = ["curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}"]
+        if self.local is not None:
+            argv += ["--resolve", f"{self.vm.domain}:{self.vm.ports.https}:127.0.0.1"]
+            argv += ["--cacert", str(self.local.pebble_root_path())]
+        argv.append(f"{self.https_url}/edge/healthz")
+        result = self.ex.run(Command(tuple(argv), mutates=False, check=False, description="verify HTTPS"))
+        if not result.ok:
+            raise AcmeRefused(
+                f"{self.https_url} does not answer with a certificate from the ACME CA: {result.stderr.strip()}",
+                hint=f"rerun `pipeline up {self.env.name}`; read certbot's log: /var/log/letsencrypt/letsencrypt.log on the host",
+            )
+        self.say(f"https: {self.https_url} verified against the ACME CA's root")
+
+    # --- the certificate (probes and actions for chaos experiments and tests) --------------------
+    CERT = "/etc/nginx/pipeline/tls/fullchain.pem"
+
+    def certificate_seconds_left(self) -> float | None:
+        """Seconds until the certificate nginx serves expires (None: unreadable)."""
+        text = self.read(
+            f'sudo date -d "$(sudo openssl x509 -in {self.CERT} -noout -enddate | cut -d= -f2)" +%s',
+            "read the certificate's expiry",
+        )
+        try:
+            return float(text.strip()) - time.time()
+        except ValueError:
+            return None
+
+    def renew_certificate(self, force: bool = False) -> None:
+        """certbot renew with the environment's explicit server; the deploy hook tests and reloads nginx."""
+        server = acme_server(self.local.local) if self.local is not None else self.vm.acme.server
+        trust = "REQUESTS_CA_BUNDLE=/etc/letsencrypt/pipeline-acme-ca.pem " if self.vm.acme.ca_root == "pebble" else ""
+        result = self.ex.run(
+            remote(
+                self.login,
+                f"sudo {trust}certbot renew --non-interactive --server {shlex.quote(server)} --no-random-sleep-on-renew"
+                + (" --force-renewal" if force else "")
+                + " --deploy-hook /usr/local/sbin/pl-cert-deploy 2>&1",
+                "renew the certificate" + (" (forced)" if force else ""),
+                timeout=300,
+                check=False,
+            )
+        )
+        if result.ok or self.ex.dry_run:
+            return
+        detail = " ".join(line.strip() for line in result.stdout.splitlines() if "Detail:" in line or "rror" in line)
+        if "NXDOMAIN" in detail or "DNS problem" in detail:
+            raise DomainUnresolved(
+                f"vm.domain: {self.vm.domain} does not resolve to the host: {detail[:300]}",
+                hint="point the domain's A record at the host; the certificate in use was kept",
+            )
+        raise AcmeRefused(
+            f"vm.acme.server: certbot renew failed: {detail[:300] or result.stdout.strip()[-300:]}",
+            hint="the certificate in use was kept; read /var/log/letsencrypt/letsencrypt.log on the host",
+        )
+
+    # --- releases ------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        return registry.tags(self.env.image.registry, self.env.image.name)
+
+    def require_version(self, version: str) -> str:
+        check_version(version)
+        if not registry.answers(self.env.image.registry):
+            raise NotReady(f"the registry {self.env.image.registry} does not answer", hint="run: make setup")
+        if not registry.has_tag(self.env.image.registry, self.env.image.name, version):
+            known = self.versions()[-5:]
+            raise UnknownVersion(
+                f"version '{version}' is not in the registry {self.env.image.registry}/{self.env.image.name}",
+                hint=f"build it with `make build`; known: {', '.join(known) or 'none'}",
+            )
+        return image_ref(self.env.image.registry, self.env.image.name, version)
+
+    def release_archive(self, version: str, image: str) -> Path:
+        """The version's /opt/refapp tree, packed once (from the same image Swarm runs)."""
+        releases = self.dir / "releases"
+        archive = releases / f"{version}.tar.gz"
+        if archive.exists():
+            return archive
+        releases.mkdir(parents=True, exist_ok=True)
+        scratch = f"pl-vm-export-{self.env.name}-{version}"
+        tree = releases / version
+        for command in (
+            Command(("docker", "rm", "-f", scratch), check=False, description="clear an old export container"),
+            Command(("docker", "pull", "-q", image), description=f"pull {image}", timeout=600),
+            Command(("docker", "create", "--name", scratch, image), description=f"open {version} for export"),
+            Command(("rm", "-rf", str(tree)), description="clear the release tree"),
+            Command(("docker", "cp", f"{scratch}:/opt/refapp", str(tree)), description=f"copy {version}'s tree out"),
+            Command(("docker", "rm", "-f", scratch), description="remove the export container"),
+            Command(
+                ("tar", "--owner=0", "--group=0", "-czf", f"{archive}.part", "-C", str(releases), version),
+                description=f"pack release {version}",
+            ),
+            Command(("mv", f"{archive}.part", str(archive)), description="keep the packed release"),
+            Command(("rm", "-rf", str(tree)), description="remove the unpacked tree"),
+        ):
+            self.ex.run(command)
+        return archive
+
+    def deploy_track(
+        self,
+        track: TrackName,
+        version: str,
+        faults: Faults | None = None,
+        labels: dict[str, str] | None = None,
+        timeout: float = 300.0,
+    ) -> None:
+        image = self.require_version(version)
+        archive = self.release_archive(version, image)
+        inv, variables = self._write_inputs()
+        track_env = (faults or getattr(self.env.tracks, track).faults).as_env()
+        extra = {
+            "app_track": track,
+            "app_version": version,
+            "app_release_archive": str(archive),
+            "app_track_ports": self.ports(track),
+            "app_track_env": track_env,
+        }
+        self.say(f"{track}: releasing {version} on {len(self.ports(track))} instance(s)")
+        result = self.ex.run(playbook(self.project.root, "release.yml", inv, variables, extra=extra, timeout=timeout))
+        if self.ex.dry_run:
+            return
+        found = recap(result.stdout)
+        if not found.success or not result.ok:
+            first = found.failures[0] if found.failures else result.stderr.strip()[-300:]
+            raise NotReady(
+                f"{track}: release {version} failed: {' '.join(first.split())[:400]}",
+                hint=f"pipeline logs {self.env.name} --service app-{track}",
+            )
+        current = self.track_labels(track)
+        current.update(labels or {})
+        current[VERSION_LABEL] = version
+        self._write_labels(track, current)
+
+    def _labels_path(self, track: str) -> str:
+        return f"{STATE}/labels-{track}.json"
+
+    def track_labels(self, track: TrackName) -> dict[str, str]:
+        text = self.read(f"sudo cat {self._labels_path(track)} 2>/dev/null || true", f"read the {track} track's labels")
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except ValueError:
+            data = {}
+        return {str(k): str(v) for k, v in data.items()}
+
+    def _write_labels(self, track: str, labels: dict[str, str]) -> None:
+        path = self._labels_path(track)
+        self.ssh(
+            f"sudo install -d -m 0750 {STATE} && sudo tee {path}.new >/dev/null && sudo mv {path}.new {path}",
+            f"label the {track} track",
+            stdin=json.dumps(labels, sort_keys=True),
+        )
+
+    def label_track(self, track: TrackName, add: dict[str, str], remove: tuple[str, ...] = ()) -> None:
+        labels = self.track_labels(track)
+        labels.update(add)
+        for key in remove:
+            labels.pop(key, None)
+        self._write_labels(track, labels)
+
+    def _units(self, track: str) -> str:
+        return f"'refapp-{track}@*.service'"
+
+    def remove_track(self, track: TrackName) -> None:
+        self.ssh(
+            f"sudo systemctl disable --now {self._units(track)} 2>/dev/null; "
+            f"sudo systemctl stop {self._units(track)}; sudo rm -f {self._labels_path(track)}",
+            f"empty the {track} track",
+            timeout=self.env.app.stop_grace_seconds + 60,
+        )
+
+    def scale_track(self, track: TrackName, replicas: int) -> None:
+        ports = track_ports(track, replicas)
+        units = " ".join(f"refapp-{track}@{p}.service" for p in ports)
+        waits = " ".join(str(p) for p in ports)
+        script = (
+            f"sudo systemctl enable --now {units} && for p in {waits}; do i=0; "
+            "until curl -fsS -o /dev/null http://127.0.0.1:$p/readyz; "
+            "do i=$((i+1)); [ $i -gt 120 ] && exit 1; sleep 1; done; done"
+        )
+        self.ssh(script, f"scale {track} to {replicas}", timeout=180)
+
+    # --- weights, lease, operator command ---------------------------------------------------
+    def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
+        lease = "forever" if lease_until is None else f"{lease_until:.0f}"
+        if weights.canary > 0:
+            self.renew_lease(lease_until)
+        self.ssh(
+            "sudo pl-nginx-apply split.conf",
+            f"split traffic: canary {weights.canary}% (nginx -t, then reload; lease {lease})",
+            stdin=edge.render_split(self.env, weights),
+        )
+
+    def weights(self) -> Weights | None:
+        return edge.parse_weights(self.read(f"sudo head -n 1 {CONF}/split.conf", "read the traffic split"))
+
+    def renew_lease(self, until: float | None) -> None:
+        value = "forever" if until is None else f"{until:.0f}"
+        self.ssh(f"echo {value} | sudo tee {CONF}/lease >/dev/null", "renew the split's lease")
+
+    def lease(self) -> float | str | None:
+        text = self.read(f"sudo cat {CONF}/lease 2>/dev/null || true", "read the split's lease").strip()
+        if text == "forever":
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    def send_command(self, command: str) -> None:
+        self.ssh(f"echo {shlex.quote(command)} | sudo tee {STATE}/command >/dev/null", f"send '{command}' to the controller")
+
+    def take_command(self) -> str | None:
+        text = self.read(f"sudo cat {STATE}/command 2>/dev/null && sudo rm -f {STATE}/command || true", "read operator command")
+        return text.strip() or None
+
+    def clear_command(self) -> None:
+        self.ssh(f"sudo rm -f {STATE}/command", "clear the operator command")
+
+    def track_pin_token(self) -> str:
+        """Not yet: the VM's nginx split has no token-gated track pin (the Swarm edge's
+        ``X-Pipeline-Track``), so the perf gate's compare cannot run here."""
+        from pipeline.errors import GateError
+
+        raise GateError(
+            "the vm target's nginx cannot pin a request to a track yet, so compare cannot run there",
+            hint="use --script load (absolute thresholds) on a vm environment",
+        )
+
+    def log_reader(self) -> Callable[[int], bytes]:
+        log = "/var/log/nginx/pipeline/access.json"
+
+        def read(offset: int) -> bytes:
+            result = self.ex.run(
+                remote(self.login, f"sudo tail -c +{offset + 1} {log}", "read nginx's log", mutates=False, check=False)
+            )
+            return result.stdout.encode()
+
+        return read
+
+    def log_size(self) -> int:
+        text = self.read("sudo stat -c %s /var/log/nginx/pipeline/access.json 2>/dev/null || echo 0", "size of nginx's log")
+        return int(text.strip() or 0)
+
+    # --- promote / revert (as the local target) -----------------------------------------------
+    def promote(self, version: str, previous: str | None) -> None:
+        self.deploy_track("stable", version)
+        self.label_track("stable", {PREVIOUS_LABEL: previous} if previous else {})
+        self.set_weights(Weights(0))
+        if previous:
+            self.deploy_track("canary", previous, faults=self.env.tracks.stable.faults, labels={WARM_LABEL: "previous"})
+        else:
+            self.remove_track("canary")
+
+    def revert_to_previous(self, previous: str) -> None:
+        warm = self.track_labels("canary").get(WARM_LABEL) == "previous"
+        if warm:
+            self.set_weights(Weights(100), lease_until=time.time() + 600)
+        self.deploy_track("stable", previous)
+        self.set_weights(Weights(0))
+        self.remove_track("canary")
+
+    # --- the deploy lock: a file created with noclobber (atomic) ----------------------------------
+    def read_lock(self) -> LockInfo | None:
+        text = self.read(f"sudo cat {STATE}/lock 2>/dev/null || true", "read the deploy lock")
+        return LockInfo.from_json(text) if text.strip() else None
+
+    def acquire_lock(self, info: LockInfo) -> None:
+        result = self.ex.run(
+            remote(
+                self.login,
+                f"sudo install -d -m 0750 {STATE} && sudo sh -c 'set -C; cat > {STATE}/lock'",
+                "take the deploy lock",
+                stdin=info.to_json(),
+                check=False,
+            )
+        )
+        if result.ok:
+            return
+        held = self.read_lock()
+        if held is None:
+            raise NotReady(f"could not take the deploy lock: {result.stderr.strip()}", hint="retry")
+        stale = " The holder's process is gone: the lock is stale." if held.alive() is False else ""
+        raise Locked(
+            f"{self.env.name} is locked by {held.describe()}.{stale}",
+            hint=f"wait for it, or break it: pipeline lock break {self.env.name}",
+        )
+
+    def release_lock(self) -> None:
+        self.ssh(f"sudo rm -f {STATE}/lock", "release the deploy lock", check=False)
+
+    # --- status ------------------------------------------------------------------------------
+    STATUS_SCRIPT = r"""
+for t in stable canary; do
+  echo "track $t $(systemctl list-units --plain --no-legend --state=active "refapp-$t@*.service" | wc -l)"
+  echo "labels $t $(sudo cat /var/lib/pipeline/labels-$t.json 2>/dev/null | tr -d '\n' || true)"
+done
+for s in nginx postgresql redis-server pl-split-watchdog; do echo "service $s $(systemctl is-active $s)"; done
+echo "split $(sudo head -n 1 /etc/nginx/pipeline/split.conf 2>/dev/null)"
+echo "lease $(sudo cat /etc/nginx/pipeline/lease 2>/dev/null)"
+echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
+"""
+
+    def status(self) -> Status:
+        result = self.ex.run(remote(self.login, self.STATUS_SCRIPT, "read the host's state", mutates=False, check=False))
+        if not result.ok:
+            return Status(self.env.name, self.kind, self.url, False, None)
+        tracks: dict[str, TrackStatus] = {}
+        services: dict[str, ServiceStatus] = {}
+        labels: dict[str, dict[str, str]] = {}
+        weights: Weights | None = None
+        lease: float | str | None = None
+        lock: LockInfo | None = None
+        running_counts: dict[str, int] = {}
+        for line in result.stdout.splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "track":
+                name, running, *_ = [*rest.split(), "0"]
+                running_counts[name] = int(running)
+            elif kind == "labels":
+                name, _, body = rest.partition(" ")
+                try:
+                    labels[name] = json.loads(body) if body.strip() else {}
+                except ValueError:
+                    labels[name] = {}
+            elif kind == "service":
+                name, _, state = rest.partition(" ")
+                services[name] = ServiceStatus(name, 1, 1 if state.strip() == "active" else 0)
+            elif kind == "split":
+                weights = edge.parse_weights(rest)
+            elif kind == "lease":
+                text = rest.strip()
+                lease = text if text == "forever" else (float(text) if text.replace(".", "", 1).isdigit() else None)
+            elif kind == "lock" and rest.strip():
+                lock = LockInfo.from_json(rest)
+        for track in TRACKS:
+            version = labels.get(track, {}).get(VERSION_LABEL)
+            desired = getattr(self.env.tracks, track).replicas if version else 0
+            tracks[track] = TrackStatus(track, version, desired, running_counts.get(track, 0))
+        edge_running = services.get("nginx", ServiceStatus("nginx", 1, 0)).running > 0
+        return Status(
+            self.env.name,
+            self.kind,
+            self.url,
+            edge_running,
+            weights,
+            tracks,
+            services,
+            canary_state=self._canary_state(tracks["canary"], labels.get("canary", {}), weights, lock, lease),
+            lock=lock.as_dict() if lock else None,
+            lease=lease,
+        )
+
+    def _canary_state(
+        self,
+        canary: TrackStatus,
+        labels: dict[str, str],
+        weights: Weights | None,
+        lock: LockInfo | None,
+        lease: float | str | None,
+    ) -> str:
+        if canary.desired == 0:
+            return "idle"
+        if labels.get(WARM_LABEL) == "previous":
+            return "warm-previous"
+        if lock is not None:
+            alive = lock.alive()
+            fresh = lease == "forever" or (isinstance(lease, float) and lease > time.time())
+            if alive or (alive is None and fresh):
+                return "running"
+        if DEPLOY_LABEL in labels or (weights is not None and weights.canary > 0):
+            return "orphaned"
+        return "idle"
+
+    # --- down and logs ------------------------------------------------------------------------
+    def down(self, volumes: bool = False) -> None:
+        if self.local is not None:
+            self.local.remove_vm()
+            if volumes:
+                self.local.stop_pebble()
+            return
+        self.reach()
+        for track in TRACKS:
+            self.remove_track(track)
+
+    def logs(self, service: str, tail: int, follow: bool) -> None:
+        units = {"edge": "nginx", "db": "postgresql", "cache": "redis-server"}
+        unit = units.get(service, f"refapp-{service.removeprefix('app-')}@*")
+        script = f"sudo journalctl --no-pager -n {tail} -u {shlex.quote(unit)}" + (" -f" if follow else "")
+        command = remote(self.login, script, f"logs of {service}", mutates=False, check=False, timeout=None)
+        subprocess.run(list(command.argv), check=False)

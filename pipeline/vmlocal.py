@@ -1,0 +1,405 @@
+"""vm-local: a stand-in for a rented VM and for Let's Encrypt, on this machine.
+
+* The VM: a systemd container (``images/vm``, built FROM the project's base image) with
+  OpenSSH, run without --privileged (``--cap-add SYS_ADMIN --cgroupns=private --tmpfs /run
+  --tmpfs /run/lock``, plus NET_ADMIN for its own nftables firewall). Its SSH, HTTP, HTTPS
+  and operator ports are published on 127.0.0.1 only; the login is key only, with a key
+  pair generated into ``.pipeline/vm/<env>/`` (never committed).
+* The ACME server: Debian's ``pebble`` (installed with apt when missing) with its API on
+  the Docker bridge's gateway (the VM reaches it as ``acme.pl-vm.test`` through
+  ``--add-host ...:host-gateway``) and ``pebble-challtestsrv`` answering DNS for the
+  environment's domain only, with 127.0.0.1: pebble validates HTTP-01 on the VM's
+  published HTTP port. Pebble's API certificate comes from a small CA made here.
+
+Everything is read first and only made when missing, so a second ``up`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline import docker, poll
+from pipeline.commands import Command
+from pipeline.engine import apt_install, can_install
+from pipeline.environment import Environment
+from pipeline.environment.vm import LocalVm, Vm
+from pipeline.errors import ConfigError, EngineUnavailable, NotReady
+from pipeline.executor import Executor
+from pipeline.images import _dir_digest, ensure_base
+from pipeline.ports import port_free
+from pipeline.project import Project
+
+Say = Callable[[str], None]
+ACME_HOST = "acme.pl-vm.test"
+LOGIN_USER = "admin"
+OPERATOR_PORT = 8080
+
+
+def state_dir(project: Project, env: Environment) -> Path:
+    path = project.state / "vm" / env.name
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def key_path(project: Project, env: Environment) -> Path:
+    vm = _vm(env)
+    if vm.ssh.key:
+        return Path(vm.ssh.key).expanduser()
+    return state_dir(project, env) / "id_ed25519"
+
+
+def _vm(env: Environment) -> Vm:
+    if env.vm is None:
+        raise ConfigError(f"environments/{env.name}/env.yaml: vm: missing", hint="kind: vm needs a vm: section")
+    return env.vm
+
+
+def container_name(env: Environment, local: LocalVm) -> str:
+    return local.container or env.stack
+
+
+def acme_server(local: LocalVm) -> str:
+    return f"https://{ACME_HOST}:{local.pebble.port}/dir"
+
+
+class LocalVmHost:
+    """The stand-in VM container and the local pebble, for one environment."""
+
+    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say) -> None:
+        vm = _vm(env)
+        if vm.local is None:
+            raise ConfigError(f"environments/{env.name}/env.yaml: vm.local: missing", hint="only vm-local has a stand-in")
+        self.env = env
+        self.vm = vm
+        self.local = vm.local
+        self.ex = ex
+        self.project = project
+        self.say = say
+        self.dir = state_dir(project, env)
+        self.name = container_name(env, self.local)
+        self.pebble_dir = self.dir / "pebble"
+
+    # --- validation --------------------------------------------------------------
+    def ports(self) -> dict[str, int]:
+        return {
+            "vm.ssh.port": self.vm.ssh.port,
+            "vm.ports.http": self.vm.ports.http,
+            "vm.ports.https": self.vm.ports.https,
+            "edge.port": self.env.edge.port,
+        }
+
+    def check(self) -> None:
+        ports = self.ports()
+        if len(set(ports.values())) != len(ports):
+            raise ConfigError(
+                f"environments/{self.env.name}/env.yaml: {', '.join(ports)} must all differ",
+                hint="pick four free ports",
+            )
+        if self.running():
+            return
+        for key, port in ports.items():
+            if not port_free("127.0.0.1", port):
+                from pipeline.errors import PortTaken
+
+                raise PortTaken(
+                    f"environments/{self.env.name}/env.yaml: {key}: 127.0.0.1:{port} is taken by another program",
+                    hint="free it or choose another port",
+                )
+
+    # --- the key pair ---------------------------------------------------------------
+    def ensure_key(self) -> Path:
+        key = key_path(self.project, self.env)
+        if key.exists() and key.with_suffix(".pub").exists():
+            return key
+        self.ex.run(
+            Command(
+                ("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"pipeline-{self.env.name}", "-f", str(key)),
+                description="generate the environment's SSH key pair",
+            )
+        )
+        return key
+
+    # --- the VM container -------------------------------------------------------------
+    def image(self) -> str:
+        base = ensure_base(self.ex, self.project, self.env, self.say)
+        base_id = self.ex.run(docker.image_exists(base)).stdout.strip() or base
+        ref = f"pl-vm/host:{_dir_digest(self.project.root / 'images' / 'vm', base_id)}"
+        if self.ex.run(docker.image_exists(ref)).ok:
+            self.say(f"vm image: {ref} (cached)")
+        else:
+            self.say(f"vm image: building {ref}")
+            self.ex.run(docker.build(str(self.project.root / "images" / "vm"), ref, build_args={"BASE_IMAGE": base}))
+        return ref
+
+    def _inspect(self) -> dict[str, object] | None:
+        result = self.ex.run(docker.container_inspect(self.name))
+        if not result.ok:
+            return None
+        found: list[dict[str, object]] = json.loads(result.stdout)
+        return found[0] if found else None
+
+    def running(self) -> bool:
+        info = self._inspect()
+        state = info.get("State") if info else None
+        return isinstance(state, dict) and bool(state.get("Running"))
+
+    def run_command(self, image: str, key: Path) -> Command:
+        vm = self.vm
+        argv = [
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            self.name,
+            "--hostname",
+            self.name,
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cgroupns=private",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--restart",
+            "unless-stopped",
+            "--add-host",
+            f"{ACME_HOST}:host-gateway",
+            "--volume",
+            f"{key.with_suffix('.pub')}:/etc/ssh/authorized_keys/{LOGIN_USER}:ro",
+            "--label",
+            f"pipeline.env={self.env.name}",
+            "--label",
+            "pipeline.role=vm",
+        ]
+        for port, inside in ((vm.ssh.port, 22), (vm.ports.http, 80), (vm.ports.https, 443), (self.env.edge.port, OPERATOR_PORT)):
+            argv += ["--publish", f"127.0.0.1:{port}:{inside}"]
+        argv.append(image)
+        return Command(tuple(argv), description=f"start the stand-in VM {self.name}")
+
+    def ensure_vm(self) -> None:
+        key = self.ensure_key()
+        info = self._inspect()
+        if info is not None:
+            state = info.get("State")
+            if isinstance(state, dict) and state.get("Running"):
+                self.say(f"vm {self.name}: running")
+                return
+            self.ex.run(docker.container_rm(self.name))
+        image = self.image()
+        known = self.dir / "known_hosts"
+        if not self.ex.dry_run:
+            known.unlink(missing_ok=True)  # a new VM has new host keys
+        self.ex.run(self.run_command(image, key))
+
+    def remove_vm(self) -> None:
+        self.ex.run(docker.container_rm(self.name))
+        if not self.ex.dry_run:
+            (self.dir / "known_hosts").unlink(missing_ok=True)
+
+    def gateway(self) -> str:
+        result = self.ex.run(
+            Command(
+                ("docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"),
+                mutates=False,
+                check=False,
+                description="read the Docker bridge's gateway",
+            )
+        )
+        return result.stdout.strip() or "172.17.0.1"
+
+    def bridge_subnet(self) -> str:
+        result = self.ex.run(
+            Command(
+                ("docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Subnet}}"),
+                mutates=False,
+                check=False,
+                description="read the Docker bridge's subnet",
+            )
+        )
+        return result.stdout.strip() or "172.17.0.0/16"
+
+    # --- pebble ---------------------------------------------------------------------------
+    def pebble_root_path(self) -> Path:
+        return self.pebble_dir / "issuing-root.pem"
+
+    def api_ca_path(self) -> Path:
+        return self.pebble_dir / "api-ca.pem"
+
+    def ensure_pebble(self) -> None:
+        if shutil.which("pebble") is None or shutil.which("pebble-challtestsrv") is None:
+            if not can_install():
+                raise EngineUnavailable("pebble is missing", hint="apt-get install pebble (Debian's ACME test server)")
+            for command in apt_install("pebble"):
+                self.ex.run(command)
+        self.pebble_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_api_cert()
+        peb = self.local.pebble
+        gateway = self.gateway()
+        if self._alive("challtestsrv"):
+            self.say("pebble-challtestsrv: running")
+        else:
+            self._start(
+                "challtestsrv",
+                [
+                    "pebble-challtestsrv",
+                    "-defaultIPv4",
+                    "",
+                    "-defaultIPv6",
+                    "",
+                    "-dns01",
+                    f"127.0.0.1:{peb.dns_port}",
+                    "-management",
+                    f"127.0.0.1:{peb.dns_management_port}",
+                    "-http01",
+                    "",
+                    "-https01",
+                    "",
+                    "-tlsalpn01",
+                    "",
+                ],
+                {},
+                peb.dns_management_port,
+            )
+        # the domain resolves to this machine (where the VM's HTTP port is published), nothing else
+        self.ex.run(
+            Command(
+                (
+                    "curl",
+                    "-fsS",
+                    "-X",
+                    "POST",
+                    "-d",
+                    json.dumps({"host": self.vm.domain, "addresses": ["127.0.0.1"]}),
+                    f"http://127.0.0.1:{peb.dns_management_port}/add-a",
+                ),
+                description=f"challtestsrv: {self.vm.domain} -> 127.0.0.1",
+            )
+        )
+        if self._alive("pebble"):
+            self.say("pebble: running")
+        else:
+            config = {
+                "pebble": {
+                    "listenAddress": f"{gateway}:{peb.port}",
+                    "managementListenAddress": f"127.0.0.1:{peb.management_port}",
+                    "certificate": str(self.pebble_dir / "api-cert.pem"),
+                    "privateKey": str(self.pebble_dir / "api-key.pem"),
+                    "httpPort": self.vm.ports.http,
+                    "tlsPort": self.vm.ports.https,
+                    "ocspResponderURL": "",
+                    "externalAccountBindingRequired": False,
+                }
+            }
+            if not self.ex.dry_run:
+                (self.pebble_dir / "config.json").write_text(json.dumps(config, indent=2))
+            self._start(
+                "pebble",
+                ["pebble", "-config", str(self.pebble_dir / "config.json"), "-dnsserver", f"127.0.0.1:{peb.dns_port}"],
+                {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
+                peb.management_port,
+            )
+        self.fetch_issuing_root()
+
+    def _ensure_api_cert(self) -> None:
+        d = self.pebble_dir
+        if (d / "api-cert.pem").exists() and (d / "api-ca.pem").exists():
+            return
+        san = f"subjectAltName=DNS:{ACME_HOST},DNS:localhost,IP:127.0.0.1"
+        for command in (
+            Command(
+                (
+                    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "3650", "-subj", "/CN=pipeline vm-local ACME API CA",
+                    "-keyout", str(d / "api-ca-key.pem"), "-out", str(d / "api-ca.pem"),
+                ),
+                description="make the CA of pebble's API certificate",
+            ),
+            Command(
+                (
+                    "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", f"/CN={ACME_HOST}", "-keyout", str(d / "api-key.pem"), "-out", str(d / "api.csr"),
+                ),
+                description="make pebble's API key",
+            ),
+            Command(
+                (
+                    "openssl", "x509", "-req", "-in", str(d / "api.csr"), "-CA", str(d / "api-ca.pem"),
+                    "-CAkey", str(d / "api-ca-key.pem"), "-CAcreateserial", "-days", "3650",
+                    "-extfile", "/dev/stdin", "-out", str(d / "api-cert.pem"),
+                ),
+                stdin=san + "\n",
+                description="sign pebble's API certificate",
+            ),
+        ):  # fmt: skip
+            self.ex.run(command)
+
+    def _pidfile(self, name: str) -> Path:
+        return self.pebble_dir / f"{name}.pid"
+
+    def _alive(self, name: str) -> bool:
+        try:
+            pid = int(self._pidfile(name).read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return False
+        return b"pebble" in cmdline
+
+    def _start(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
+        if not port_free("127.0.0.1", port):
+            from pipeline.errors import PortTaken
+
+            raise PortTaken(
+                f"environments/{self.env.name}/env.yaml: vm.local.pebble: 127.0.0.1:{port} is taken by another program",
+                hint="choose other vm.local.pebble ports",
+            )
+        log = self.project.state_path("logs", f"{self.env.name}-{name}.log")
+        script = f'echo $$ > "{self._pidfile(name)}"; exec "$@"'
+        self.ex.run(
+            Command(
+                ("sh", "-c", script, name, *argv),
+                env=env,
+                background=True,
+                log_path=str(log),
+                description=f"start {name} (log: {log})",
+            )
+        )
+        if self.ex.dry_run:
+            return
+        poll.until(
+            lambda: True if not port_free("127.0.0.1", port) else None,
+            30,
+            lambda: NotReady(f"{name} did not start within 30 s", hint=f"read {log}"),
+        )
+
+    def fetch_issuing_root(self) -> None:
+        """pebble's issuing root (new at every pebble start): HTTPS is verified against it."""
+        self.ex.run(
+            Command(
+                (
+                    "curl",
+                    "-fsS",
+                    "--cacert",
+                    str(self.api_ca_path()),
+                    "-o",
+                    str(self.pebble_root_path()),
+                    f"https://127.0.0.1:{self.local.pebble.management_port}/roots/0",
+                ),
+                description="fetch pebble's issuing root",
+            )
+        )
+
+    def stop_pebble(self) -> None:
+        for name in ("pebble", "challtestsrv"):
+            if self._alive(name):
+                pid = self._pidfile(name).read_text().strip()
+                self.ex.run(Command(("kill", pid), check=False, description=f"stop {name} (pid {pid})"))
+                if not self.ex.dry_run:
+                    time.sleep(0.5)
+                    self._pidfile(name).unlink(missing_ok=True)

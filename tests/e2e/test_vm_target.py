@@ -1,0 +1,162 @@
+"""End-to-end: the vm target on vm-local (a systemd container over SSH + pebble).
+
+Own fixture, not the Swarm `ci` stack: from nothing (`down --volumes`, then `up`), a
+second `up` with changed=0, the host verified with testinfra over SSH, a canary deploy and
+a rollback under k6 load, and a forced certificate renewal under HTTPS load.
+PIPELINE_E2E_VM_ENV runs it on another vm environment (e.g. a developer's dev-vm).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.environment import load_environment
+from pipeline.k6 import BackgroundLoad, Summary, run_command
+
+from .conftest import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = os.environ.get("PIPELINE_E2E_VM_ENV", "vm-local")
+CONF = load_environment(ROOT, ENV)
+assert CONF.vm is not None and CONF.vm.local is not None
+VM = CONF.vm
+STATE = ROOT / ".pipeline" / "vm" / ENV
+BASE = f"http://127.0.0.1:{CONF.edge.port}"
+HTTPS = f"https://{VM.domain}:{VM.ports.https}"
+
+pytestmark = pytest.mark.e2e
+
+
+def ssh(script: str, check: bool = True) -> str:
+    argv = [
+        "ssh", "-i", str(STATE / "id_ed25519"), "-p", str(VM.ssh.port), "-o", "BatchMode=yes",
+        "-o", f"UserKnownHostsFile={STATE / 'known_hosts'}", "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "LogLevel=ERROR", "admin@127.0.0.1", "--", script,
+    ]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ssh {script!r} exited {result.returncode}: {result.stderr}")
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[dict[str, Any]]:
+    """From nothing: whatever an earlier run left is removed, then `up` (timed)."""
+    pipeline("down", ENV, "--volumes", check=False, timeout=300)
+    started = time.monotonic()
+    first = pipeline("up", ENV, timeout=1800)
+    yield {"first": first.stdout + first.stderr, "seconds": time.monotonic() - started}
+    if not os.environ.get("PIPELINE_E2E_KEEP"):
+        pipeline("down", ENV, "--volumes", check=False, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def releases(vm: dict[str, Any]) -> tuple[str, str]:
+    """This commit, built twice (two tags), the first one released straight to stable."""
+    first = pipeline("build", "--env", ENV, timeout=1800).stdout.strip()
+    second = pipeline("build", "--env", ENV, "--suffix", "vm2", timeout=900).stdout.strip()
+    pipeline("deploy", ENV, "--version", first, "--track", "stable", timeout=900)
+    return first, second
+
+
+def test_up_from_nothing_issues_a_certificate_and_verifies_https(vm: dict[str, Any]) -> None:
+    assert "changed=" in vm["first"] and "failed=0" in vm["first"]
+    assert f"https: {HTTPS} verified against the ACME CA's root" in vm["first"]
+
+
+def test_a_second_up_changes_nothing(vm: dict[str, Any]) -> None:
+    again = pipeline("up", ENV, timeout=1200)
+    assert re.search(r"changed=0\b", again.stdout + again.stderr), again.stdout + again.stderr
+
+
+def test_the_host_with_testinfra(releases: tuple[str, str]) -> None:
+    import testinfra
+
+    host = testinfra.get_host(
+        f"ssh://admin@127.0.0.1:{VM.ssh.port}",
+        ssh_identity_file=str(STATE / "id_ed25519"),
+        ssh_extra_args=f"-o UserKnownHostsFile={STATE / 'known_hosts'} -o StrictHostKeyChecking=accept-new -o BatchMode=yes",
+        sudo=True,
+    )
+    for unit in ("nginx", "postgresql", "redis-server", "pl-split-watchdog", "refapp-stable@8001", "refapp-stable@8002"):
+        assert host.service(unit).is_running, unit
+    assert host.service("nginx").is_enabled
+    assert host.service("pl-certbot-renew.timer").is_running
+    # SSH hardening in force (sshd's effective configuration)
+    effective = host.check_output("sshd -T")
+    assert "permitrootlogin no" in effective and "passwordauthentication no" in effective
+    assert "kbdinteractiveauthentication no" in effective
+    # the certificate nginx serves: for the domain, from the ACME CA, valid for more than a day
+    cert = "/etc/nginx/pipeline/tls/fullchain.pem"
+    assert f"DNS:{VM.domain}" in host.check_output(f"openssl x509 -in {cert} -noout -ext subjectAltName")
+    assert "Pebble" in host.check_output(f"openssl x509 -in {cert} -noout -issuer")
+    assert host.run(f"openssl x509 -in {cert} -noout -checkend 86400").rc == 0
+    # only the expected ports listen; everything but SSH/HTTP/HTTPS/operator on loopback only
+    public = {22, 80, 443, 8080}
+    for socket in host.socket.get_listening_sockets():
+        if not socket.startswith("tcp://"):
+            continue
+        address, _, port = socket.removeprefix("tcp://").rpartition(":")
+        if address not in ("127.0.0.1", "::1", "[::1]"):
+            assert int(port) in public, f"{socket} listens beyond loopback"
+    # the firewall drops anything else
+    assert "policy drop" in host.check_output("nft list chain inet filter input")
+
+
+def _load(name: str, rate: int, seconds: int) -> BackgroundLoad:
+    """k6 through the VM's nginx, bounded in time (the canary needs min_requests per step)."""
+    summary = ROOT / ".pipeline" / "k6" / f"{ENV}-{name}.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    return BackgroundLoad(ROOT / "perf" / "steady.js", BASE, rate, seconds, summary, paths="/api/notes?limit=5,/version")
+
+
+def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> None:
+    first, second = releases
+    load = _load("canary", rate=30, seconds=400)
+    try:
+        deploy = pipeline("deploy", ENV, "--version", second, timeout=900, check=False)
+        assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        current = pipeline("status", ENV, "--json").stdout
+        assert f'"version": "{second}"' in current
+        back = pipeline("rollback", ENV, timeout=600, check=False)
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert f'"version": "{first}"' in pipeline("status", ENV, "--json").stdout
+    finally:
+        summary = load.stop()
+    assert summary is not None and summary.requests > 100
+    print(f"canary+rollback under load: {summary}")
+    assert summary.failed == 0, summary
+
+
+def test_forced_renewal_under_https_load(releases: tuple[str, str]) -> None:
+    cert = "/etc/nginx/pipeline/tls/fullchain.pem"
+    before = ssh(f"sudo openssl x509 -in {cert} -noout -serial")
+    summary_path = ROOT / ".pipeline" / "k6" / f"{ENV}-renewal.json"
+    summary_path.unlink(missing_ok=True)
+    command = run_command(
+        ROOT / "perf" / "https.js",
+        summary_path,
+        {"BASE_URL": HTTPS, "HOST": VM.domain, "IP": "127.0.0.1", "RATE": "20", "DURATION": "40s"},
+    )
+    root = STATE / "pebble" / "issuing-root.pem"
+    k6 = subprocess.Popen(list(command.argv), env={**os.environ, "SSL_CERT_FILE": str(root)}, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(5)
+        renewed = pipeline("cert", ENV, "--renew", "--force", "--json", timeout=300)
+        assert '"renewed": true' in renewed.stdout
+    finally:
+        k6.wait(timeout=120)
+    after = ssh(f"sudo openssl x509 -in {cert} -noout -serial")
+    assert after != before, "the certificate was not renewed"
+    summary = Summary.load(summary_path)
+    print(f"forced renewal under HTTPS load: {summary}")
+    assert summary.requests > 100
+    assert summary.failed == 0, summary

@@ -1,0 +1,225 @@
+"""The vm target's own logic: the model, SSH error classes, the play recap, the commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.ansible import inventory, playbook, recap
+from pipeline.commands import Command, Result
+from pipeline.edge import Weights, parse_weights
+from pipeline.environment import load_environment, load_file
+from pipeline.errors import (
+    AcmeRefused,
+    ConfigError,
+    DomainUnresolved,
+    HostConfigFailed,
+    SshKeyRejected,
+    VmUnreachable,
+)
+from pipeline.project import Project
+from pipeline.ssh import Login, classify
+from pipeline.targets.vm import VmTarget, track_ports
+from pipeline.testing import FakeExecutor
+from pipeline.vmlocal import LocalVmHost
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project(tmp_path: Path) -> Project:
+    return Project(root=ROOT, state=tmp_path / "state")
+
+
+def login(tmp_path: Path) -> Login:
+    return Login("127.0.0.1", 22022, "admin", tmp_path / "id", tmp_path / "known_hosts", tmp_path)
+
+
+def test_vm_local_loads_with_its_own_ports() -> None:
+    env = load_environment(ROOT, "vm-local")
+    assert env.target.kind == "vm" and env.vm is not None and env.vm.local is not None
+    assert env.stack.startswith("pl-vm")
+    ports = {env.vm.ssh.port, env.vm.ports.http, env.vm.ports.https, env.edge.port}
+    assert len(ports) == 4
+    # never the ci or local edge ports, never the dev ranges
+    assert not ports & {8080, 18080} and not any(18300 <= p <= 18399 or 22300 <= p <= 22399 for p in ports)
+    assert env.vm.acme.ca_root == "pebble"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "environments" / "v" / "env.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(body)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("target: {kind: vm}\nvm: {domain: not_a_domain}\n", "vm.domain"),
+        ("target: {kind: vm}\nvm: {acme: {server: 'http://plain/dir'}}\n", "vm.acme.server"),
+        ("target: {kind: vm}\nvm: {acme: {ca_root: pebble}}\n", "vm"),
+        ("target: {kind: vm}\nvm: {hosts: ['10.0.0.1'], local: {}}\n", "vm"),
+        ("target: {kind: vm}\nvm: {local: {container: other}}\n", "vm.local.container"),
+        ("target: {kind: vm}\nvm: {ssh: {user: 'Root Admin'}}\n", "vm.ssh.user"),
+    ],
+)
+def test_bad_vm_sections_are_one_line_with_the_key_path(tmp_path: Path, body: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_file(write(tmp_path, body), "v", tmp_path)
+    assert needle in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_kind_vm_without_a_vm_section_is_refused(tmp_path: Path) -> None:
+    env = load_file(write(tmp_path, "target: {kind: vm}\n"), "v", tmp_path)
+    with pytest.raises(ConfigError, match="vm: missing"):
+        VmTarget(env, FakeExecutor(), project(tmp_path), lambda _: None)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind", "code"),
+    [
+        ("admin@127.0.0.1: Permission denied (publickey).", SshKeyRejected, 61),
+        ("ssh: connect to host 127.0.0.1 port 22022: Connection refused", VmUnreachable, 60),
+        ("ssh: connect to host 10.9.9.9 port 22: Connection timed out", VmUnreachable, 60),
+    ],
+)
+def test_ssh_failures_are_classified(tmp_path: Path, stderr: str, kind: type, code: int) -> None:
+    error = classify(login(tmp_path), Result(255, "", stderr))
+    assert isinstance(error, kind)
+    assert error.exit_code == code
+    assert error.hint
+
+
+def test_a_working_ssh_probe_is_no_error(tmp_path: Path) -> None:
+    assert classify(login(tmp_path), Result(0)) is None
+
+
+def test_inventory_and_playbook_commands(tmp_path: Path) -> None:
+    text = inventory(login(tmp_path))
+    assert text.startswith("[vm]\n127.0.0.1 ansible_port=22022 ansible_user=admin")
+    assert "StrictHostKeyChecking=accept-new" in text and "BatchMode=yes" in text
+    run = playbook(ROOT, "site.yml", tmp_path / "inv", tmp_path / "vars.json", check=True)
+    assert run.argv[-1].endswith("playbooks/site.yml") and "--check" in run.argv
+    assert run.env["ANSIBLE_STDOUT_CALLBACK"] == "json"
+    assert run.mutates is False  # --check changes nothing: a dry run still runs it
+
+
+def test_recap_counts_changes_and_names_the_failed_task() -> None:
+    out = {
+        "plays": [
+            {
+                "tasks": [
+                    {"task": {"name": "nginx : Install nginx"}, "hosts": {"h": {"changed": False}}},
+                    {
+                        "task": {"name": "certbot : Obtain the certificate"},
+                        "hosts": {"h": {"failed": True, "msg": "non-zero return code"}},
+                    },
+                ]
+            }
+        ],
+        "stats": {"h": {"ok": 30, "changed": 2, "failures": 1, "unreachable": 0}},
+    }
+    found = recap("[WARNING]: something\n" + json.dumps(out))
+    assert (found.ok, found.changed, found.failed) == (30, 2, 1)
+    assert not found.success
+    assert found.failures == ["certbot : Obtain the certificate on h: non-zero return code"]
+    clean = recap(json.dumps({"plays": [], "stats": {"h": {"ok": 39, "changed": 0, "failures": 0, "unreachable": 0}}}))
+    assert clean.success and clean.changed == 0
+
+
+def target(tmp_path: Path, ex: FakeExecutor) -> VmTarget:
+    env = load_environment(ROOT, "vm-local")
+    return VmTarget(env, ex, project(tmp_path), lambda _: None)
+
+
+def test_weights_go_through_the_validating_apply_script(tmp_path: Path) -> None:
+    ex = FakeExecutor()
+    t = target(tmp_path, ex)
+    t.set_weights(Weights(25), lease_until=2_000_000_000.0)
+    lease, apply = ex.calls[-2], ex.calls[-1]
+    assert lease.argv[-1].endswith("sudo tee /etc/nginx/pipeline/lease >/dev/null")
+    assert "2000000000" in lease.argv[-1]
+    assert apply.argv[0] == "ssh" and apply.argv[-1] == "sudo pl-nginx-apply split.conf"
+    assert parse_weights(apply.stdin or "") == Weights(25)
+
+
+def test_status_reads_the_host_in_one_ssh_call(tmp_path: Path) -> None:
+    labels = json.dumps({"pipeline.version": "abc123"})
+    answer = "\n".join(
+        [
+            "track stable 2",
+            f"labels stable {labels}",
+            "track canary 0",
+            "labels canary ",
+            "service nginx active",
+            "service postgresql active",
+            "service redis-server failed",
+            'split # pipeline-weights: {"canary": 0, "stable": 100}',
+            "lease ",
+            "lock ",
+        ]
+    )
+    ex = FakeExecutor().on("ssh", result=Result(0, answer))
+    status = target(tmp_path, ex).status()
+    assert len(ex.calls) == 1
+    assert status.tracks["stable"].version == "abc123" and status.tracks["stable"].health == "healthy"
+    assert status.tracks["canary"].version is None and status.canary_state == "idle"
+    assert status.edge_running and status.weights == Weights(0)
+    assert status.services["redis-server"].running == 0
+    assert status.url == "http://127.0.0.1:18082"
+
+
+def test_playbook_failures_map_to_distinct_exit_codes(tmp_path: Path) -> None:
+    t = target(tmp_path, FakeExecutor())
+    from pipeline.ansible import Recap
+
+    def failure(message: str) -> Exception:
+        return t._failure(Recap(3, 0, 1, 0, [message]), "")
+
+    nx = failure("certbot : Obtain the certificate on h: DNS problem: NXDOMAIN looking up A for x.test")
+    assert isinstance(nx, DomainUnresolved) and nx.exit_code == 63
+    refused = failure("certbot : Obtain the certificate on h: non-zero return code")
+    assert isinstance(refused, AcmeRefused) and refused.exit_code == 62
+    other = failure("nginx : Write nginx.conf (tested before it is put in place) on h: failed to validate")
+    assert isinstance(other, HostConfigFailed) and other.exit_code == 64
+
+
+def test_the_stand_in_vm_runs_without_privileged_and_publishes_on_loopback_only(tmp_path: Path) -> None:
+    env = load_environment(ROOT, "vm-local")
+    host = LocalVmHost(env, FakeExecutor(), project(tmp_path), lambda _: None)
+    run: Command = host.run_command("pl-vm/host:x", tmp_path / "id_ed25519")
+    argv = list(run.argv)
+    assert "--privileged" not in argv
+    for flag in ("--cgroupns=private", "SYS_ADMIN"):
+        assert flag in argv
+    assert argv.count("--tmpfs") == 2
+    published = [argv[i + 1] for i, a in enumerate(argv) if a == "--publish"]
+    assert published and all(p.startswith("127.0.0.1:") for p in published)
+    assert any(p.endswith(":22") for p in published)
+    assert argv[argv.index("--name") + 1].startswith("pl-vm")
+
+
+def test_track_ports_do_not_overlap() -> None:
+    assert track_ports("stable", 2) == [8001, 8002]
+    assert not set(track_ports("stable", 50)) & set(track_ports("canary", 50))
+
+
+@pytest.mark.parametrize(
+    ("output", "kind"),
+    [
+        ("  Detail: DNS problem: NXDOMAIN looking up A for vm-local.pl-vm.test\n", DomainUnresolved),
+        ("An unexpected error occurred:\nConnection refused\n", AcmeRefused),
+    ],
+)
+def test_a_failed_renewal_is_classified_and_keeps_the_certificate(tmp_path: Path, output: str, kind: type) -> None:
+    ex = FakeExecutor().on("ssh", result=Result(1, output))
+    t = target(tmp_path, ex)
+    with pytest.raises(kind) as err:
+        t.renew_certificate(force=True)
+    assert "kept" in (err.value.hint or "")
+    script = ex.calls[-1].argv[-1]
+    assert "--server https://acme.pl-vm.test:14000/dir" in script and "--no-random-sleep-on-renew" in script
+    assert "--force-renewal" in script and "--nginx" not in script
