@@ -3,15 +3,20 @@
 // CANARY_RATE (default RATE each) let the pipeline give every task the same load when the
 // tracks run different numbers of tasks. The pipeline compares the tracks' track_duration
 // and track_failed afterwards.
-import { duration, guarded, hit, pick, rate, summaryTrendStats, thresholds } from './lib/gate.js';
+import { duration, guarded, hit, pick, rate, summaryTrendStats, thresholds, warm } from './lib/gate.js';
 
-function scenario(exec, perTrack) {
+// WARMUP seconds (default 3) of the same load come first and are not measured: a canary
+// task that just started (cold caches, pool connections) is judged warm, like stable.
+const warmup = Number(__ENV.WARMUP || 3);
+
+function scenario(exec, perTrack, start, length) {
   return {
     executor: 'constant-arrival-rate',
     exec,
+    startTime: `${start}s`,
     rate: Number(perTrack || rate),
     timeUnit: '1s',
-    duration,
+    duration: length,
     preAllocatedVUs: Number(__ENV.VUS || 30),
     maxVUs: Number(__ENV.MAX_VUS || 150),
   };
@@ -19,10 +24,23 @@ function scenario(exec, perTrack) {
 
 export const options = {
   discardResponseBodies: true,
-  scenarios: { stable: scenario('stable', __ENV.STABLE_RATE), canary: scenario('canary', __ENV.CANARY_RATE) },
+  scenarios: {
+    warm_stable: scenario('warmStable', __ENV.STABLE_RATE, 0, `${warmup}s`),
+    warm_canary: scenario('warmCanary', __ENV.CANARY_RATE, 0, `${warmup}s`),
+    stable: scenario('stable', __ENV.STABLE_RATE, warmup, duration),
+    canary: scenario('canary', __ENV.CANARY_RATE, warmup, duration),
+  },
   thresholds,
   summaryTrendStats,
 };
+
+export const warmStable = guarded(() => {
+  warm(pick(), 'stable');
+});
+
+export const warmCanary = guarded(() => {
+  warm(pick(), 'canary');
+});
 
 export const stable = guarded(() => {
   hit(pick(), 'stable');

@@ -47,6 +47,12 @@ export function hit(path, pin) {
   return res;
 }
 
+// A request that is not measured (warm-up): no track metrics, no checks.
+export function warm(path, pin) {
+  const headers = { 'X-Pipeline-Track': pin, 'X-Pipeline-Token': __ENV.PIN_TOKEN || '' };
+  return http.get(base + path, { headers, timeout: '10s', tags: { pin, phase: 'warmup' } });
+}
+
 // An exception in an iteration records a failed check, so the `checks` threshold fails
 // the gate; it is rethrown so k6 logs its stack (the gate counts those too).
 export function guarded(fn) {

@@ -1,5 +1,5 @@
-"""The perf gate on the real stack (environment `ci`: 20 requests/s per track for 10 s, p(95)<150 ms,
-canary p95 within 1.1 x stable): a good release passes; releases built with the app's fault
+"""The perf gate on the real stack (environment `ci`: 20 requests/s per track for 10 s, p(95)<200 ms,
+canary p95 within 1.15 x stable): a good release passes; releases built with the app's fault
 knobs fail with the right message and exit code 30. Runs after test_local_stack.py and
 leaves the stack as it found it: stable without faults, no canary."""
 
@@ -60,7 +60,7 @@ def test_plus_200_ms_crosses_the_absolute_threshold(stable: str, release: str) -
     canary(release, "latency_ms=200")
     code, data = gate("--script", "compare")
     assert code == 30
-    assert any(line.startswith("threshold crossed: http_req_duration p(95)<150") for line in data["lines"]), data["lines"]
+    assert any(line.startswith("threshold crossed: http_req_duration p(95)<200") for line in data["lines"]), data["lines"]
 
 
 def test_two_percent_errors_fail_the_gate(stable: str, release: str) -> None:
@@ -73,8 +73,8 @@ def test_two_percent_errors_fail_the_gate(stable: str, release: str) -> None:
 
 
 def test_plus_25_percent_is_caught_by_the_relative_gate_only(stable: str, release: str) -> None:
-    pipeline("deploy", ENV, "--version", stable, "--track", "stable", "--fault", "latency_ms=80")
-    canary(release, "latency_ms=100")
+    pipeline("deploy", ENV, "--version", stable, "--track", "stable", "--fault", "latency_ms=100")
+    canary(release, "latency_ms=125")
     code, data = gate("--script", "compare")
     assert code == 30
     assert not any(line.startswith("threshold crossed") for line in data["lines"]), data["lines"]
@@ -86,7 +86,7 @@ def test_the_canary_policy_runs_the_gate_at_its_step(stable: str, release: str) 
     if status()["tracks"]["canary"]["version"] is not None:
         pipeline("canary", "abort", ENV)
     summary = ROOT / ".pipeline" / "e2e-gate-load.json"
-    load = BackgroundLoad(ROOT / "perf" / "load.js", BASE, 15, 300, summary, paths="/api/notes?limit=5")
+    load = BackgroundLoad(ROOT / "perf" / "load.js", BASE, 30, 300, summary, paths="/api/notes?limit=5")
     try:
         result = pipeline("deploy", ENV, "--version", release, "--perf-gate-at", "50", "--json", check=False, timeout=600)
     finally:
