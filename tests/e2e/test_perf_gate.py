@@ -51,7 +51,8 @@ def test_compare_passes_a_good_canary(stable: str, release: str) -> None:
     canary(release)
     code, data = gate("--script", "compare")
     assert code == 0, data["lines"]
-    assert data["tracks"]["canary"]["requests"] >= 150 and data["tracks"]["stable"]["requests"] >= 150
+    # 40 requests/s shared by task: 2 stable tasks ~27/s, 1 canary task ~13/s, for 10 s
+    assert data["tracks"]["canary"]["requests"] >= 100 and data["tracks"]["stable"]["requests"] >= 200
     assert all(c["passed"] for c in data["relative"])
     assert data["report"] and (ROOT / data["report"]).exists()
 
