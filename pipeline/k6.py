@@ -66,6 +66,8 @@ class BackgroundLoad:
     def __init__(self, script: Path, url: str, rate: int, seconds: int, summary: Path, paths: str | None = None) -> None:
         import subprocess
 
+        if not script.is_file():  # k6 would start, fail at once and leave the caller with no load
+            raise FileNotFoundError(f"k6 script {script} does not exist")
         self.summary = summary
         summary.unlink(missing_ok=True)
         params = {"BASE_URL": url, "RATE": str(rate), "DURATION": f"{seconds}s"}

@@ -114,7 +114,7 @@ def main() -> None:
     seconds = args.toggles * 4 + 60
     summary = ctx.project.state_path("bench", "flags-k6.json")
     say(f"k6: {args.rate} requests/s against {current.url}; probe on every one of {tasks} app tasks")
-    load = BackgroundLoad(ctx.project.root / "perf" / "steady.js", current.url, args.rate, seconds, summary, "/api/notes?limit=5")
+    load = BackgroundLoad(ctx.project.root / "perf" / "load.js", current.url, args.rate, seconds, summary, "/api/notes?limit=5")
     probe = target.flag_probe(mode="watch", timeout=seconds)
     watch = Watch(probe.argv)
     propagation: list[float] = []

@@ -186,7 +186,7 @@ class ChaosRunner:
         for line in experiment.plan():
             self.say(line)
         load = run_command(
-            self.project.root / "perf" / "steady.js",
+            self.project.root / "perf" / "load.js",
             folder / "k6.json",
             {"BASE_URL": self._url, "RATE": str(self.env.chaos.load_rps), "DURATION": f"{self.env.chaos.experiment_timeout}s"},
         )
@@ -202,7 +202,7 @@ class ChaosRunner:
         offset = self.target.log_size()
         load_started = time.time()
         load = BackgroundLoad(
-            self.project.root / "perf" / "steady.js",
+            self.project.root / "perf" / "load.js",
             self._url,
             self.env.chaos.load_rps,
             self.env.chaos.experiment_timeout,

@@ -115,7 +115,7 @@ def _load(name: str, rate: int, seconds: int) -> BackgroundLoad:
     """k6 through the VM's nginx, bounded in time (the canary needs min_requests per step)."""
     summary = ROOT / ".pipeline" / "k6" / f"{ENV}-{name}.json"
     summary.parent.mkdir(parents=True, exist_ok=True)
-    return BackgroundLoad(ROOT / "perf" / "steady.js", BASE, rate, seconds, summary, paths="/api/notes?limit=5,/version")
+    return BackgroundLoad(ROOT / "perf" / "load.js", BASE, rate, seconds, summary, paths="/api/notes?limit=5,/version")
 
 
 def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> None:

@@ -18,7 +18,7 @@ __all__ = ["answers", "edge_window", "error_rate_within"]
 TAIL_BYTES = 512 << 10  # ~1 500 log lines: a window of the last seconds at up to ~150 requests/s
 LOAD_STARTED_VAR = "PIPELINE_CHAOS_LOAD_STARTED"  # set by `pipeline chaos run`: when its k6 began
 CLIENT_GAVE_UP = 499  # nginx: the client closed the connection before the answer
-REQUEST_TIMEOUT = 10.0  # like k6 (perf/steady.js): an answer within 10 s is an answer, however slow
+REQUEST_TIMEOUT = 10.0  # like k6 (perf/load.js): an answer within 10 s is an answer, however slow
 
 
 def answers(
