@@ -604,18 +604,9 @@ def render_report(deploy: DeployRow, events: Sequence[EventRow]) -> str:
     events = sorted(events, key=lambda e: (e.ts, e.id))
     policy = json.dumps(deploy.policy, indent=2, sort_keys=True, default=str)
     title = f"Deploy #{deploy.id} · {deploy.env} · {deploy.version} · {deploy.outcome or 'running'}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>{esc(title)}</title>
-<style>{CSS}</style>
-</head>
-<body>
-<main>
-{_header(deploy, events)}
+    return html_page(
+        title,
+        f"""{_header(deploy, events)}
 <section>
 <h2>Traffic and analysis</h2>
 {_charts(deploy, events)}
@@ -632,18 +623,40 @@ def render_report(deploy: DeployRow, events: Sequence[EventRow]) -> str:
 <h2>Policy</h2>
 <details><summary>policy recorded at start</summary><pre>{esc(policy)}</pre></details>
 </section>
-<footer>Rendered from the pipeline journal. All times UTC; offsets relative to the deploy start.</footer>
+<footer>Rendered from the pipeline journal. All times UTC; offsets relative to the deploy start.</footer>""",
+    )
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML5 page: inline CSS, no scripts (the CSP forbids them)."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>{esc(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<main>
+{body}
 </main>
 </body>
 </html>
 """
 
 
-def write_report(path: Path, deploy: DeployRow, events: Sequence[EventRow]) -> Path:
-    """Render the report and write it to ``path`` (parent dirs created); returns ``path``."""
+def write_page(path: Path, text: str) -> Path:
+    """Write a page atomically (parent dirs created); returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(deploy, events), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def write_report(path: Path, deploy: DeployRow, events: Sequence[EventRow]) -> Path:
+    """Render the report and write it to ``path`` (parent dirs created); returns ``path``."""
+    return write_page(path, render_report(deploy, events))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.environment.perf import THRESHOLD
-from pipeline.report import CSS, PALETTE, TRACK_COLOURS, Series, esc, line_chart
+from pipeline.report import PALETTE, TRACK_COLOURS, Series, esc, html_page, line_chart, write_page
 
 if TYPE_CHECKING:
     from pipeline.gates.perf import GateResult, PerfPlan
@@ -52,18 +52,9 @@ def render_perf_report(plan: PerfPlan, result: GateResult, series: Mapping[str, 
     thresholds = "".join(f"<li><code>{esc(m)}: {esc(', '.join(e))}</code></li>" for m, e in sorted(plan.thresholds.items()))
     verdict_class = {"pass": "good", "fail": "bad"}.get(result.verdict.value, "warn")
     title = f"Perf gate · {plan.env} · {plan.script} · {result.verdict.value}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>{esc(title)}</title>
-<style>{CSS}</style>
-</head>
-<body>
-<main>
-<header><h1>{esc(title)}</h1>
+    return html_page(
+        title,
+        f"""<header><h1>{esc(title)}</h1>
 <p class="{verdict_class}">{esc(result.verdict.value.upper())}: {esc(result.reason)}</p>
 <p>{plan.rate} requests/s{" per track" if plan.script == "compare" else ""} for {plan.seconds} s against {esc(plan.url)}</p>
 </header>
@@ -73,18 +64,11 @@ def render_perf_report(plan: PerfPlan, result: GateResult, series: Mapping[str, 
 <tbody>{rows}</tbody></table></section>
 <section><h2>Findings</h2><ul>{lines}</ul></section>
 <section><h2>Thresholds</h2><ul>{thresholds}</ul></section>
-<footer>Rendered by the pipeline from k6's raw points (track from the edge's X-Edge-Track header).</footer>
-</main>
-</body>
-</html>
-"""
+<footer>Rendered by the pipeline from k6's raw points (track from the edge's X-Edge-Track header).</footer>""",
+    )
 
 
 def write_perf_report(
     path: Path, plan: PerfPlan, result: GateResult, series: Mapping[str, list[tuple[float, float, float, float]]]
 ) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_perf_report(plan, result, series), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_page(path, render_perf_report(plan, result, series))
