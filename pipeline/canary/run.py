@@ -26,8 +26,8 @@ from pipeline.journal import Journal, actor, default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
 from pipeline.project import Project
-from pipeline.targets.base import Target
-from pipeline.targets.local import DEPLOY_LABEL, PREVIOUS_LABEL, WARM_LABEL
+from pipeline.targets.base import DEPLOY_LABEL, WARM_LABEL, Target
+from pipeline.targets.local import PREVIOUS_LABEL
 
 LEASE_SECONDS = 15.0
 Say = Callable[[str], None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
@@ -9,6 +10,9 @@ from typing import Any, Literal, Protocol
 from pipeline.edge import Weights
 from pipeline.environment.model import Faults
 from pipeline.lock import LockInfo
+
+DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
+WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
 
 TrackName = Literal["stable", "canary"]
 TRACKS: tuple[TrackName, TrackName] = ("stable", "canary")
@@ -68,6 +72,24 @@ class Status:
             "lock": self.lock,
             "lease": self.lease,
         }
+
+
+def canary_state(
+    canary: TrackStatus, labels: dict[str, str], weights: Weights | None, lock: LockInfo | None, lease: float | str | None
+) -> str:
+    """idle | warm-previous | running (a live controller holds the lock) | orphaned, from what the target reports."""
+    if canary.desired == 0:
+        return "idle"
+    if labels.get(WARM_LABEL) == "previous":
+        return "warm-previous"
+    if lock is not None:
+        alive = lock.alive()
+        fresh = lease == "forever" or (isinstance(lease, float) and lease > time.time())
+        if alive or (alive is None and fresh):
+            return "running"
+    if DEPLOY_LABEL in labels or (weights is not None and weights.canary > 0):
+        return "orphaned"
+    return "idle"
 
 
 class Target(Protocol):

@@ -32,13 +32,11 @@ from pipeline.lock import LockInfo
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.release import check_version, image_ref
-from pipeline.targets.base import TRACKS, ServiceStatus, Status, TrackName, TrackStatus
+from pipeline.targets.base import DEPLOY_LABEL, TRACKS, WARM_LABEL, ServiceStatus, Status, TrackName, TrackStatus, canary_state
 from pipeline.targets.local_edge import LocalEdge
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
-DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
-WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
 PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 APP_DB = "refapp"
 APP_DB_USER = "refapp"
@@ -632,31 +630,10 @@ class LocalTarget:
             weights,
             tracks,
             services,
-            canary_state=self._canary_state(tracks["canary"], track_labels.get("canary", {}), weights, lock, lease),
+            canary_state=canary_state(tracks["canary"], track_labels.get("canary", {}), weights, lock, lease),
             lock=lock.as_dict() if lock else None,
             lease=lease,
         )
-
-    def _canary_state(
-        self,
-        canary: TrackStatus,
-        labels: dict[str, str],
-        weights: Weights | None,
-        lock: LockInfo | None,
-        lease: float | str | None,
-    ) -> str:
-        if canary.desired == 0:
-            return "idle"
-        if labels.get(WARM_LABEL) == "previous":
-            return "warm-previous"
-        if lock is not None:
-            alive = lock.alive()
-            fresh = lease == "forever" or (isinstance(lease, float) and lease > time.time())
-            if alive or (alive is None and fresh):
-                return "running"
-        if DEPLOY_LABEL in labels or (weights is not None and weights.canary > 0):
-            return "orphaned"
-        return "idle"
 
     # --- down and logs -------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:

@@ -50,12 +50,10 @@ from pipeline.lock import LockInfo
 from pipeline.project import Project
 from pipeline.release import check_version, image_ref
 from pipeline.ssh import Login, classify, probe, remote
-from pipeline.targets.base import TRACKS, ServiceStatus, Status, TrackName, TrackStatus
+from pipeline.targets.base import TRACKS, WARM_LABEL, ServiceStatus, Status, TrackName, TrackStatus, canary_state
 from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, state_dir
 
 Say = Callable[[str], None]
-DEPLOY_LABEL = "pipeline.deploy"
-WARM_LABEL = "pipeline.warm"
 PREVIOUS_LABEL = "pipeline.previous"
 VERSION_LABEL = "pipeline.version"
 STATE = "/var/lib/pipeline"
@@ -603,31 +601,10 @@ echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
             weights,
             tracks,
             services,
-            canary_state=self._canary_state(tracks["canary"], labels.get("canary", {}), weights, lock, lease),
+            canary_state=canary_state(tracks["canary"], labels.get("canary", {}), weights, lock, lease),
             lock=lock.as_dict() if lock else None,
             lease=lease,
         )
-
-    def _canary_state(
-        self,
-        canary: TrackStatus,
-        labels: dict[str, str],
-        weights: Weights | None,
-        lock: LockInfo | None,
-        lease: float | str | None,
-    ) -> str:
-        if canary.desired == 0:
-            return "idle"
-        if labels.get(WARM_LABEL) == "previous":
-            return "warm-previous"
-        if lock is not None:
-            alive = lock.alive()
-            fresh = lease == "forever" or (isinstance(lease, float) and lease > time.time())
-            if alive or (alive is None and fresh):
-                return "running"
-        if DEPLOY_LABEL in labels or (weights is not None and weights.canary > 0):
-            return "orphaned"
-        return "idle"
 
     # --- down and logs ------------------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:
