@@ -132,6 +132,8 @@ class SyntheticTraffic:
     canary_ms: float = 20.0
     stable_ms: float = 20.0
     seed: int = 7
+    burst: tuple[float, float, float] | None = None  # (from, until, ms): burst_track's latency meanwhile, clock time
+    burst_track: str = "canary"
 
     def window(self, start: float, end: float) -> dict[str, object]:
         import random
@@ -148,6 +150,12 @@ class SyntheticTraffic:
         ):
             n = int(self.rate * share * seconds)
             failed = sum(1 for _ in range(n) if rng.random() < errors)
-            latencies = tuple(max(0.1, rng.gauss(ms, ms * 0.1)) for _ in range(n - failed))
+            slow = 0
+            if track == self.burst_track and self.burst is not None and seconds > 0:
+                overlap = max(0.0, min(end, self.burst[1]) - max(start, self.burst[0]))
+                slow = int((n - failed) * overlap / seconds)
+            latencies = tuple(
+                max(0.1, rng.gauss(m, m * 0.1)) for m in [self.burst[2] if self.burst else ms] * slow + [ms] * (n - failed - slow)
+            )
             out[track] = TrackWindow(track, n, failed, latencies)
         return out

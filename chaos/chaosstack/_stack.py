@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
@@ -25,6 +25,9 @@ from pipeline.errors import PipelineError
 from pipeline.executor import Executor, SubprocessExecutor
 from pipeline.project import Project
 from pipeline.targets.local_edge import LocalEdge
+
+if TYPE_CHECKING:
+    from pipeline.targets.vm import VmTarget
 
 ENV_VAR = "PIPELINE_CHAOS_ENV"
 RUN_DIR_VAR = "PIPELINE_CHAOS_RUN_DIR"
@@ -45,6 +48,14 @@ def use_executor(ex: Executor, sleep: Callable[[float], None] | None = None) -> 
         yield
     finally:
         _executor, _sleep = saved
+
+
+class EdgeLog(Protocol):
+    """The edge's JSON access log: the Swarm edge container's, or nginx's on a VM host."""
+
+    def log_size(self) -> int: ...
+
+    def log_reader(self) -> Callable[[int], bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -158,8 +169,18 @@ class Stack:
         spec = json.loads(result.stdout)[0]["Spec"]
         return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
 
-    def edge(self) -> LocalEdge:
+    def edge(self) -> EdgeLog:
+        if self.env.target.kind == "vm":
+            return self.vm()
         return LocalEdge(self.env, self.ex, self.edge_name)
+
+    def vm(self) -> VmTarget:
+        """The VM host of a ``kind: vm`` environment (reached over SSH); ActivityFailed for any other kind."""
+        if self.env.target.kind != "vm":
+            raise ActivityFailed(f"{self.env.name} is a {self.env.target.kind} environment: this activity is for kind vm")
+        from pipeline.targets.vm import VmTarget
+
+        return VmTarget(self.env, self.ex, self.project, lambda _message: None)
 
     # --- run state (between an action and its rollback, across processes) ---------
     @property

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from pipeline.analysis.checks import Verdict, analyse, overall
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
-from pipeline.canary.decide import Action, Decision, Position, decide
+from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, decide
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
@@ -183,6 +183,7 @@ class Controller:
         self._emit("step", {"step": index + 1, "weight": weight})
         start = self.clock.now()
         extensions = 0
+        confirmations = 0
         last_renew = start
         while True:
             self.clock.sleep(self.tick)
@@ -199,7 +200,7 @@ class Controller:
             results = analyse(windows["canary"], windows["stable"], self.policy.thresholds)
             verdict = overall(results)
             self._snapshot(now, windows)
-            decision = decide(self.policy, Position(index, now - start, extensions), verdict, results, command)
+            decision = decide(self.policy, Position(index, now - start, extensions, confirmations), verdict, results, command)
             if decision.action == Action.WAIT:
                 continue
             self._emit(
@@ -209,6 +210,10 @@ class Controller:
             self._emit("decision", {"action": decision.action.value, "reason": decision.reason})
             if decision.action == Action.EXTEND:
                 extensions += 1
+                continue
+            if decision.action == Action.CONFIRM:  # a fresh window: the failed one is not counted twice
+                confirmations += 1
+                start = now
                 continue
             if decision.action in (Action.NEXT, Action.PROMOTE) and weight == self.policy.perf_gate_at and not command:
                 return self._run_gate(index, weight) or decision
@@ -280,10 +285,16 @@ class Controller:
         return self.result
 
     def _bake(self) -> str | None:
-        """Watch the new stable alone against the absolute thresholds; the previous release stays warm."""
+        """Watch the new stable alone against the absolute thresholds; the previous release stays warm.
+
+        As in a step: significance-tested error checks act at once, latency is judged over the
+        whole bake (a promotion's own rolling restart makes its first seconds slow), and with
+        ``latency_windows`` > 1 a latency failure is confirmed over a fresh window first.
+        """
         start = self.clock.now()
+        confirmations = 0
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
-        while self.clock.now() - start < self.policy.bake_seconds:
+        while True:
             self.clock.sleep(self.tick)
             now = self.clock.now()
             if now < start:
@@ -292,10 +303,20 @@ class Controller:
             baseline = TrackWindow("none", 0, 0, ())
             results = analyse(windows["stable"], baseline, self.policy.thresholds)
             self._snapshot(now, windows)
-            failed = [r for r in results if r.verdict == Verdict.FAIL]
+            held = now - start >= self.policy.bake_seconds
+            failed = [r for r in results if r.verdict == Verdict.FAIL and (held or r.name in EARLY_CHECKS)]
             if failed:
+                reason = "; ".join(f"{r.name}: {r.detail}" for r in failed)
                 self._emit("verdict", {"step": "bake", "weight": 0, "verdict": "fail", "checks": [r.as_dict() for r in results]})
-                return "; ".join(f"{r.name}: {r.detail}" for r in failed)
+                early = any(r.name in EARLY_CHECKS for r in failed)
+                if not early and confirmations + 1 < self.policy.latency_windows:
+                    confirmations += 1
+                    self._emit("decision", {"action": "confirm", "reason": f"bake: {reason}; measuring a fresh window"})
+                    start = now
+                    continue
+                return reason
+            if held:
+                break
         self._emit("bake", {"seconds": self.policy.bake_seconds, "verdict": "pass"})
         return None
 

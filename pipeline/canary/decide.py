@@ -18,6 +18,7 @@ class Action(StrEnum):
     WAIT = "wait"  # keep holding the step
     NEXT = "next"  # move to the next weight
     EXTEND = "extend"  # not enough data: hold the step once more
+    CONFIRM = "confirm"  # a latency check failed: measure a fresh window before acting on it
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     ABORT = "abort"
@@ -28,6 +29,7 @@ class Position:
     step: int  # index into policy.steps
     held: float  # seconds the step has been held (negative after a clock jump back)
     extensions: int  # times this step was extended for lack of data
+    confirmations: int = 0  # fresh windows measured after a latency failure in this step
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,13 @@ def decide(
     if command == "abort":
         return Decision(Action.ABORT, "aborted by an operator")
     early = _failures(results, EARLY_CHECKS)
+    if verdict == Verdict.FAIL and held and not early and not command and at.confirmations + 1 < policy.latency_windows:
+        # latency tails are bursty on a busy host: a real slowdown fails the next window too
+        return Decision(
+            Action.CONFIRM,
+            f"{where}: {_failures(results)}; measuring a fresh window before acting "
+            f"({at.confirmations + 2}/{policy.latency_windows})",
+        )
     if verdict == Verdict.FAIL and (held or early or command == "promote"):
         return Decision(Action.ROLLBACK, f"{where}: {_failures(results) if held or command else early}")
     if command == "promote":

@@ -26,6 +26,8 @@ EXTENSION_DIR = "chaos"
 EXPERIMENTS_DIR = "chaos/experiments"
 SAFEGUARD = "chaosstack.controls.safeguard"
 ENV_VAR = "PIPELINE_CHAOS_ENV"
+KINDS = ("local", "vm", "swarm", "ecs")
+DEFAULT_TARGETS = ("local",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Experiment:
     rollbacks: tuple[str, ...]
     data: dict[str, Any]
     error_budget: int | None = None  # failed requests before the safeguard aborts; None: the environment's
+    targets: tuple[str, ...] = DEFAULT_TARGETS  # target kinds it applies to (extensions: pipeline.targets)
 
     def plan(self) -> list[str]:
         """What a run does, in words (for ``--dry-run``)."""
@@ -90,6 +93,13 @@ def _weight(data: dict[str, Any]) -> int | None:
     return weight if isinstance(weight, int) and 1 <= weight <= 10 else None
 
 
+def _targets(data: dict[str, Any]) -> tuple[str, ...] | None:
+    targets = _ours(data).get("targets", list(DEFAULT_TARGETS))
+    if not isinstance(targets, list) or not targets or any(t not in KINDS for t in targets):
+        return None
+    return tuple(targets)
+
+
 def _budget(data: dict[str, Any]) -> int | None:
     budget = _ours(data).get("error_budget")
     return budget if isinstance(budget, int) and budget >= 0 else None
@@ -113,6 +123,8 @@ def _our_rules(data: dict[str, Any]) -> str | None:
         return f"controls: needs the {SAFEGUARD} control (unconfirmed faults and the error budget stop the run)"
     if _weight(data) is None:
         return "extensions: needs {name: pipeline, weight: 1-10} (the experiment's weight in the resilience score)"
+    if _targets(data) is None:
+        return f"extensions: pipeline.targets must list target kinds it applies to, of {', '.join(KINDS)}"
     if "error_budget" in _ours(data) and _budget(data) is None:
         return "extensions: pipeline.error_budget must be a count of failed requests (0 or more)"
     return None
@@ -143,6 +155,7 @@ def load(path: Path, root: Path, env_name: str = "") -> Experiment:
         rollbacks=_names(data.get("rollbacks") or []),
         data=data,
         error_budget=_budget(data),
+        targets=_targets(data) or DEFAULT_TARGETS,
     )
 
 
@@ -181,3 +194,21 @@ def _chaostoolkit_validation(data: dict[str, Any], root: Path, env_name: str) ->
 def load_all(paths: list[Path], root: Path, env_name: str = "") -> list[Experiment]:
     """Validate every experiment first: one invalid file stops everything before any fault."""
     return [load(p, root, env_name) for p in paths]
+
+
+def for_kind(experiments: list[Experiment], kind: str, named: bool) -> list[Experiment]:
+    """The experiments that apply to a target kind. Named ones must all apply (else one line,
+    UnknownExperiment); without names the others are left out quietly."""
+    foreign = [e for e in experiments if kind not in e.targets]
+    if named and foreign:
+        raise UnknownExperiment(
+            f"experiment '{foreign[0].name}' is for {', '.join(foreign[0].targets)} targets, not {kind}",
+            hint="`pipeline chaos list` shows the target kinds of each experiment",
+        )
+    kept = [e for e in experiments if kind in e.targets]
+    if not kept:
+        raise UnknownExperiment(
+            f"no experiment in {EXPERIMENTS_DIR} applies to a {kind} target",
+            hint=f"an experiment names its kinds in extensions: [{{name: pipeline, targets: [{kind}]}}]",
+        )
+    return kept

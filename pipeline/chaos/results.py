@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-RECOVERY_FUNCS = ("wait_recovered", "weight_reset_within")
+RECOVERY_FUNCS = ("wait_recovered", "weight_reset_within", "certificate_renewed")
 DATA_FUNC = "acknowledged_writes_lost"
 BUDGET_MARK = "error budget spent"
 
@@ -29,11 +29,13 @@ class ExperimentResult:
     lost_writes: int | None
     duration: float
     reason: str = ""
+    recovered: bool = True  # every recovery probe of the method succeeded
 
     @property
     def held_share(self) -> float:
-        """Share of hypothesis checks met; 0 when the fault was not confirmed or writes were lost."""
-        if not self.fault_confirmed or (self.lost_writes or 0) > 0 or self.checks == 0:
+        """Share of hypothesis checks met; 0 when the fault was not confirmed, the stack did not
+        recover or writes were lost."""
+        if not self.fault_confirmed or not self.recovered or (self.lost_writes or 0) > 0 or self.checks == 0:
             return 0.0
         return self.held / self.checks
 
@@ -47,12 +49,18 @@ class ExperimentResult:
             self.status == "completed"
             and not self.deviated
             and self.fault_confirmed
+            and self.recovered
             and self.held == self.checks
             and (self.lost_writes or 0) == 0
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed, "held_share": round(self.held_share, 4)}
+
+
+def _last_line(run: dict[str, Any]) -> str:
+    lines = str((run.get("exception") or ["failed"])[-1]).strip().splitlines()
+    return lines[-1] if lines else "failed"
 
 
 def _func(activity: dict[str, Any]) -> str:
@@ -86,9 +94,8 @@ def from_journal(
     # a fault reports ``confirmed: true``; its undo (start again, heal ...) reports what it did; all must succeed
     injected = [r for r in faults if isinstance(r.get("output"), dict) and r["output"].get("confirmed") is True]
     confirmed = bool(injected) and all(r.get("status") == "succeeded" for r in faults)
-    recovery = [
-        r.get("output") for r in runs if _func(r.get("activity", {})) in RECOVERY_FUNCS and r.get("status") == "succeeded"
-    ]
+    recovery_runs = [r for r in runs if _func(r.get("activity", {})) in RECOVERY_FUNCS]
+    recovery = [r.get("output") for r in recovery_runs if r.get("status") == "succeeded"]
     ttr = max((float(v) for v in recovery if isinstance(v, int | float)), default=None)
     lost_values = [r.get("output") for r in runs if _func(r.get("activity", {})) == DATA_FUNC]
     lost: int | None = None
@@ -100,9 +107,12 @@ def from_journal(
     problems = [reason] if reason else []
     unconfirmed = [r for r in faults if r.get("status") != "succeeded"]
     for r in unconfirmed:
-        problems.append(f"{r['activity'].get('name')}: {(r.get('exception') or ['failed'])[-1].strip().splitlines()[-1]}")
+        problems.append(f"{r['activity'].get('name')}: {_last_line(r)}")
     if not faults:
         problems.append("no fault ran")
+    not_recovered = [r for r in recovery_runs if r.get("status") != "succeeded"]
+    for r in not_recovered:
+        problems.append(f"{r['activity'].get('name')}: not recovered: {_last_line(r)}")
     return ExperimentResult(
         name=name,
         weight=weight,
@@ -118,6 +128,7 @@ def from_journal(
         lost_writes=lost,
         duration=round(float(journal.get("duration") or 0.0), 1),
         reason="; ".join(problems)[:300],
+        recovered=not not_recovered,
     )
 
 

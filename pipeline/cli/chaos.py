@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipeline.chaos.experiments import load_all, select
+from pipeline.chaos.experiments import for_kind, load_all, select
 from pipeline.chaos.runner import ChaosRunner, RunReport, require_chaos_allowed
 from pipeline.cli import output
 from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
@@ -27,10 +27,15 @@ def chaos_list(as_json: JsonOpt = False) -> None:
     project = Project.discover()
     experiments = load_all(select(project.root, []), project.root)
     if as_json:
-        output.emit_json([{"name": e.name, "title": e.title, "weight": e.weight, "faults": e.actions} for e in experiments])
+        output.emit_json(
+            [
+                {"name": e.name, "title": e.title, "weight": e.weight, "faults": e.actions, "targets": list(e.targets)}
+                for e in experiments
+            ]
+        )
         return
     for e in experiments:
-        output.out.print(f"{e.name:28} weight {e.weight}  {e.title}", markup=False, soft_wrap=True)
+        output.out.print(f"{e.name:28} weight {e.weight}  {','.join(e.targets):9} {e.title}", markup=False, soft_wrap=True)
 
 
 @chaos_app.command("run")
@@ -44,7 +49,9 @@ def chaos_run(env: EnvArg, names: NamesArg = None, dry_run: DryOpt = False, as_j
     project = Project.discover()
     environment = load_environment(project.root, env)
     require_chaos_allowed(environment)
-    experiments = load_all(select(project.root, names or [], environment.chaos.experiments), project.root, env)
+    chosen = select(project.root, names or [], environment.chaos.experiments)
+    named = bool(names or environment.chaos.experiments)
+    experiments = for_kind(load_all(chosen, project.root, env), environment.target.kind, named)
     ctx = context(env, dry_run)
     runner = ChaosRunner(ctx.env, ctx.project, ctx.ex, ctx.target, output.say)
     runner.preflight()

@@ -44,7 +44,7 @@ def gate_perf(
             journal.event(env, kind, {**data, "actor": who})
 
         with output.err.status(f"k6 {script}: {plan.rate} requests/s for {plan.seconds} s against {plan.url}"):
-            result = gate.run(plan, record)
+            result = gate.judge(plan, record)
     if as_json:
         output.emit_json(result.as_dict())
     else:

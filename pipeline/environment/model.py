@@ -158,6 +158,11 @@ class Canary(Strict):
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
     step_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
     max_step_extensions: Annotated[int, Field(ge=0, le=10)] = 2
+    latency_windows: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=1,
+        description="consecutive fresh holds of a step a latency check must fail in before the canary is rolled "
+        "back (1: the first failure acts); error checks always act at once",
+    )
     bake_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
     synthetic_rps: Annotated[int, Field(ge=0, le=1000)] = Field(
         default=0, description="requests/s of k6 traffic sent to the edge on 127.0.0.1 during the walk; 0 = off"

@@ -27,6 +27,11 @@ DEFAULT_THRESHOLDS: dict[str, list[str]] = {
 class Relative(Strict):
     """The regression gate: the canary against stable, measured in one run under the same load."""
 
+    max_p50_ratio: Annotated[float, Field(ge=1.0)] | None = Field(
+        default=None,
+        description="the median is steady under noise and catches an even slowdown that noisy tails hide; only "
+        "for paths of similar cost (the median of a mix of fast and slow paths jumps between them); None: off",
+    )
     max_p95_ratio: Annotated[float, Field(ge=1.0)] = 1.2
     max_p99_ratio: Annotated[float, Field(ge=1.0)] = 1.5
     max_error_rate_delta: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
@@ -36,6 +41,11 @@ class Relative(Strict):
         default=5.0, description="a latency difference smaller than this never fails the ratio"
     )
     min_requests: Annotated[int, Field(ge=1)] = 100
+    latency_runs: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=1,
+        description="runs in all when only latency ratios failed: each failure is confirmed by a fresh run "
+        "(errors and absolute thresholds act at once)",
+    )
 
 
 class Perf(Strict):

@@ -23,7 +23,7 @@ from pipeline.environment import Environment
 from pipeline.errors import GateError, GateFailed, NothingToDo, UnknownScript, Unreachable
 from pipeline.executor import Executor
 from pipeline.gates.k6result import Verdict, evaluate
-from pipeline.gates.tracks import compare, per_second, read_points, track_stats
+from pipeline.gates.tracks import LATENCY_CHECKS, compare, per_second, read_points, track_stats
 from pipeline.k6 import k6_binary
 from pipeline.project import Project
 
@@ -69,6 +69,8 @@ class GateResult:
     report: str | None = None
     rate: int = 0
     seconds: int = 0
+    latency_only: bool = False  # failed on latency ratios vs stable alone: a fresh run may confirm it
+    runs: int = 1
 
     @property
     def passed(self) -> bool:
@@ -89,6 +91,7 @@ class GateResult:
             "relative": self.relative,
             "rate": self.rate,
             "seconds": self.seconds,
+            "runs": self.runs,
             "report": self.report,
         }
 
@@ -144,7 +147,7 @@ class PerfGate:
     def health_path(self) -> str:
         return "/edge/healthz" if self.env.target.kind in ("local", "vm", "swarm") else "/healthz"
 
-    def plan(self, script: str, rate: int | None = None, seconds: int | None = None) -> PerfPlan:
+    def plan(self, script: str, rate: int | None = None, seconds: int | None = None, attempt: int = 1) -> PerfPlan:
         """Validate and describe the run; raises before anything happens."""
         known = scripts(self.project.root)
         if script not in known:
@@ -153,7 +156,7 @@ class PerfGate:
         rate = rate or perf.rate
         seconds = seconds or perf.duration_seconds
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        run_dir = self.project.state / "gates" / self.env.name / f"{stamp}-{script}"
+        run_dir = self.project.state / "gates" / self.env.name / f"{stamp}-{script}{'' if attempt == 1 else f'-{attempt}'}"
         params = {
             "BASE_URL": self.url,
             "RATE": str(rate),
@@ -204,7 +207,18 @@ class PerfGate:
         )
         return {"PIN_TOKEN": str(pin()), "STABLE_RATE": str(stable_rate), "CANARY_RATE": str(canary_rate)}
 
-    def run(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None) -> GateResult:
+    def judge(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None) -> GateResult:
+        """Run the plan; a failure on latency ratios alone is confirmed by fresh runs, up to
+        ``perf.relative.latency_runs`` in all (the last run's verdict stands)."""
+        result = self.run(plan, record)
+        limit = self.env.perf.relative.latency_runs
+        while result.latency_only and result.runs < limit:
+            self.say(f"compare: {result.reason}; confirming with a fresh run ({result.runs + 1}/{limit})")
+            runs = result.runs + 1
+            result = self.run(self.plan(plan.script, plan.rate, plan.seconds, attempt=runs), record, runs)
+        return result
+
+    def run(self, plan: PerfPlan, record: Callable[[str, dict[str, Any]], None] | None = None, runs: int = 1) -> GateResult:
         extra_env = self.check_ready(plan)
         plan.run_dir.mkdir(parents=True, exist_ok=True)
         self.say(plan.command.description)
@@ -219,7 +233,14 @@ class PerfGate:
         summary = json.loads(plan.summary_path.read_text()) if plan.summary_path.exists() else None
         outcome = evaluate(done.returncode, summary, done.stderr, plan.thresholds)
         result = GateResult(
-            "perf", plan.env, plan.script, outcome.verdict, list(outcome.problems), rate=plan.rate, seconds=plan.seconds
+            "perf",
+            plan.env,
+            plan.script,
+            outcome.verdict,
+            list(outcome.problems),
+            rate=plan.rate,
+            seconds=plan.seconds,
+            runs=runs,
         )
         if summary is not None:
             result.k6 = summary
@@ -238,6 +259,7 @@ class PerfGate:
                     result.lines += [f"regression vs stable: {c.detail}" for c in failed]
                     if result.verdict == Verdict.PASS:
                         result.verdict = Verdict.FAIL
+                        result.latency_only = all(c.check in LATENCY_CHECKS for c in failed)
             from pipeline.gates.report import write_perf_report
 
             result.report = str(write_perf_report(plan.run_dir / "report.html", plan, result, per_second(points)))

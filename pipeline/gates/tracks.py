@@ -108,6 +108,9 @@ def per_second(points: Iterable[Point]) -> dict[str, list[tuple[float, float, fl
     }
 
 
+LATENCY_CHECKS = frozenset({"p50_vs_stable", "p95_vs_stable", "p99_vs_stable"})
+
+
 @dataclass(frozen=True)
 class Comparison:
     check: str
@@ -132,7 +135,8 @@ def compare(stats: dict[str, TrackStats], policy: Relative) -> tuple[list[Compar
         return [], errors
     stable, canary = stats["stable"], stats["canary"]
     results = []
-    for name, ratio in (("p95", policy.max_p95_ratio), ("p99", policy.max_p99_ratio)):
+    ratios = (("p50", policy.max_p50_ratio), ("p95", policy.max_p95_ratio), ("p99", policy.max_p99_ratio))
+    for name, ratio in ((n, r) for n, r in ratios if r is not None):
         s, c = getattr(stable, f"{name}_ms"), getattr(canary, f"{name}_ms")
         limit = max(s * ratio, s + policy.min_delta_ms)
         ok = c <= limit

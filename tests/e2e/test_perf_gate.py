@@ -1,7 +1,8 @@
-"""The perf gate on the real stack (environment `ci`: 20 requests/s per track for 10 s, p(95)<200 ms,
-canary p95 within 1.15 x stable): a good release passes; releases built with the app's fault
-knobs fail with the right message and exit code 30. Runs after test_local_stack.py and
-leaves the stack as it found it: stable without faults, no canary."""
+"""The perf gate on the real stack (environment `ci`: 15 requests/s per track for 10 s,
+p(95)<200 ms, canary p50 within 1.15 x stable, a latency-only failure confirmed by a second
+run): a good release passes; releases built with the app's fault knobs fail with the
+right message and exit code 30. Runs after test_local_stack.py and leaves the stack as it
+found it: stable without faults, no canary."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def stable(release: str, second_release: str) -> Iterator[str]:
 def test_smoke_script_passes_and_is_journalled(stable: str) -> None:
     code, data = gate("--script", "smoke")
     assert code == 0, data["lines"]
-    assert data["verdict"] == "pass" and data["tracks"]["stable"]["requests"] >= 6
+    assert data["verdict"] == "pass" and data["tracks"]["stable"]["requests"] >= 3  # each path three times
     history = json.loads(pipeline("history", ENV, "--json").stdout)
     assert any(e["kind"] == "gate" and e["data"]["script"] == "smoke" for e in history["events"])
 
@@ -51,8 +52,8 @@ def test_compare_passes_a_good_canary(stable: str, release: str) -> None:
     canary(release)
     code, data = gate("--script", "compare")
     assert code == 0, data["lines"]
-    # 40 requests/s shared by task: 2 stable tasks ~27/s, 1 canary task ~13/s, for 10 s
-    assert data["tracks"]["canary"]["requests"] >= 100 and data["tracks"]["stable"]["requests"] >= 200
+    # 30 requests/s shared by task: 2 stable tasks 20/s, 1 canary task 10/s, for 10 s
+    assert data["tracks"]["canary"]["requests"] >= 80 and data["tracks"]["stable"]["requests"] >= 160
     assert all(c["passed"] for c in data["relative"])
     assert data["report"] and (ROOT / data["report"]).exists()
 
@@ -74,12 +75,14 @@ def test_two_percent_errors_fail_the_gate(stable: str, release: str) -> None:
 
 
 def test_plus_25_percent_is_caught_by_the_relative_gate_only(stable: str, release: str) -> None:
-    pipeline("deploy", ENV, "--version", stable, "--track", "stable", "--fault", "latency_ms=100")
-    canary(release, "latency_ms=125")
+    # 60 -> 75 ms: far enough under p(95)<200 that a noisy runner's tails do not cross it
+    pipeline("deploy", ENV, "--version", stable, "--track", "stable", "--fault", "latency_ms=60")
+    canary(release, "latency_ms=75")
     code, data = gate("--script", "compare")
     assert code == 30
     assert not any(line.startswith("threshold crossed") for line in data["lines"]), data["lines"]
-    assert any(line.startswith("regression vs stable: canary p95") for line in data["lines"]), data["lines"]
+    assert any(line.startswith("regression vs stable: canary p") for line in data["lines"]), data["lines"]
+    assert data["runs"] == 2  # ci: a latency-only failure is confirmed by a second, fresh run
 
 
 def test_the_canary_policy_runs_the_gate_at_its_step(stable: str, release: str) -> None:

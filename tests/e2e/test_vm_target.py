@@ -8,6 +8,7 @@ PIPELINE_E2E_VM_ENV runs it on another vm environment (e.g. a developer's dev-vm
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -160,3 +161,24 @@ def test_forced_renewal_under_https_load(releases: tuple[str, str]) -> None:
     print(f"forced renewal under HTTPS load: {summary}")
     assert summary.requests > 100
     assert summary.failed == 0, summary
+
+
+def test_vm_chaos_experiments_hold_and_confirm_their_faults(releases: tuple[str, str]) -> None:
+    """The vm experiments under k6 load: a canary's and a stable instance's process SIGKILLed,
+    the certificate two days from expiry renewed by the timer's job; each fault confirmed."""
+    before = ssh("sudo openssl x509 -in /etc/nginx/pipeline/tls/fullchain.pem -noout -serial")
+    run = pipeline("chaos", "run", ENV, "--json", timeout=1200, check=False)
+    report = json.loads(run.stdout)
+    rows = {r["name"]: r for r in report["experiments"]}
+    assert set(rows) == {"vm-kill-canary-instance", "vm-kill-stable-instance", "vm-certificate-expiry"}
+    for name, row in rows.items():
+        assert row["fault_confirmed"], (name, row["reason"])
+        assert row["passed"], (name, row)
+        assert row["time_to_recover"] is not None, name
+        assert row["failed_requests"] == 0 and row["edge_failed"] == 0, (name, row)
+    assert run.returncode == 0 and report["score"] == 100.0
+    # the renewal really happened (the timer's job, not a forced one), and the canary is gone again
+    after = ssh("sudo openssl x509 -in /etc/nginx/pipeline/tls/fullchain.pem -noout -serial")
+    assert after != before
+    status = json.loads(pipeline("status", ENV, "--json").stdout)
+    assert status["tracks"]["canary"]["version"] is None and status["weights"]["canary"] == 0

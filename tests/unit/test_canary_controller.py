@@ -122,6 +122,39 @@ def test_regression_during_bake_reverts_to_the_warm_previous_release() -> None:
     assert target.stable == "v1"
 
 
+def test_a_slow_start_after_promotion_is_judged_over_the_whole_bake() -> None:
+    """The promotion's rolling restart makes the new stable's first seconds slow: not a regression."""
+    controller, target, clock, events = make()
+    original = target.promote
+
+    def promote_slowly(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.burst = (clock.t, clock.t + 0.6, 900.0)  # type: ignore[attr-defined]
+        controller.source.burst_track = "stable"  # type: ignore[attr-defined]
+
+    target.promote = promote_slowly  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason
+    assert ("bake", {"seconds": 20.0, "verdict": "pass"}) in events
+
+
+def test_a_lasting_slowdown_after_promotion_is_reverted_at_the_end_of_the_bake() -> None:
+    controller, target, clock, _ = make()
+    original = target.promote
+    promoted_at: list[float] = []
+
+    def promote_then_slow(version: str, previous: str | None) -> None:
+        original(version, previous)
+        promoted_at.append(clock.t)
+        controller.source.stable_ms = 900.0  # type: ignore[attr-defined]
+
+    target.promote = promote_then_slow  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK and "p95_ms" in result.reason
+    assert clock.t - promoted_at[0] >= 20  # judged once the bake was held, not on its first second
+    assert target.stable == "v1"
+
+
 def test_the_lease_is_renewed_while_a_split_is_live() -> None:
     controller, target, _, _ = make()
     controller.run("v2", previous="v1")
@@ -268,3 +301,31 @@ def test_a_policy_gate_without_a_gate_never_passes() -> None:
     controller = Controller(policy, target, SyntheticTraffic(target), FakeClock(), lambda k, d: None)  # type: ignore[arg-type]
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.ROLLED_BACK and "needs a perf gate" in result.reason
+
+
+def test_a_latency_burst_is_forgiven_when_a_fresh_window_is_clean() -> None:
+    """With ``latency_windows: 2`` a burst over one hold is re-measured; the clean window promotes."""
+    patient = Canary(steps=[5, 25, 50, 100], step_seconds=10, bake_seconds=20, latency_windows=2)
+    start = FakeClock().t
+    controller, _, _, events = make(patient, canary_ms=20.0, stable_ms=20.0, burst=(start + 12, start + 19, 400.0))
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason
+    confirms = [d for k, d in events if k == "decision" and d["action"] == "confirm"]
+    assert len(confirms) == 1 and "step 2 (25%)" in confirms[0]["reason"]
+
+
+def test_the_same_burst_rolls_back_with_one_window() -> None:
+    strict = Canary(steps=[5, 25, 50, 100], step_seconds=10, bake_seconds=20)
+    start = FakeClock().t
+    controller, _, _, _ = make(strict, canary_ms=20.0, stable_ms=20.0, burst=(start + 12, start + 19, 400.0))
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "step 2 (25%)" in result.reason
+
+
+def test_a_lasting_slowdown_fails_every_window_and_rolls_back() -> None:
+    patient = Canary(steps=[5, 25, 50, 100], step_seconds=10, bake_seconds=20, latency_windows=2)
+    controller, _, _, events = make(patient, canary_ms=220.0, stable_ms=20.0)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert [d["action"] for k, d in events if k == "decision"][-2:] == ["confirm", "rollback"]

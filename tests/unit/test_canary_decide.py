@@ -100,3 +100,35 @@ def test_zero_extensions_policy_rolls_back_on_first_silence() -> None:
 def test_single_step_policy_promotes_after_it() -> None:
     single = Canary(steps=[100], step_seconds=5)
     assert decide(single, Position(0, 5, 0), Verdict.PASS, PASS).action == Action.PROMOTE
+
+
+PATIENT = Canary(steps=[5, 25, 50, 100], step_seconds=10, latency_windows=2)
+CONFIRM_CASES = [
+    # (id, position, results, command, expected action, words in the reason)
+    (
+        "a latency failure is measured again",
+        Position(1, 10, 0, 0),
+        SLOW,
+        None,
+        Action.CONFIRM,
+        "fresh window before acting (2/2)",
+    ),
+    ("the fresh window fails too: roll back", Position(1, 10, 0, 1), SLOW, None, Action.ROLLBACK, "p95_ms"),
+    ("errors are never re-measured", Position(1, 10, 0, 0), FAIL + SLOW, None, Action.ROLLBACK, "error_rate"),
+    ("errors mid-step still act at once", Position(1, 2, 0, 0), FAIL, None, Action.ROLLBACK, "30.0% errors"),
+    ("mid-step latency still waits", Position(1, 4, 0, 0), SLOW, None, Action.WAIT, "holding"),
+    ("an operator promote is not delayed", Position(1, 10, 0, 0), SLOW, "promote", Action.ROLLBACK, "p95_ms"),
+]
+
+
+@pytest.mark.parametrize(
+    ("position", "results", "command", "action", "words"), [c[1:] for c in CONFIRM_CASES], ids=[c[0] for c in CONFIRM_CASES]
+)
+def test_latency_windows(position: Position, results: list[CheckResult], command: str | None, action: Action, words: str) -> None:
+    decision = decide(PATIENT, position, Verdict.FAIL, results, command)
+    assert decision.action == action
+    assert words in decision.reason
+
+
+def test_one_latency_window_acts_on_the_first_failure() -> None:
+    assert decide(POLICY, Position(1, 10, 0, 0), Verdict.FAIL, SLOW).action == Action.ROLLBACK

@@ -12,7 +12,10 @@ from pipeline.edge import pin_token, render_nginx_conf
 from pipeline.environment.model import Environment
 from pipeline.environment.perf import Perf, Relative
 from pipeline.gates.k6result import Verdict, evaluate, exception_lines
+from pipeline.gates.perf import GateResult, PerfGate, PerfPlan
 from pipeline.gates.tracks import Point, TrackStats, compare, percentile, track_stats
+from pipeline.project import Project
+from pipeline.testing import FakeExecutor
 
 TH = {"http_req_duration": ["p(95)<300"], "checks": ["rate>=0.99"]}
 
@@ -108,7 +111,20 @@ def test_compare_fails_a_slower_canary_and_names_the_check() -> None:
     results, errors = compare(stats(100.0, 125.0), Relative(max_p95_ratio=1.2, max_p99_ratio=1.2))
     assert not errors
     failed = {r.check for r in results if not r.passed}
-    assert failed == {"p95_vs_stable", "p99_vs_stable"}
+    assert failed == {"p95_vs_stable", "p99_vs_stable"}  # the median is judged only when asked for
+    with_median, _ = compare(stats(100.0, 125.0), Relative(max_p50_ratio=1.15))
+    assert "p50_vs_stable" in {r.check for r in with_median if not r.passed}
+
+
+def test_the_median_catches_an_even_slowdown_that_noisy_tails_hide() -> None:
+    """+25 ms on every request of a 100 ms endpoint, with 90 ms of noise in both tails: p95 and p99 stay
+    within their ratios, the median does not."""
+    noisy = {
+        "stable": TrackStats("stable", 300, 0, 104.0, 190.0, 260.0),
+        "canary": TrackStats("canary", 300, 0, 129.0, 215.0, 285.0),
+    }
+    results, _ = compare(noisy, Relative(max_p50_ratio=1.15, max_p95_ratio=1.15, max_p99_ratio=1.15, min_delta_ms=15))
+    assert [r.check for r in results if not r.passed] == ["p50_vs_stable"]
 
 
 def test_compare_ignores_differences_under_the_minimum_delta() -> None:
@@ -178,3 +194,39 @@ def test_background_load_refuses_a_script_that_does_not_exist(tmp_path: Path) ->
 
     with pytest.raises(FileNotFoundError):
         BackgroundLoad(tmp_path / "gone.js", "http://127.0.0.1:9", 1, 1, tmp_path / "s.json")
+
+
+class ScriptedGate(PerfGate):
+    """A gate whose k6 runs are scripted: each run returns the next verdict."""
+
+    def __init__(self, outcomes: list[tuple[Verdict, bool]], latency_runs: int) -> None:
+        env = Environment.model_validate({"name": "x", "perf": {"relative": {"latency_runs": latency_runs}}})
+        root = Path(__file__).resolve().parents[2]
+        super().__init__(env, Project(root, root / ".pipeline-test-unused"), object(), FakeExecutor())
+        self.outcomes = outcomes
+        self.dirs: list[str] = []
+
+    def run(self, plan: PerfPlan, record: Any = None, runs: int = 1) -> GateResult:
+        verdict, latency_only = self.outcomes.pop(0)
+        self.dirs.append(plan.run_dir.name)
+        return GateResult("perf", "x", plan.script, verdict, ["regression vs stable: p95"], latency_only=latency_only, runs=runs)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "runs_allowed", "verdict", "runs"),
+    [
+        ([(Verdict.FAIL, True), (Verdict.PASS, False)], 2, Verdict.PASS, 2),  # a burst, forgiven by a clean run
+        ([(Verdict.FAIL, True), (Verdict.FAIL, True)], 2, Verdict.FAIL, 2),  # a regression, confirmed
+        ([(Verdict.FAIL, True)], 1, Verdict.FAIL, 1),  # one run allowed: the first failure stands
+        ([(Verdict.FAIL, False)], 3, Verdict.FAIL, 1),  # errors or absolute thresholds: never re-run
+        ([(Verdict.ERROR, False)], 3, Verdict.ERROR, 1),
+        ([(Verdict.FAIL, True), (Verdict.FAIL, True), (Verdict.FAIL, True)], 3, Verdict.FAIL, 3),
+    ],
+)
+def test_a_latency_only_failure_is_confirmed_by_fresh_runs(
+    outcomes: list[tuple[Verdict, bool]], runs_allowed: int, verdict: Verdict, runs: int
+) -> None:
+    gate = ScriptedGate(list(outcomes), runs_allowed)
+    result = gate.judge(gate.plan("compare"))
+    assert (result.verdict, result.runs) == (verdict, runs)
+    assert len(set(gate.dirs)) == runs  # every run keeps its own k6 output

@@ -21,6 +21,7 @@ def project(tmp_path: Path, chaos_allowed: bool = True, experiment: str | None =
     shutil.copytree(ROOT / "chaos" / "chaosstack", tmp_path / "chaos" / "chaosstack")
     (tmp_path / "chaos" / "experiments").mkdir()
     shutil.copy(ROOT / "chaos" / "experiments" / "kill-app-task.yaml", tmp_path / "chaos" / "experiments")
+    shutil.copy(ROOT / "chaos" / "experiments" / "vm-kill-stable-instance.yaml", tmp_path / "chaos" / "experiments")
     if experiment is not None:
         (tmp_path / "chaos" / "experiments" / "broken.yaml").write_text(experiment)
     return tmp_path
@@ -42,6 +43,7 @@ def pipeline(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     [
         (False, None, ("kill-app-task",), 42, "chaos_allowed is false"),
         (True, None, ("nope",), 41, "unknown experiment 'nope'"),
+        (True, None, ("vm-kill-stable-instance",), 41, "is for vm targets, not local"),
         (True, "title: x\nmethod: []\n", ("broken",), 40, "chaos/experiments/broken.yaml:"),
         (True, "title: x\nmethod: []\n", (), 40, "chaos/experiments/broken.yaml:"),
     ],

@@ -10,7 +10,7 @@ import yaml
 from chaoslib.exceptions import InterruptExecution
 
 from chaosstack.controls import safeguard
-from pipeline.chaos.experiments import discover, load, load_all, select
+from pipeline.chaos.experiments import discover, for_kind, load, load_all, select
 from pipeline.errors import ChaosInvalid, UnknownExperiment
 from tests.unit.chaos.conftest import ROOT
 
@@ -46,6 +46,8 @@ def base() -> dict[str, Any]:
         (lambda d: d.update(controls=[]), "safeguard"),
         (lambda d: d.update(extensions=[{"name": "pipeline", "weight": 0}]), "weight: 1-10"),
         (lambda d: d.update(method=[d["method"][2]]), "chaosstack extension"),
+        (lambda d: d.update(extensions=[{"name": "pipeline", "weight": 1, "targets": ["k8s"]}]), "pipeline.targets"),
+        (lambda d: d.update(extensions=[{"name": "pipeline", "weight": 1, "targets": []}]), "pipeline.targets"),
     ],
 )
 def test_invalid_experiments_name_file_and_reason(tmp_path: Path, change: Any, words: str) -> None:
@@ -85,3 +87,19 @@ def test_safeguard_interrupts_when_the_budget_is_spent(monkeypatch: pytest.Monke
         safeguard.after_activity_control({"type": "probe"}, {"status": "succeeded"})
     monkeypatch.setattr(safeguard, "failed_since", lambda stack, started: 3)
     safeguard.after_activity_control({"type": "probe"}, {"status": "succeeded"})
+
+
+def test_experiments_apply_to_the_target_kinds_they_name() -> None:
+    every = load_all(select(ROOT, []), ROOT, "ci")
+    local = {e.name for e in for_kind(every, "local", named=False)}
+    vm = {e.name for e in for_kind(every, "vm", named=False)}
+    assert {"vm-kill-canary-instance", "vm-kill-stable-instance", "vm-certificate-expiry"} == vm
+    assert "kill-app-task" in local and not local & vm  # no targets: local only
+    with pytest.raises(UnknownExperiment, match=r"no experiment .* applies to a ecs target"):
+        for_kind(every, "ecs", named=False)
+
+
+def test_a_named_experiment_for_another_kind_is_refused() -> None:
+    chosen = load_all(select(ROOT, ["kill-app-task", "vm-certificate-expiry"]), ROOT, "ci")
+    with pytest.raises(UnknownExperiment, match="'vm-certificate-expiry' is for vm targets, not local"):
+        for_kind(chosen, "local", named=True)

@@ -70,6 +70,14 @@ def test_lost_writes_fail_and_a_failed_data_probe_counts_as_a_loss() -> None:
     assert result.lost_writes == 1 and not result.passed
 
 
+def test_a_stack_that_never_recovers_fails_even_if_every_check_held() -> None:
+    stuck = activity("probe", "chaosstack.vm.probes", "wait_recovered", status="failed")
+    result = from_journal("kill", 3, journal([KILL, stuck], [True, True]))
+    assert not result.recovered and not result.passed
+    assert result.held_share == 0.0 and result.time_to_recover is None
+    assert "time" not in result.reason and "wait_recovered: not recovered" in result.reason
+
+
 def row(weight: int, held: int, checks: int, confirmed: bool = True) -> ExperimentResult:
     return ExperimentResult("x", weight, "completed", held < checks, confirmed, checks, held, None, 0, 0, 0, None, 1.0)
 
