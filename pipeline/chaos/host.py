@@ -48,9 +48,10 @@ def near_expiry_certificate(login: Login, domain: str, days: int) -> Command:
     d = shlex.quote(domain)
     script = f"""set -eu
 live=/etc/letsencrypt/live/{d}
-cert=$(readlink -f "$live/cert.pem"); full=$(readlink -f "$live/fullchain.pem"); key=$(readlink -f "$live/privkey.pem")
+cert=$(sudo readlink -f "$live/cert.pem"); full=$(sudo readlink -f "$live/fullchain.pem")
+key=$(sudo readlink -f "$live/privkey.pem")
 sudo mkdir -p {BACKUP}
-if [ ! -e {BACKUP}/saved ]; then
+if ! sudo test -e {BACKUP}/saved; then
   sudo cp -p "$cert" {BACKUP}/cert.pem; sudo cp -p "$full" {BACKUP}/fullchain.pem
   sudo cp -p {TLS}/fullchain.pem {BACKUP}/nginx-fullchain.pem
   printf '%s\\n%s\\n' "$cert" "$full" | sudo tee {BACKUP}/saved >/dev/null
@@ -78,7 +79,7 @@ def restore_certificate(login: Login) -> Command:
     """Put back what :func:`near_expiry_certificate` replaced: the lineage's files always, nginx's
     copy only while it still is the stand-in (a renewal since then is kept). Nothing saved: nothing to do."""
     script = f"""set -eu
-[ -e {BACKUP}/saved ] || {{ echo nothing-saved; exit 0; }}
+sudo test -e {BACKUP}/saved || {{ echo nothing-saved; exit 0; }}
 cert=$(sudo sed -n 1p {BACKUP}/saved); full=$(sudo sed -n 2p {BACKUP}/saved)
 sudo cp -p {BACKUP}/cert.pem "$cert"; sudo cp -p {BACKUP}/fullchain.pem "$full"
 served=$(sudo openssl x509 -in {TLS}/fullchain.pem -noout -fingerprint -sha256)

@@ -195,6 +195,7 @@ class VmTarget:
             "nginx_operator_port": OPERATOR_PORT,
             "nginx_client_max_body_size": f"{self.env.edge.max_body_mb}m",
             "nginx_log_format": edge.LOG_FORMAT,
+            "nginx_route_maps": edge.render_pin(edge.pin_token(secret["django_secret_key"])),
             "nginx_split_initial": edge.render_split(self.env, Weights(0)),
             "nginx_retries": self.env.edge.retries,
             "certbot_domain": self.vm.domain,
@@ -473,14 +474,8 @@ class VmTarget:
         self.ssh(f"sudo rm -f {STATE}/command", "clear the operator command")
 
     def track_pin_token(self) -> str:
-        """Not yet: the VM's nginx split has no token-gated track pin (the Swarm edge's
-        ``X-Pipeline-Track``), so the perf gate's compare cannot run here."""
-        from pipeline.errors import GateError
-
-        raise GateError(
-            "the vm target's nginx cannot pin a request to a track yet, so compare cannot run there",
-            hint="use --script load (absolute thresholds) on a vm environment",
-        )
+        """The secret that lets a request pick its track at nginx (the perf gate's compare run)."""
+        return edge.pin_token(self.secrets()["django_secret_key"])
 
     def log_reader(self) -> Callable[[int], bytes]:
         log = "/var/log/nginx/pipeline/access.json"

@@ -2,7 +2,8 @@
 
 Own fixture, not the Swarm `ci` stack: from nothing (`down --volumes`, then `up`), a
 second `up` with changed=0, the host verified with testinfra over SSH, a canary deploy and
-a rollback under k6 load, and a forced certificate renewal under HTTPS load.
+a rollback under k6 load, the perf gate's compare through the VM's nginx, a forced certificate
+renewal under HTTPS load, and the vm chaos experiments.
 PIPELINE_E2E_VM_ENV runs it on another vm environment (e.g. a developer's dev-vm).
 """
 
@@ -135,6 +136,22 @@ def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> Non
     assert summary is not None and summary.requests > 100
     print(f"canary+rollback under load: {summary}")
     assert summary.failed == 0, summary
+
+
+def test_compare_pins_each_track_through_the_vm_nginx(releases: tuple[str, str]) -> None:
+    """The perf gate's canary-vs-stable run on a VM: nginx honours the track pin with the token."""
+    _, second = releases
+    pipeline("deploy", ENV, "--version", second, "--track", "canary", timeout=900)
+    try:
+        run = pipeline("gate", "perf", ENV, "--script", "compare", "--json", check=False, timeout=300)
+        data = json.loads(run.stdout)
+        assert run.returncode == 0, data["lines"]
+        # 30 requests/s shared by instance: 2 stable at 20/s, 1 canary at 10/s, for 10 s
+        assert data["tracks"]["canary"]["requests"] >= 80 and data["tracks"]["stable"]["requests"] >= 160
+        assert all(c["passed"] for c in data["relative"])
+    finally:
+        pipeline("canary", "abort", ENV, check=False, timeout=300)
+    assert json.loads(pipeline("status", ENV, "--json").stdout)["tracks"]["canary"]["version"] is None
 
 
 def test_forced_renewal_under_https_load(releases: tuple[str, str]) -> None:

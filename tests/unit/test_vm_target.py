@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pipeline import edge
 from pipeline.ansible import inventory, playbook, recap
 from pipeline.commands import Command, Result
 from pipeline.edge import Weights, parse_weights
@@ -223,3 +226,38 @@ def test_a_failed_renewal_is_classified_and_keeps_the_certificate(tmp_path: Path
     script = ex.calls[-1].argv[-1]
     assert "--server https://acme.pl-vm.test:14000/dir" in script and "--no-random-sleep-on-renew" in script
     assert "--force-renewal" in script and "--nginx" not in script
+
+
+def rendered_nginx_conf(tmp_path: Path) -> str:
+    """playbooks/roles/nginx/templates/nginx.conf.j2 with the variables the target passes, and
+    split.conf's first content inlined where it is included."""
+    import jinja2
+
+    role = ROOT / "playbooks" / "roles" / "nginx"
+    pebble = tmp_path / "state" / "vm" / "vm-local" / "pebble"
+    pebble.mkdir(parents=True, exist_ok=True)
+    (pebble / "api-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    variables = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    variables.update(target(tmp_path, FakeExecutor()).variables())
+    loader = jinja2.Environment(loader=jinja2.FileSystemLoader(str(role / "templates")), undefined=jinja2.StrictUndefined)
+    conf = loader.get_template("nginx.conf.j2").render(ansible_managed="managed", **variables)
+    return conf.replace("include /etc/nginx/pipeline/split.conf;", variables["nginx_split_initial"])
+
+
+def test_every_nginx_variable_the_vm_config_reads_is_defined(tmp_path: Path) -> None:
+    """Each $pl_* the log format, headers and proxy read is set by a map or the split: nginx -t
+    refuses an unknown variable, and a shared log format once changed under the vm target."""
+    conf = rendered_nginx_conf(tmp_path)
+    used = set(re.findall(r"\$(pl_\w+)", conf))
+    defined = set(re.findall(r"(?:map|split_clients)\s+\S+\s+\$(pl_\w+)\s*\{", conf))
+    assert used and used <= defined, f"read but never set: {sorted(used - defined)}"
+
+
+def test_the_vm_nginx_honours_a_track_pin_only_with_the_token(tmp_path: Path) -> None:
+    t = target(tmp_path, FakeExecutor())
+    conf = rendered_nginx_conf(tmp_path)
+    token = t.track_pin_token()
+    assert token == edge.pin_token(t.secrets()["django_secret_key"])
+    assert f'"{token}" 1;' in conf and '"1:canary" canary;' in conf
+    assert "map $pl_route $pl_upstream" in conf
+    assert 'proxy_set_header X-Pipeline-Token "";' in conf  # the secret never reaches the app
