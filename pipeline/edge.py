@@ -101,6 +101,22 @@ def parse_weights(text: str) -> Weights | None:
     return None
 
 
+def lease_value(until: float | None) -> str:
+    """The lease as written to the edge's lease file: an epoch second, or ``forever``."""
+    return "forever" if until is None else f"{until:.0f}"
+
+
+def parse_lease(text: str) -> float | str | None:
+    """The lease file's content: an epoch second, ``"forever"``, or None when there is none."""
+    text = text.strip()
+    if text == "forever":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def render_pin(token: str | None) -> str:
     """The maps that choose ``$pl_route``, the track that serves a request: the split's ``$pl_track``
     (split.conf), unless the request pins its track with the token. split.conf's format does not

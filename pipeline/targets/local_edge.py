@@ -74,13 +74,7 @@ class LocalEdge:
 
     def lease(self) -> float | str | None:
         """The lease as written: an epoch second, ``"forever"``, or None when there is none."""
-        text = (self._read("lease") or "").strip()
-        if text == "forever":
-            return text
-        try:
-            return float(text)
-        except ValueError:
-            return None
+        return edge.parse_lease(self._read("lease") or "")
 
     # --- operator commands ----------------------------------------------------
     def send_command(self, command: str) -> None:

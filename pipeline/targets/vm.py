@@ -451,17 +451,10 @@ class VmTarget:
         return edge.parse_weights(self.read(f"sudo head -n 1 {CONF}/split.conf", "read the traffic split"))
 
     def renew_lease(self, until: float | None) -> None:
-        value = "forever" if until is None else f"{until:.0f}"
-        self.ssh(f"echo {value} | sudo tee {CONF}/lease >/dev/null", "renew the split's lease")
+        self.ssh(f"echo {edge.lease_value(until)} | sudo tee {CONF}/lease >/dev/null", "renew the split's lease")
 
     def lease(self) -> float | str | None:
-        text = self.read(f"sudo cat {CONF}/lease 2>/dev/null || true", "read the split's lease").strip()
-        if text == "forever":
-            return text
-        try:
-            return float(text)
-        except ValueError:
-            return None
+        return edge.parse_lease(self.read(f"sudo cat {CONF}/lease 2>/dev/null || true", "read the split's lease"))
 
     def send_command(self, command: str) -> None:
         self.ssh(f"echo {shlex.quote(command)} | sudo tee {STATE}/command >/dev/null", f"send '{command}' to the controller")
@@ -579,8 +572,7 @@ echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
             elif kind == "split":
                 weights = edge.parse_weights(rest)
             elif kind == "lease":
-                text = rest.strip()
-                lease = text if text == "forever" else (float(text) if text.replace(".", "", 1).isdigit() else None)
+                lease = edge.parse_lease(rest)
             elif kind == "lock" and rest.strip():
                 lock = LockInfo.from_json(rest)
         for track in TRACKS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import threading
@@ -36,7 +37,12 @@ def test_a_crossed_threshold_is_named_with_its_measurement(edge: StubEdge, proje
     gate = make_gate(project, edge.port, {"thresholds": {"http_req_duration": ["p(95)<40"], "checks": ["rate>=0.99"]}})
     result = gate.run(gate.plan("load"))
     assert result.verdict == Verdict.FAIL
-    assert any(line.startswith("threshold crossed: http_req_duration p(95)<40 (measured p(95)=6") for line in result.lines)
+    # the stand-in sleeps 60 ms; a busy runner adds to it, never takes away
+    found = [
+        re.fullmatch(r"threshold crossed: http_req_duration p\(95\)<40 \(measured p\(95\)=([0-9.]+)\)", x) for x in result.lines
+    ]
+    measured = [float(m.group(1)) for m in found if m]
+    assert len(measured) == 1 and measured[0] >= 60.0, result.lines
     with pytest.raises(GateFailed) as caught:
         result.raise_for()
     assert caught.value.exit_code == 30
@@ -132,8 +138,9 @@ def test_trap_a_k6_crash_is_an_error_of_the_gate(edge: StubEdge, project: Projec
 
 def test_compare_passes_equal_tracks(edge: StubEdge, project: Project) -> None:
     edge.behaviour.latency_ms.update(stable=20, canary=20)
-    gate = make_gate(project, edge.port, {"relative": {"min_requests": 40}})
-    result = gate.run(gate.plan("compare"))
+    # a busy runner's tail bursts hit one track now and then: a latency-only failure is re-run once
+    gate = make_gate(project, edge.port, {"relative": {"min_requests": 40, "min_delta_ms": 10, "latency_runs": 2}})
+    result = gate.judge(gate.plan("compare"))
     assert result.verdict == Verdict.PASS, result.lines
     assert {c["check"] for c in result.relative} == {"p95_vs_stable", "p99_vs_stable", "error_rate_vs_stable"}
 
