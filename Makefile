@@ -70,8 +70,8 @@ test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 test-integration: .venv/.ready ## Integration tests, no Docker engine: the perf gate with the real k6, the ecs target against moto
 	$(PY) -m pytest tests/integration -q -m integration
 
-test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`, then the vm target on vm-local)
-	$(PY) -m pytest tests/e2e -q -m e2e --durations=15
+test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`; the vm target: make test-e2e-vm)
+	$(PY) -m pytest tests/e2e -q -m e2e --durations=15 --ignore=tests/e2e/test_vm_target.py
 
 test: lint test-unit test-integration test-e2e ## Everything CI runs
 
@@ -138,7 +138,7 @@ test-e2e-chaos: .venv/.ready ## Only the chaos end-to-end tests (environment `ci
 
 # --- the vm target (playbooks/, pipeline/targets/vm.py) --------------------------------
 .PHONY: test-e2e-vm vm-ssh
-test-e2e-vm: .venv/.ready ## Only the end-to-end tests of the vm target on vm-local (~11 min)
+test-e2e-vm: .venv/.ready ## End-to-end tests of the vm target on vm-local (~11 min; not in make test: CI time)
 	$(PY) -m pytest tests/e2e/test_vm_target.py -q -m e2e
 
 vm-ssh: ## Log in to ENV's VM with the environment's key (vm-local: make vm-ssh ENV=vm-local)
