@@ -13,7 +13,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaosstack._stack import Stack
-from chaosstack.vm.probes import served_certificate
+from chaosstack.vm.probes import instances, served_certificate
 from pipeline.chaos import host
 from pipeline.edge import Weights
 from pipeline.errors import PipelineError
@@ -21,17 +21,6 @@ from pipeline.errors import PipelineError
 __all__ = ["expire_certificate", "kill_instance", "restore_certificate", "run_renewal_timer", "start_canary", "stop_canary"]
 
 DAY = 86_400.0
-
-
-def _instances(stack: Stack, track: str) -> list[tuple[str, int, int]]:
-    """(unit, main pid, restarts) of the track's active instances, sorted by unit."""
-    result = stack.run(host.instances(stack.vm().login, track))
-    found = []
-    for line in result.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-            found.append((parts[0], int(parts[1]), int(parts[2])))
-    return sorted(found)
 
 
 def start_canary(
@@ -50,7 +39,7 @@ def start_canary(
     except PipelineError as exc:
         raise ActivityFailed(f"the canary did not start: {exc.message}") from exc
     weights = vm.weights()
-    if weights is None or weights.canary != weight or not _instances(stack, "canary"):
+    if weights is None or weights.canary != weight or not instances(stack, "canary"):
         raise ActivityFailed(f"the canary is not serving {weight} % (split: {weights})")
     return {"canary": version, "weight": weight}
 
@@ -79,7 +68,7 @@ def kill_instance(
     """
     stack = Stack.from_configuration(configuration)
     login = stack.vm().login
-    running = [i for i in _instances(stack, track) if i[1] > 0]
+    running = [i for i in instances(stack, track) if i[1] > 0]
     if not running:
         raise ActivityFailed(f"no running instance on the {track} track of {stack.env.name} to kill")
     unit, pid, restarts = running[0]

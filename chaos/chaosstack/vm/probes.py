@@ -13,7 +13,13 @@ from chaosstack._stack import Stack
 from pipeline.chaos import host
 from pipeline.targets.vm import track_ports
 
-__all__ = ["certificate_days_left", "certificate_renewed", "https_answers", "served_certificate", "wait_recovered"]
+__all__ = [
+    "certificate_days_left",
+    "certificate_renewed",
+    "https_answers",
+    "served_certificate",
+    "wait_recovered",
+]
 
 DAY = 86_400.0
 TIMEOUT = 10.0
@@ -27,6 +33,17 @@ class ServedCertificate:
 
     def seconds_left(self, now: float) -> float:
         return self.not_after - now
+
+
+def instances(stack: Stack, track: str) -> list[tuple[str, int, int]]:
+    """(unit, main pid, restarts) of the track's active instances, sorted by unit."""
+    result = stack.run(host.instances(stack.vm().login, track))
+    found = []
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            found.append((parts[0], int(parts[1]), int(parts[2])))
+    return sorted(found)
 
 
 def _address(stack: Stack) -> tuple[str, int, str]:
@@ -140,7 +157,6 @@ def wait_recovered(
     """Wait until every instance of ``track`` runs again (the killed one with a new process) and
     answers ``/readyz``, and ``path`` answers 200 through nginx; return seconds since the fault."""
     from chaosstack.edge.probes import answers
-    from chaosstack.vm.actions import _instances
 
     stack = Stack.from_configuration(configuration)
     fault = stack.recall("fault") or {}
@@ -150,7 +166,7 @@ def wait_recovered(
     login = stack.vm().login
 
     def recovered() -> bool | None:
-        running = {unit: pid for unit, pid, _ in _instances(stack, track) if pid > 0}
+        running = {unit: pid for unit, pid, _ in instances(stack, track) if pid > 0}
         if len(running) < len(ports) or (killed[0] in running and running[killed[0]] == killed[1]):
             return None
         if not stack.run(host.instances_ready(login, ports)).ok:
