@@ -145,9 +145,10 @@ def test_rollback_returns_to_the_previous_release_in_one_step(third_release: str
 
 def test_manual_weights_expire_without_a_watcher(stack: Any, release: str) -> None:
     pipeline("deploy", ENV, "--version", release, "--track", "canary")
-    pipeline("weights", ENV, "--canary", "20", "--hold", "2")
+    # 8 s: long enough that a slow `status` on a busy runner still sees the split it set
+    pipeline("weights", ENV, "--canary", "20", "--hold", "8")
     assert status()["weights"]["canary"] == 20
-    wait_for(lambda: status()["weights"]["canary"] == 0, 15, "the split to expire")
+    wait_for(lambda: status()["weights"]["canary"] == 0, 25, "the split to expire")
     pipeline("canary", "abort", ENV)
     assert status()["tracks"]["canary"]["running"] == 0
     nothing = pipeline("canary", "promote", ENV, check=False)
