@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,25 +39,33 @@ def _call(
     return status, parsed if isinstance(parsed, dict) else {"items": parsed}, headers
 
 
+def _until_ok(url: str, ok: Callable[[int, dict[str, Any]], bool], tries: int, pause: float) -> tuple[int, dict[str, Any]]:
+    """GET ``url`` up to ``tries`` times, ``pause`` s apart, until ``ok``; the last answer either way.
+
+    A task of the old release draining after an update may answer for a moment (503 from
+    /readyz, the old version from /version) before it leaves the edge's DNS answer."""
+    for attempt in range(tries):
+        status, body, _ = _call(url)
+        if ok(status, body) or attempt == tries - 1:
+            break
+        time.sleep(pause)
+    return status, body
+
+
 def smoke(base_url: str, expect_version: str | None = None, retries: int = 10) -> list[Check]:
     """health, readiness, version, and an API write then read, through the edge."""
     checks: list[Check] = []
     for path in ("/edge/healthz", "/healthz", "/readyz"):
-        # a task of the old release draining after an update answers /readyz 503 for a moment
-        for attempt in range(retries if path == "/readyz" else 1):
-            status, body, _ = _call(base_url + path)
-            if status == 200 or attempt == retries - 1:
-                break
-            time.sleep(1)
+        tries = retries if path == "/readyz" else 1
+        status, body = _until_ok(base_url + path, lambda code, _body: code == 200, tries, 1.0)
         checks.append(Check(path, status == 200, f"HTTP {status}" + (f" {body.get('error')}" if status == 0 else "")))
-    for attempt in range(retries * 2):
-        # a draining task of the old release may answer for a moment after the update completed
-        status, body, _ = _call(f"{base_url}/version")
-        version = body.get("version")
-        ok = status == 200 and (expect_version is None or version == expect_version)
-        if ok or attempt == retries * 2 - 1:
-            break
-        time.sleep(0.5)
+
+    def right_version(code: int, answer: dict[str, Any]) -> bool:
+        return code == 200 and (expect_version is None or answer.get("version") == expect_version)
+
+    status, body = _until_ok(f"{base_url}/version", right_version, retries * 2, 0.5)
+    version = body.get("version")
+    ok = right_version(status, body)
     checks.append(Check("/version", ok, f"HTTP {status} version={version} track={body.get('track')}"))
     status, created, _ = _call(f"{base_url}/api/notes", "POST", {"title": "smoke", "body": f"smoke at {time.time():.0f}"})
     note_id = created.get("id")
