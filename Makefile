@@ -10,7 +10,7 @@ ARGS ?=
 # BASE_IMAGE=debian:bookworm-slim builds from a public base where registries are reachable
 export BASE_IMAGE
 
-.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-integration test-e2e bench-deploy bench-canary bench-perf clean perf
+.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-integration test-e2e bench-deploy bench-canary bench-judge bench-perf clean perf
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ bench-canary: .venv/.ready ## Canary benchmark: good, 30 % errors, +200 ms, dies
 
 bench-perf: .venv/.ready ## Throughput and p95 through the edge at several rates; the edge's overhead vs one task
 	$(PY) -m pipeline.bench.perf $(ENV) $(ARGS)
+
+bench-judge: .venv/.ready ## The canary judge: false rollbacks (identical releases, quiet and loaded), bad releases caught, overhead
+	$(PY) -m pipeline.bench.judge $(ENV) $(ARGS)
 
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
 	$(PY) -m pipeline.bench.deploy $(ENV) $(ARGS)

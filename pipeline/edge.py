@@ -38,20 +38,26 @@ LOG_FORMAT = (
 
 @dataclass(frozen=True)
 class Weights:
-    """Share of traffic (percent) that goes to the canary track; the rest is stable's."""
+    """Shares of traffic (percent) for the canary and its baseline; the rest is stable's."""
 
     canary: int = 0
+    baseline: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.canary <= 100:
             raise UserError(f"canary weight {self.canary} is out of range", hint="a weight is 0 to 100 percent")
+        if not 0 <= self.baseline <= 100 - self.canary:
+            raise UserError(
+                f"baseline weight {self.baseline} does not fit beside canary {self.canary}",
+                hint="canary and baseline together are at most 100 percent",
+            )
 
     @property
     def stable(self) -> int:
-        return 100 - self.canary
+        return 100 - self.canary - self.baseline
 
     def as_dict(self) -> dict[str, int]:
-        return {"stable": self.stable, "canary": self.canary}
+        return {"stable": self.stable, "canary": self.canary, "baseline": self.baseline}
 
 
 def upstream_host(env: Environment, track: str) -> str:
@@ -83,12 +89,10 @@ def render_split(env: Environment, weights: Weights) -> str:
         lines += [f"map {key} $pl_split_key {{", '    "" $request_id;', f"    default {key};", "}"]
         key = "$pl_split_key"
     lines.append(f'split_clients "{key}" $pl_track {{')
-    if weights.canary == 100:
-        lines.append("    * canary;")
-    else:
-        if weights.canary > 0:
-            lines.append(f"    {weights.canary}% canary;")
-        lines.append("    * stable;")
+    shares = [(t, w) for t, w in (("canary", weights.canary), ("baseline", weights.baseline), ("stable", weights.stable)) if w]
+    for track, weight in shares[:-1]:
+        lines.append(f"    {weight}% {track};")
+    lines.append(f"    * {shares[-1][0]};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -97,7 +101,7 @@ def parse_weights(text: str) -> Weights | None:
     for line in text.splitlines():
         if line.startswith(WEIGHTS_MARK):
             data = json.loads(line.removeprefix(WEIGHTS_MARK))
-            return Weights(canary=int(data["canary"]))
+            return Weights(canary=int(data["canary"]), baseline=int(data.get("baseline", 0)))
     return None
 
 
@@ -137,6 +141,7 @@ def render_pin(token: str | None) -> str:
     map "$pl_pin_ok:$http_x_pipeline_track" $pl_route {{
         "1:stable" stable;
         "1:canary" canary;
+        "1:baseline" baseline;
         default $pl_track;
     }}"""
 
@@ -147,6 +152,7 @@ def render_nginx_conf(env: Environment, token: str | None = None) -> str:
     port = env.app.port
     stable = upstream_host(env, "stable")
     canary = upstream_host(env, "canary")
+    baseline = upstream_host(env, "baseline")
     return f"""# written by the pipeline for environment {env.name}; do not edit by hand
 worker_processes auto;
 pid /run/nginx.pid;
@@ -170,6 +176,7 @@ http {{
 
     map $pl_route $pl_upstream {{
         canary {canary};
+        baseline {baseline};
         default {stable};
     }}
 

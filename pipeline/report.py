@@ -29,8 +29,8 @@ Point = tuple[float, float | None]
 Series = tuple[str, list[Point]]
 Marker = tuple[float, str, str]  # (x, label, css colour)
 
-TRACKS: Final = ("stable", "canary")
-TRACK_COLOURS: Final = {"stable": "#2563eb", "canary": "#ea580c"}
+TRACKS: Final = ("stable", "baseline", "canary")
+TRACK_COLOURS: Final = {"stable": "#2563eb", "baseline": "#16a34a", "canary": "#ea580c"}
 PALETTE: Final = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#ca8a04")
 WEIGHT_COLOUR: Final = "#7c3aed"
 THRESHOLD_COLOUR: Final = "#dc2626"
@@ -355,6 +355,8 @@ def _charts(deploy: DeployRow, events: Sequence[EventRow]) -> str:
     def track_series(key: str, scale: float = 1.0) -> list[Series]:
         result: list[Series] = []
         for track in TRACKS:
+            if track == "baseline" and not any(_num(_track(e.data, track).get("requests")) for e in snapshots):
+                continue  # a release without a baseline (compare_with: stable)
             pts: list[Point] = []
             for e in snapshots:
                 v = _num(_track(e.data, track).get(key))
@@ -470,8 +472,20 @@ def summarize(ev: EventRow) -> str:
         case "step":
             return f"step {fmt_num(d.get('step'))} → canary weight {fmt_num(d.get('weight'))} %"
         case "snapshot":
-            parts = [f"weight {fmt_num(d.get('weight'))} %"] + [_track_summary(t, _track(d, t)) for t in TRACKS]
+            shown = [t for t in TRACKS if t != "baseline" or _num(_track(d, t).get("requests"))]
+            parts = [f"weight {fmt_num(d.get('weight'))} %"] + [_track_summary(t, _track(d, t)) for t in shown]
             return "; ".join(parts)
+        case "ready":
+            return f"every task of {', '.join(map(str, d.get('tracks') or []))} answers {d.get('path', '—')}"
+        case "verify":
+            if not d.get("verifiable"):
+                return "live traffic: this metrics source cannot tell versions apart"
+            expected = f"{d.get('track')} {d.get('expected')}" if d.get("expected") else str(d.get("track"))
+            share = _num(d.get("share"))
+            return (
+                f"live traffic: {fmt_num(d.get('matching'))} of {fmt_num(d.get('requests'))} requests since the switch "
+                f"served by {expected}" + ("" if share is None else f" ({share * 100:.1f} %)")
+            )
         case "verdict":
             raw = d.get("checks")
             checks: list[Any] = raw if isinstance(raw, list) else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.commands import Command, Result
 from pipeline.executor import _failure
@@ -66,29 +67,50 @@ class FakeClock:
 
 @dataclass
 class FakeCanaryTarget:
-    """Records what the canary controller asks of a target; can fail a deploy or send a command."""
+    """Records what the canary controller asks of a target; can fail a deploy, hold tasks unready or
+    send a command. ``unready(track, task_index)`` says whether a task fails its readiness probe now."""
 
     fail_deploy: str | None = None
     commands: list[str] = field(default_factory=list)
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
     weights: list[int] = field(default_factory=list)
+    baselines: list[int] = field(default_factory=list)
     stable: str | None = None
     canary: str | None = None
+    baseline: str | None = None
+    tasks: dict[str, int] = field(default_factory=lambda: {"stable": 2})
+    unready: Callable[[str, int], bool] | None = None
 
-    def deploy_track(
-        self, track: object, version: str, faults: object = None, labels: object = None, timeout: float = 300.0
-    ) -> None:
+    def deploy_tracks(self, plans: list[Any], timeout: float = 300.0) -> None:
         from pipeline.errors import NotReady
 
-        self.calls.append(("deploy_track", (track, version)))
-        if self.fail_deploy and track == "canary" and version == self.fail_deploy:
-            raise NotReady(f"pl-x-app-canary: 0/1 tasks healthy after {timeout:.0f} s")
-        setattr(self, str(track), version)
+        for plan in plans:
+            self.calls.append(("deploy_track", (plan.track, plan.version)))
+            if self.fail_deploy and plan.track == "canary" and plan.version == self.fail_deploy:
+                raise NotReady(f"pl-x-app-canary: 0/1 tasks healthy after {timeout:.0f} s")
+            setattr(self, str(plan.track), plan.version)
+            self.tasks[str(plan.track)] = plan.replicas or 1
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[Any]:
+        from pipeline.targets.base import TaskReadiness
+
+        self.calls.append(("readiness", tracks))
+        out = []
+        for track in tracks:
+            if getattr(self, track, None) is None:
+                continue
+            for i in range(self.tasks.get(track, 1)):
+                bad = self.unready is not None and self.unready(track, i)
+                body = '{"status": "unavailable", "failed": ["fault"]}' if bad else '{"status": "ok"}'
+                out.append(TaskReadiness(track, f"{track}-task{i}", 503 if bad else 200, body))
+        return out
 
     def set_weights(self, weights: object, lease_until: float | None = None) -> None:
         canary = int(getattr(weights, "canary", 0))
+        baseline = int(getattr(weights, "baseline", 0))
         self.calls.append(("set_weights", (canary, lease_until)))
         self.weights.append(canary)
+        self.baselines.append(baseline)
 
     def remove_track(self, track: object) -> None:
         self.calls.append(("remove_track", (track,)))
@@ -97,9 +119,6 @@ class FakeCanaryTarget:
     def renew_lease(self, until: float | None) -> None:
         self.calls.append(("renew_lease", (until,)))
 
-    def scale_track(self, track: object, replicas: int) -> None:
-        self.calls.append(("scale_track", (track, replicas)))
-
     def take_command(self) -> str | None:
         return self.commands.pop(0) if self.commands else None
 
@@ -107,11 +126,13 @@ class FakeCanaryTarget:
         self.calls.append(("promote", (version, previous)))
         self.stable, self.canary = version, previous
         self.weights.append(0)
+        self.baselines.append(0)
 
     def revert_to_previous(self, previous: str) -> None:
         self.calls.append(("revert_to_previous", (previous,)))
         self.stable, self.canary = previous, None
         self.weights.append(0)
+        self.baselines.append(0)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -134,6 +155,28 @@ class SyntheticTraffic:
     seed: int = 7
     burst: tuple[float, float, float] | None = None  # (from, until, ms): burst_track's latency meanwhile, clock time
     burst_track: str = "canary"
+    wrong_version: dict[str, str] = field(default_factory=dict)  # track -> the version that "really" answers
+    baseline_ms: float | None = None  # the baseline's latency (default: stable's; a cold start can differ)
+
+    def _shares(self) -> list[tuple[str, float, float, float]]:
+        weight = self.target.weights[-1] if self.target.weights else 0
+        baseline = self.target.baselines[-1] if self.target.baselines else 0
+        return [
+            ("canary", weight / 100, self.canary_errors, self.canary_ms),
+            ("baseline", baseline / 100, self.stable_errors, self.stable_ms if self.baseline_ms is None else self.baseline_ms),
+            ("stable", 1 - (weight + baseline) / 100, self.stable_errors, self.stable_ms),
+        ]
+
+    def served(self, start: float, end: float) -> dict[str, dict[str, int]]:
+        """Requests per track and the version the target runs there (``wrong_version`` answers instead, if set)."""
+        seconds = max(0.0, end - start)
+        out: dict[str, dict[str, int]] = {}
+        for track, share, _, _ in self._shares():
+            n = int(self.rate * share * seconds)
+            if n:
+                version = self.wrong_version.get(track) or str(getattr(self.target, track, "") or "")
+                out[track] = {version: n}
+        return out
 
     def window(self, start: float, end: float) -> dict[str, object]:
         import random
@@ -141,13 +184,9 @@ class SyntheticTraffic:
         from pipeline.analysis.window import TrackWindow
 
         rng = random.Random(f"{self.seed}-{start:.3f}-{end:.3f}")
-        weight = self.target.weights[-1] if self.target.weights else 0
         seconds = max(0.0, end - start)
         out: dict[str, object] = {}
-        for track, share, errors, ms in (
-            ("canary", weight / 100, self.canary_errors, self.canary_ms),
-            ("stable", 1 - weight / 100, self.stable_errors, self.stable_ms),
-        ):
+        for track, share, errors, ms in self._shares():
             n = int(self.rate * share * seconds)
             failed = sum(1 for _ in range(n) if rng.random() < errors)
             slow = 0

@@ -1,13 +1,14 @@
-"""The canary checks of one traffic step: canary vs its absolute limits and vs stable."""
+"""The canary checks of one traffic step: canary vs its absolute limits and vs its reference (baseline or stable)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.analysis.stats import binom_sf, mann_whitney
+from pipeline.analysis.stats import binom_sf, mann_whitney, quantile_exceeds, quantile_upper_bound
 from pipeline.analysis.window import TrackWindow
 from pipeline.environment.model import Thresholds
 
@@ -75,107 +76,129 @@ def _check_error_rate(canary: TrackWindow, t: Thresholds) -> CheckResult:
     return CheckResult("error_rate", Verdict.PASS, rate, limit, f"canary {_pct(rate)} errors <= {_pct(limit)} allowed{note}")
 
 
-def _has_baseline(stable: TrackWindow, t: Thresholds) -> bool:
-    return stable.requests >= t.min_requests and stable.requests > 0
+def _has_baseline(reference: TrackWindow, t: Thresholds) -> bool:
+    return reference.requests >= t.min_requests and reference.requests > 0
 
 
-def _no_baseline(stable: TrackWindow, t: Thresholds) -> str:
-    return f"no stable baseline ({stable.requests} requests < {t.min_requests})"
+def _no_baseline(reference: TrackWindow, t: Thresholds, against: str) -> str:
+    return f"no {against} to compare with ({reference.requests} requests < {t.min_requests})"
 
 
-def _check_error_rate_vs_stable(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
-    """Canary error rate against stable's times ``max_error_rate_ratio``, plus half the absolute
-    allowance as a tolerance: without it any single error against a zero-error stable would fail
-    (0 * ratio = 0); with it a canary needs more than ``max_error_rate / 2`` errors per request."""
-    name = "error_rate_vs_stable"
-    if not _has_baseline(stable, t):
-        return CheckResult(name, Verdict.SKIPPED, None, None, _no_baseline(stable, t))
-    limit = stable.error_rate * t.max_error_rate_ratio + t.max_error_rate / 2
+def _check_error_rate_vs(canary: TrackWindow, reference: TrackWindow, t: Thresholds, against: str) -> CheckResult:
+    """Canary error rate against the reference's (baseline or stable) times ``max_error_rate_ratio``,
+    plus half the absolute allowance as a tolerance: without it any single error against a
+    zero-error reference would fail (0 * ratio = 0); with it a canary needs more than
+    ``max_error_rate / 2`` errors per request."""
+    name = f"error_rate_vs_{against}"
+    if not _has_baseline(reference, t):
+        return CheckResult(name, Verdict.SKIPPED, None, None, _no_baseline(reference, t, against))
+    limit = reference.error_rate * t.max_error_rate_ratio + t.max_error_rate / 2
     rate = canary.error_rate
     if canary.requests < t.min_requests and not _significant(canary.errors, canary.requests, limit, t)[0]:
         return CheckResult(name, Verdict.INSUFFICIENT, rate, limit, _too_few(canary, t))
-    how = f"(stable {_pct(stable.error_rate)} x {t.max_error_rate_ratio:g} + {_pct(t.max_error_rate / 2)})"
+    how = f"({against} {_pct(reference.error_rate)} x {t.max_error_rate_ratio:g} + {_pct(t.max_error_rate / 2)})"
     failing, p_value = _significant(canary.errors, canary.requests, limit, t)
     if failing:
         return CheckResult(name, Verdict.FAIL, rate, limit, f"canary {_pct(rate)} errors > {_pct(limit)} {how}, p={p_value:.2g}")
     return CheckResult(name, Verdict.PASS, rate, limit, f"canary {_pct(rate)} errors <= {_pct(limit)} {how}")
 
 
+def _latency_alpha(t: Thresholds) -> float:
+    return 1.0 - t.latency_confidence
+
+
 def _check_latency(canary: TrackWindow, t: Thresholds, q: float, limit: float) -> CheckResult:
+    """The canary's q-th percentile against an absolute limit. It fails only when a quantile test
+    says the true percentile is above the limit at ``latency_confidence``: k of n timed requests
+    above the limit, where at most (1 - q) of them would be if the limit held."""
     name = f"p{q:g}_ms"
     if canary.requests < t.min_requests:
         return CheckResult(name, Verdict.INSUFFICIENT, canary.percentile(q), limit, _too_few(canary, t))
     value = canary.percentile(q)
     if value is None:
         return CheckResult(name, Verdict.INSUFFICIENT, None, limit, "no successful canary request to time")
-    if value > limit:
-        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p{q:g} {_ms(value)} > {_ms(limit)} allowed")
-    return CheckResult(name, Verdict.PASS, value, limit, f"canary p{q:g} {_ms(value)} <= {_ms(limit)} allowed")
+    if value <= limit:
+        return CheckResult(name, Verdict.PASS, value, limit, f"canary p{q:g} {_ms(value)} <= {_ms(limit)} allowed")
+    above, p_value = quantile_exceeds(canary.latencies_ms, limit, q / 100.0)
+    over = f"{above}/{len(canary.latencies_ms)} requests above it, p={p_value:.2g}"
+    if p_value < _latency_alpha(t):
+        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p{q:g} {_ms(value)} > {_ms(limit)} allowed ({over})")
+    detail = f"canary p{q:g} {_ms(value)} > {_ms(limit)}, not significant ({over}, needs p < {_latency_alpha(t):.2g})"
+    return CheckResult(name, Verdict.PASS, value, limit, detail)
 
 
-# A p95 from fewer than 100 values rests on fewer than 5 values in its tail: one burst of
-# machine noise moves it. Below that the relative p95 check is skipped and the rank test,
-# which uses every value, judges the latency shift on its own.
-P95_MIN_SAMPLES = 100
+def _check_p95_vs(canary: TrackWindow, reference: TrackWindow, t: Thresholds, against: str) -> CheckResult:
+    """Canary p95 against the reference's: the limit is ``max(ref * ratio, ref + min_latency_delta_ms)``.
 
-
-def _check_p95_vs_stable(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
-    """Fails only when canary p95 is both ``max_latency_ratio`` times and ``min_latency_delta_ms``
-    above stable's, i.e. above ``max(stable * ratio, stable + delta)``, which is the limit reported."""
-    name = "p95_vs_stable"
-    base = stable.p95
-    if not _has_baseline(stable, t) or base is None:
-        reason = "no successful stable request to compare with" if _has_baseline(stable, t) else _no_baseline(stable, t)
-        return CheckResult(name, Verdict.SKIPPED, None, None, reason)
-    limit = max(base * t.max_latency_ratio, base + t.min_latency_delta_ms)
+    Both p95s are estimates, so the check fails only with confidence ``latency_confidence``: the
+    limit is taken from an upper confidence bound of the reference's p95 (an order statistic), and
+    a quantile test must show the canary's p95 above that limit; each side spends half of alpha.
+    The limit reported is the one tested."""
+    name = f"p95_vs_{against}"
+    base = reference.p95
+    if not _has_baseline(reference, t) or base is None:
+        reason = f"no successful {against} request to compare with" if _has_baseline(reference, t) else ""
+        return CheckResult(name, Verdict.SKIPPED, None, None, reason or _no_baseline(reference, t, against))
     value = canary.p95
     if canary.requests < t.min_requests or value is None:
         reason = _too_few(canary, t) if canary.requests < t.min_requests else "no successful canary request to time"
-        return CheckResult(name, Verdict.INSUFFICIENT, value, limit, reason)
-    fewest = min(len(canary.latencies_ms), len(stable.latencies_ms))
-    if fewest < P95_MIN_SAMPLES:
-        reason = f"{fewest} timed requests < {P95_MIN_SAMPLES} needed for a steady p95; mann_whitney judges instead"
-        return CheckResult(name, Verdict.SKIPPED, value, limit, reason)
-    how = f"stable {_ms(base)} x {t.max_latency_ratio:g} and + {_ms(t.min_latency_delta_ms)}"
-    if value > limit:
-        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p95 {_ms(value)} > {_ms(limit)} ({how})")
-    return CheckResult(name, Verdict.PASS, value, limit, f"canary p95 {_ms(value)} <= {_ms(limit)} ({how})")
+        return CheckResult(name, Verdict.INSUFFICIENT, value, None, reason)
+    half = _latency_alpha(t) / 2
+    bound = quantile_upper_bound(reference.latencies_ms, 0.95, half)
+    if not math.isfinite(bound):
+        reason = f"{len(reference.latencies_ms)} timed {against} requests are too few to bound its p95; mann_whitney judges"
+        return CheckResult(name, Verdict.SKIPPED, value, None, reason)
+    limit = max(bound * t.max_latency_ratio, bound + t.min_latency_delta_ms)
+    how = (
+        f"{against} p95 {_ms(base)}, at most {_ms(bound)} at {1 - half:.3g}, x {t.max_latency_ratio:g} "
+        f"and + {_ms(t.min_latency_delta_ms)}"
+    )
+    if value <= limit:
+        return CheckResult(name, Verdict.PASS, value, limit, f"canary p95 {_ms(value)} <= {_ms(limit)} ({how})")
+    above, p_value = quantile_exceeds(canary.latencies_ms, limit, 0.95)
+    over = f"{above}/{len(canary.latencies_ms)} above it, p={p_value:.2g}"
+    if p_value < half:
+        return CheckResult(name, Verdict.FAIL, value, limit, f"canary p95 {_ms(value)} > {_ms(limit)} ({how}; {over})")
+    detail = f"canary p95 {_ms(value)} > {_ms(limit)}, not significant ({how}; {over})"
+    return CheckResult(name, Verdict.PASS, value, limit, detail)
 
 
-def _check_mann_whitney(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> CheckResult:
-    """Canary latencies stochastically greater than stable's: fails when significant (p < alpha),
+def _check_mann_whitney(canary: TrackWindow, reference: TrackWindow, t: Thresholds, against: str) -> CheckResult:
+    """Canary latencies stochastically greater than the reference's: fails when significant (p < alpha),
     large enough (effect > tolerance) and material (median difference > ``min_latency_delta_ms``)."""
     name = "mann_whitney"
     limit = t.effect_size_tolerance
-    if not _has_baseline(stable, t) or not stable.latencies_ms:
-        reason = "no successful stable request to compare with" if _has_baseline(stable, t) else _no_baseline(stable, t)
-        return CheckResult(name, Verdict.SKIPPED, None, None, reason)
+    if not _has_baseline(reference, t) or not reference.latencies_ms:
+        reason = f"no successful {against} request to compare with" if _has_baseline(reference, t) else ""
+        return CheckResult(name, Verdict.SKIPPED, None, None, reason or _no_baseline(reference, t, against))
     if canary.requests < t.min_requests or not canary.latencies_ms:
         reason = _too_few(canary, t) if canary.requests < t.min_requests else "no successful canary request to time"
         return CheckResult(name, Verdict.INSUFFICIENT, None, limit, reason)
-    test = mann_whitney(canary.latencies_ms, stable.latencies_ms)
-    delta = statistics.median(canary.latencies_ms) - statistics.median(stable.latencies_ms)
+    test = mann_whitney(canary.latencies_ms, reference.latencies_ms)
+    delta = statistics.median(canary.latencies_ms) - statistics.median(reference.latencies_ms)
     slower = test.p_value < t.mann_whitney_alpha and test.effect > limit and delta > t.min_latency_delta_ms
     detail = (
         f"p={test.p_value:.3g} (alpha {t.mann_whitney_alpha:g}), effect {test.effect:+.2f} (tolerance {limit:g}), "
         f"median {delta:+.1f} ms (min {t.min_latency_delta_ms:g} ms): "
-        + ("canary slower than stable" if slower else "no material slowdown")
+        + (f"canary slower than {against}" if slower else "no material slowdown")
     )
     return CheckResult(name, Verdict.FAIL if slower else Verdict.PASS, test.effect, limit, detail)
 
 
-def analyse(canary: TrackWindow, stable: TrackWindow, t: Thresholds) -> list[CheckResult]:
-    """Every check of one step, in a fixed order: requests, error_rate, error_rate_vs_stable,
-    p95_ms, p99_ms, p95_vs_stable, mann_whitney. Relative checks are SKIPPED when stable has fewer
-    than ``min_requests`` requests; checks needing canary traffic are INSUFFICIENT below it."""
+def analyse(canary: TrackWindow, reference: TrackWindow, t: Thresholds, against: str = "stable") -> list[CheckResult]:
+    """Every check of one step, in a fixed order: requests, error_rate, error_rate_vs_<against>,
+    p95_ms, p99_ms, p95_vs_<against>, mann_whitney. ``reference`` is the track the canary is judged
+    against (``against``: "baseline" or "stable"). Relative checks are SKIPPED when the reference
+    has fewer than ``min_requests`` requests; checks needing canary traffic are INSUFFICIENT below it.
+    Every latency check that can fail has a test of chance behind it (``latency_confidence``)."""
     return [
         _check_requests(canary, t),
         _check_error_rate(canary, t),
-        _check_error_rate_vs_stable(canary, stable, t),
+        _check_error_rate_vs(canary, reference, t, against),
         _check_latency(canary, t, 95.0, t.max_p95_ms),
         _check_latency(canary, t, 99.0, t.max_p99_ms),
-        _check_p95_vs_stable(canary, stable, t),
-        _check_mann_whitney(canary, stable, t),
+        _check_p95_vs(canary, reference, t, against),
+        _check_mann_whitney(canary, reference, t, against),
     ]
 
 

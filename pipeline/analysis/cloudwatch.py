@@ -88,6 +88,10 @@ class CloudWatchSource:
                 out.append(self._query(f"{track}_latency_{stat.lower()}", track, "TargetResponseTime", stat))
         return out
 
+    def served(self, start: float, end: float) -> dict[str, dict[str, int]] | None:
+        """The ALB's metrics do not say which version answered: a promotion is verified by ECS's deployments."""
+        return None
+
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Windows of ``start <= ts < end`` for both tracks, from one ``GetMetricData`` call."""
         answer = self.ex.call(

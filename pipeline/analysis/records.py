@@ -20,6 +20,12 @@ class Record:
     status: int
     latency_ms: float
     uri: str = ""
+    version: str = ""  # the X-App-Version the upstream answered with ("" when none answered)
+
+    @property
+    def started(self) -> float:
+        """When the request arrived at the edge (it is logged when it completes)."""
+        return self.ts - self.latency_ms / 1000.0
 
     @property
     def failed(self) -> bool:
@@ -70,7 +76,15 @@ def parse_line(line: str) -> Record | None:
     if ts is None or status is None or seconds is None or seconds < 0 or not isinstance(track, str) or not track:
         return None
     uri = obj.get("uri")
-    return Record(ts=ts, track=track, status=status, latency_ms=seconds * 1000.0, uri=uri if isinstance(uri, str) else "")
+    version = obj.get("version")
+    return Record(
+        ts=ts,
+        track=track,
+        status=status,
+        latency_ms=seconds * 1000.0,
+        uri=uri if isinstance(uri, str) else "",
+        version=version if isinstance(version, str) else "",
+    )
 
 
 def parse_lines(text: str) -> list[Record]:

@@ -11,15 +11,29 @@ from typing import Protocol
 from pipeline.analysis.records import Record, parse_line
 from pipeline.analysis.window import TrackWindow, summarize
 
-TRACKS = ("stable", "canary")
+TRACKS = ("stable", "canary", "baseline")
 
 
 class MetricsSource(Protocol):
     """Anything that can summarise a time window per track."""
 
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
-        """Windows of ``start <= ts < end`` keyed "stable" and "canary" (both always present, empty without traffic)."""
+        """Windows of ``start <= ts < end`` keyed "stable", "canary" and "baseline" (always present, empty without traffic)."""
         ...
+
+    def served(self, start: float, end: float) -> dict[str, dict[str, int]] | None:
+        """Requests that arrived in ``start <= t < end``, counted per track and per version that answered
+        (``""``: no upstream answered); None when this source cannot tell versions apart."""
+        ...
+
+
+def _served(records: Iterable[Record], start: float, end: float) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        if start <= record.started < end:
+            per_track = counts.setdefault(record.track, {})
+            per_track[record.version] = per_track.get(record.version, 0) + 1
+    return counts
 
 
 class LogTruncated(Exception):
@@ -103,6 +117,13 @@ class EdgeLogSource:
         """The window from ``start`` to now (everything logged so far)."""
         return self.window(start, math.inf)
 
+    def served(self, start: float, end: float) -> dict[str, dict[str, int]]:
+        """Pull new log lines, then count the requests that arrived in ``start <= t < end`` by track and version."""
+        self.pull()
+        # a request is logged when it completes: look a little past ``end`` for slow ones that arrived before it
+        lo = bisect_left(self._records, start, key=_ts)
+        return _served(self._records[lo:], start, end)
+
 
 class StaticSource:
     """A fixed list of records (for tests, and for users' own tests of a controller)."""
@@ -116,3 +137,6 @@ class StaticSource:
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Summarise ``start <= ts < end`` per track."""
         return _windows(self.records, start, end)
+
+    def served(self, start: float, end: float) -> dict[str, dict[str, int]]:
+        return _served(self.records, start, end)

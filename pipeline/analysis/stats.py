@@ -79,3 +79,40 @@ def binom_sf(k: int, n: int, p: float) -> float:
         log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
         total += math.exp(log_term)
     return min(1.0, total)
+
+
+def _binom_pmf_terms(n: int, p: float) -> list[float]:
+    """P(X = i) for i = 0..n, X ~ Binomial(n, p), in log space (no overflow for large n)."""
+    if p <= 0.0:
+        return [1.0] + [0.0] * n
+    if p >= 1.0:
+        return [0.0] * n + [1.0]
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    return [math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q) for i in range(n + 1)]
+
+
+def quantile_upper_bound(sorted_values: Sequence[float], q: float, alpha: float) -> float:
+    """A distribution-free upper confidence bound for the q-quantile (0 < q < 1) of the population
+    ``sorted_values`` were drawn from: the smallest order statistic X_(r) with
+    P(Binomial(m, q) <= r - 1) >= 1 - alpha, so P(true quantile <= X_(r)) >= 1 - alpha.
+    ``math.inf`` when the sample is too small for that confidence."""
+    m = len(sorted_values)
+    if m == 0:
+        return math.inf
+    total = 0.0
+    for r, term in enumerate(_binom_pmf_terms(m, q), start=1):
+        total += term
+        if total >= 1.0 - alpha - 1e-12:
+            return float(sorted_values[r - 1]) if r <= m else math.inf
+    return math.inf
+
+
+def quantile_exceeds(values: Sequence[float], limit: float, q: float) -> tuple[int, float]:
+    """A one-sided test of "the q-quantile (0 < q < 1) of ``values``' population is above ``limit``".
+
+    Under the null (the q-quantile is at or below ``limit``) a value exceeds ``limit`` with
+    probability at most 1 - q, so k values above it in n are at least as surprising as
+    Binomial(n, 1 - q) >= k. Returns (k, p-value); reject the null when p < alpha.
+    """
+    above = sum(1 for v in values if v > limit)
+    return above, binom_sf(above, len(values), 1.0 - q)

@@ -2,15 +2,17 @@
 
 ::
 
-    deploy canary --(unhealthy)--> ROLLED_BACK
-         |
-    step i: set weight, hold, analyse every tick --FAIL--> rollback: weight 0 at once, canary removed
+    deploy canary (+ baseline: the stable version afresh, same size) --(unhealthy)--> ROLLED_BACK
+         |  every task answers the readiness path --(not within readiness_timeout)--> ROLLED_BACK
+    step i: set weight (canary and baseline each get it), hold, analyse canary vs baseline every tick
+         |  (a canary task that stops being ready, or a significant error excess: at once)
+         |  --FAIL--> rollback: weights 0 at once, canary and baseline removed
          |  insufficient data -> extend (bounded) -> still insufficient -> rollback
          |  pass -> [perf gate at this step, if the policy asks: fail/error -> rollback]
          |  -> step i+1 ... last step passed (or operator promote) -> promote
     promote: stable <- new version, weight 0, previous release kept warm on the canary track
     bake: watch the new stable for bake_seconds --FAIL--> revert to the warm previous release
-         -> PROMOTED
+         -> the edge log confirms who served since the switch (a mismatch: FAILED) -> PROMOTED
 
 Every transition is reported to ``record(kind, data)`` (the journal and the live view).
 While a split is live the controller renews a lease on the target; if the controller
@@ -25,13 +27,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pipeline.analysis.checks import Verdict, analyse, overall
+from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
 from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, decide
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
+from pipeline.targets.base import TaskReadiness, TrackPlan
 
 
 class Clock(Protocol):
@@ -43,15 +46,16 @@ class Clock(Protocol):
 class CanaryTarget(Protocol):
     """What the controller needs of a target."""
 
-    def deploy_track(
-        self, track: Any, version: str, faults: Faults | None = None, labels: dict[str, str] | None = None, timeout: float = 300.0
-    ) -> None: ...
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """Start every planned track at once and wait until all of them are healthy."""
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
+        """What every task of these tracks answers on the app's readiness path, now."""
+        ...
 
     def set_weights(self, weights: Weights, lease_until: float | None = None) -> None: ...
 
     def remove_track(self, track: Any) -> None: ...
-
-    def scale_track(self, track: Any, replicas: int) -> None: ...
 
     def renew_lease(self, until: float | None) -> None: ...
 
@@ -84,6 +88,7 @@ class Outcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     ABORTED = "aborted"
+    FAILED = "failed"  # e.g. the edge log shows another version serving than the one promoted
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Result:
     weight_zero: float | None = None  # when the canary's weight went back to 0 (rollback/abort)
     steps_passed: int = 0
     timeline: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
+    verified: dict[str, Any] | None = None  # who served since the last switch, read from the edge log
 
     @property
     def seconds_to_zero(self) -> float | None:
@@ -103,6 +109,9 @@ class Result:
 
 
 Record = Callable[[str, dict[str, Any]], None]
+
+READINESS_EVERY = 2.0  # seconds between readiness probes of the judged tracks during the walk and the bake
+NOT_READY_STREAK = 2  # consecutive probes a task must fail before it fails the step (one can be a blip)
 
 
 class Controller:
@@ -119,6 +128,7 @@ class Controller:
         stable_replicas: int = 1,
         canary_replicas: int = 1,
         gate: Gate | None = None,
+        readiness_path: str = "/readyz",
     ) -> None:
         self.policy = policy
         self.target = target
@@ -130,10 +140,24 @@ class Controller:
         self.stable_faults = stable_faults
         self.stable_replicas = max(1, stable_replicas)
         self.canary_replicas = max(1, canary_replicas)
-        self.scaled_to = self.canary_replicas
+        # canary and baseline run this many tasks for the whole walk, all started (and ready) before any traffic
+        self.tasks = policy.release_tasks(self.stable_replicas, self.canary_replicas)
         self.gate = gate
+        self.readiness_path = readiness_path
         self.result: Result | None = None
         self.weight = 0
+        self.baseline = False  # set by run(): is a baseline judged beside the canary?
+        self._not_ready: dict[str, int] = {}  # task -> consecutive failed probes
+        self._probed_at = -math.inf
+
+    @property
+    def against(self) -> str:
+        """The track the canary is compared with."""
+        return "baseline" if self.baseline else "stable"
+
+    @property
+    def judged(self) -> tuple[str, ...]:
+        return ("canary", "baseline") if self.baseline else ("canary",)
 
     # --- the walk ----------------------------------------------------------------
     def run(
@@ -146,12 +170,22 @@ class Controller:
         deploy: bool = True,
     ) -> Result:
         self.result = Result(Outcome.ABORTED, "did not finish")
+        self.baseline = self.policy.compare_with == "baseline" and previous is not None
+        plans = []
         if deploy:
-            self._emit("phase", {"phase": "deploying canary", "version": version})
+            plans.append(TrackPlan("canary", version, faults, labels, self.tasks))
+        if self.baseline:  # on resume too: starting it again is a no-op when it runs
+            plans.append(TrackPlan("baseline", previous or "", self.stable_faults, labels, self.tasks))
+        if plans:
+            what = " and ".join(f"{p.track} {p.version}" for p in plans)
+            self._emit("phase", {"phase": f"starting {what}", "version": version, "tasks": self.tasks})
             try:
-                self.target.deploy_track("canary", version, faults=faults, labels=labels)
+                self.target.deploy_tracks(plans)
             except PipelineError as exc:
                 return self._rollback(f"the canary never became healthy: {exc.message}", weight_was_zero=True)
+            not_ready = self._await_ready()
+            if not_ready is not None:
+                return self._rollback(not_ready, weight_was_zero=True)
         for index in range(start_step, len(self.policy.steps)):
             decision = self._step(index)
             if decision.action == Action.NEXT:
@@ -165,26 +199,61 @@ class Controller:
             return self._rollback(decision.reason)
         return self._promote(version, previous, "all steps passed")
 
-    def replicas_for(self, weight: int) -> int:
-        """Canary tasks for a weight, so that no canary task carries more load than a stable one."""
-        need = self.stable_replicas if weight >= 100 else math.ceil(self.stable_replicas * weight / (100 - weight))
-        return max(self.canary_replicas, min(need, self.stable_replicas))
+    # --- readiness -----------------------------------------------------------------
+    def _await_ready(self) -> str | None:
+        """Bounded wait until every task of the judged tracks answers the readiness path; else why not."""
+        deadline = self.clock.now() + self.policy.readiness_timeout_seconds
+        while True:
+            probes = self.target.readiness(self.judged)
+            missing = []
+            for track in self.judged:
+                mine = [p for p in probes if p.track == track]
+                bad = [p for p in mine if not p.ready]
+                if bad or len(mine) < self.tasks:
+                    missing.append((track, mine, bad))
+            if not missing:
+                self._emit("ready", {"tracks": list(self.judged), "tasks": self.tasks, "path": self.readiness_path})
+                return None
+            if self.clock.now() >= deadline:
+                track, mine, bad = missing[0]
+                if bad:
+                    why = bad[0].describe(self.readiness_path)
+                else:
+                    why = f"{len(mine)} of {self.tasks} {track} tasks answer {self.readiness_path}"
+                whose = "the canary" if track == "canary" else f"the {track}"
+                return f"{whose} was not ready after {self.policy.readiness_timeout_seconds:g} s: {why}"
+            self.clock.sleep(self.tick)
+
+    def _readiness_check(self, tracks: tuple[str, str]) -> CheckResult | None:
+        """Every ``READINESS_EVERY`` s: a task of ``tracks[0]`` that fails the readiness path in
+        ``NOT_READY_STREAK`` probes in a row fails the step, unless ``tracks[1]`` (its reference) is
+        not ready either: then nothing is the release's doing (the database is away, say)."""
+        now = self.clock.now()
+        if now - self._probed_at < READINESS_EVERY and now >= self._probed_at:
+            return None
+        self._probed_at = now
+        judged, reference = tracks
+        probes = self.target.readiness(tracks)
+        failing = [p for p in probes if p.track == judged and not p.ready]
+        self._not_ready = {p.task: self._not_ready.get(p.task, 0) + 1 for p in failing}
+        lasting = [p for p in failing if self._not_ready[p.task] >= NOT_READY_STREAK]
+        if not lasting:
+            return CheckResult("readiness", Verdict.PASS, 0, NOT_READY_STREAK, f"every {judged} task is ready")
+        if any(p.track == reference and not p.ready for p in probes):
+            detail = f"{lasting[0].describe(self.readiness_path)}; {reference} is not ready either: not the release's doing"
+            return CheckResult("readiness", Verdict.PASS, len(lasting), NOT_READY_STREAK, detail)
+        detail = lasting[0].describe(self.readiness_path) + f" ({self._not_ready[lasting[0].task]} probes in a row)"
+        return CheckResult("readiness", Verdict.FAIL, len(lasting), NOT_READY_STREAK, detail)
 
     def _step(self, index: int) -> Decision:
         weight = self.policy.steps[index]
-        # scale for this step and the next: new tasks warm up under this step's smaller share
-        following = self.policy.steps[index + 1] if index + 1 < len(self.policy.steps) else weight
-        replicas = max(self.replicas_for(weight), self.replicas_for(following))
-        if replicas > self.scaled_to:
-            self._emit("scale", {"track": "canary", "replicas": replicas, "weight": weight})
-            self.target.scale_track("canary", replicas)
-            self.scaled_to = replicas
         self._set_weight(weight)
         self._emit("step", {"step": index + 1, "weight": weight})
         start = self.clock.now()
         extensions = 0
         confirmations = 0
         last_renew = start
+        readiness: CheckResult | None = None
         while True:
             self.clock.sleep(self.tick)
             now = self.clock.now()
@@ -196,8 +265,11 @@ class Controller:
                 self.target.renew_lease(now + self.lease_seconds)
                 last_renew = now
             command = self.target.take_command()
+            readiness = self._readiness_check(("canary", self.against)) or readiness
             windows = self.source.window(start, now)
-            results = analyse(windows["canary"], windows["stable"], self.policy.thresholds)
+            results = analyse(windows["canary"], windows[self.against], self.policy.thresholds, self.against)
+            if readiness is not None:
+                results.append(readiness)
             verdict = overall(results)
             self._snapshot(now, windows)
             decision = decide(self.policy, Position(index, now - start, extensions, confirmations), verdict, results, command)
@@ -205,7 +277,13 @@ class Controller:
                 continue
             self._emit(
                 "verdict",
-                {"step": index + 1, "weight": weight, "verdict": verdict.value, "checks": [r.as_dict() for r in results]},
+                {
+                    "step": index + 1,
+                    "weight": weight,
+                    "against": self.against,
+                    "verdict": verdict.value,
+                    "checks": [r.as_dict() for r in results],
+                },
             )
             self._emit("decision", {"action": decision.action.value, "reason": decision.reason})
             if decision.action == Action.EXTEND:
@@ -236,7 +314,8 @@ class Controller:
     # --- endings -----------------------------------------------------------------
     def _set_weight(self, weight: int) -> None:
         assert self.result is not None
-        self.target.set_weights(Weights(weight), lease_until=self.clock.now() + self.lease_seconds if weight else None)
+        weights = Weights(weight, weight if self.baseline else 0)
+        self.target.set_weights(weights, lease_until=self.clock.now() + self.lease_seconds if weight else None)
         if weight > 0 and self.result.canary_started is None:
             self.result.canary_started = self.clock.now()
         if weight == 0 and self.weight > 0:
@@ -251,10 +330,16 @@ class Controller:
         assert self.result is not None
         if not weight_was_zero or self.weight:
             self._set_weight(0)
-        self._emit("phase", {"phase": "removing canary"})
-        self.target.remove_track("canary")
+        zero = self.clock.now()
+        self._emit("phase", {"phase": "removing " + " and ".join(self.judged)})
+        for track in self.judged:
+            self.target.remove_track(track)
         self.result.outcome = outcome
         self.result.reason = reason
+        if not weight_was_zero:
+            mismatch = self._verify(zero, "stable", None)
+            if mismatch:
+                self.result.reason += f"; and {mismatch}"
         self._emit("outcome", {"outcome": outcome.value, "reason": reason, "seconds_to_zero": self.result.seconds_to_zero})
         return self.result
 
@@ -267,32 +352,85 @@ class Controller:
     def _promote(self, version: str, previous: str | None, reason: str) -> Result:
         assert self.result is not None
         self._emit("phase", {"phase": "promoting", "version": version})
+        if self.baseline:  # the baseline's share goes back to stable before the baseline goes
+            self.target.set_weights(Weights(self.weight, 0), lease_until=self.clock.now() + self.lease_seconds)
+            self.target.remove_track("baseline")
         self.target.promote(version, previous)
         self.weight = 0
+        promoted = self.clock.now()
         if previous is not None and self.policy.bake_seconds > 0:
             regression = self._bake()
             if regression is not None:
                 self._emit("phase", {"phase": "reverting to the previous release", "version": previous})
                 self.target.revert_to_previous(previous)
+                reverted = self.clock.now()
                 self.result.outcome = Outcome.ROLLED_BACK
                 self.result.reason = f"regression after promotion, reverted to {previous}: {regression}"
+                mismatch = self._verify(reverted, "stable", previous)
+                if mismatch:
+                    self.result.reason += f"; and {mismatch}"
                 self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
                 return self.result
             self.target.remove_track("canary")
-        self.result.outcome = Outcome.PROMOTED
-        self.result.reason = reason
-        self._emit("outcome", {"outcome": "promoted", "reason": reason})
+        mismatch = self._verify(promoted, "stable", version)
+        self.result.outcome = Outcome.FAILED if mismatch else Outcome.PROMOTED
+        self.result.reason = f"promoted, but {mismatch}" if mismatch else reason
+        self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
         return self.result
+
+    def _verify(self, since: float, track: str, version: str | None) -> str | None:
+        """Read from live traffic who served since a switch: every request that arrived after ``since``
+        went to ``track`` (and, when given, was answered by ``version``). A mismatch is returned as a
+        reason; the count and share go to the result and the journal."""
+        assert self.result is not None
+        now = self.clock.now()
+        if now - since < self.tick:  # give the switch a moment of traffic
+            self.clock.sleep(self.tick)
+            now = self.clock.now()
+        served = self.source.served(since, now)
+        if served is None:
+            self.result.verified = {"verifiable": False, "track": track, "expected": version}
+            self._emit("verify", self.result.verified)
+            return None
+        total = sum(sum(per.values()) for per in served.values())
+        # a request that no upstream answered carries no version: it is judged by the error checks
+        answered = {t: {v: n for v, n in per.items() if v} for t, per in served.items()}
+        matching = sum(n for v, n in answered.get(track, {}).items() if version is None or v == version)
+        others = {f"{t}:{v}": n for t, per in answered.items() for v, n in per.items() if t != track or version not in (None, v)}
+        counted = matching + sum(others.values())
+        self.result.verified = {
+            "verifiable": True,
+            "track": track,
+            "expected": version,
+            "since": since,
+            "seconds": round(now - since, 1),
+            "requests": total,
+            "matching": matching,
+            "share": round(matching / counted, 4) if counted else None,
+            "others": others,
+        }
+        self._emit("verify", self.result.verified)
+        if not others:
+            return None
+        shown = ", ".join(f"{n} by {k}" for k, n in sorted(others.items(), key=lambda kv: -kv[1])[:3])
+        expected = f"{track} {version}" if version else track
+        return (
+            f"the edge log shows {sum(others.values())} of {counted} requests since the switch not served by {expected} ({shown})"
+        )
 
     def _bake(self) -> str | None:
         """Watch the new stable alone against the absolute thresholds; the previous release stays warm.
 
-        As in a step: significance-tested error checks act at once, latency is judged over the
-        whole bake (a promotion's own rolling restart makes its first seconds slow), and with
+        As in a step: significance-tested error checks (and a new stable task that stops being
+        ready while the warm previous release is) act at once, latency is judged over the whole
+        bake (a promotion's own rolling restart makes its first seconds slow), and with
         ``latency_windows`` > 1 a latency failure is confirmed over a fresh window first.
         """
         start = self.clock.now()
         confirmations = 0
+        self._not_ready = {}
+        self._probed_at = -math.inf
+        readiness: CheckResult | None = None
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
         while True:
             self.clock.sleep(self.tick)
@@ -301,7 +439,10 @@ class Controller:
                 start = now
             windows = self.source.window(start, now)
             baseline = TrackWindow("none", 0, 0, ())
-            results = analyse(windows["stable"], baseline, self.policy.thresholds)
+            results = analyse(windows["stable"], baseline, self.policy.thresholds, "previous")
+            readiness = self._readiness_check(("stable", "canary")) or readiness
+            if readiness is not None:
+                results.append(readiness)
             self._snapshot(now, windows)
             held = now - start >= self.policy.bake_seconds
             failed = [r for r in results if r.verdict == Verdict.FAIL and (held or r.name in EARLY_CHECKS)]

@@ -21,7 +21,7 @@ from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
-from pipeline.errors import Aborted, Locked, NothingToDo, PipelineError, RolledBack, UserError
+from pipeline.errors import Aborted, DeployFailed, Locked, NothingToDo, PipelineError, RolledBack, UserError
 from pipeline.journal import Journal, actor, default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
@@ -123,6 +123,7 @@ class Release:
             start_step = max((i for i, w in enumerate(self.env.canary.steps) if w <= weight), default=0)
         elif stable == version:
             raise NothingToDo(f"{version} already runs on the stable track of {self.env.name}", hint="nothing to deploy")
+        self.check_readiness_path(status.tracks["stable"].running)
         with self.locked(version, reason, take_over=resume), self.journal() as journal:
             deploy_id = int(labels[DEPLOY_LABEL]) if resume and labels.get(DEPLOY_LABEL, "").isdigit() else None
             if deploy_id is None or journal.deploy(deploy_id) is None:
@@ -150,6 +151,7 @@ class Release:
                 stable_replicas=self.env.tracks.stable.replicas,
                 canary_replicas=self.env.tracks.canary.replicas,
                 gate=StepGate(self) if self.env.canary.perf_gate_at is not None else None,
+                readiness_path=self.env.app.readiness_path,
             )
             synthetic = self._synthetic_load()
             with _signals_interrupt():
@@ -175,6 +177,21 @@ class Release:
             journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
             result.timeline.append((time.time(), "deploy_id", {"id": deploy_id}))
             return result
+
+    def check_readiness_path(self, stable_tasks: int) -> None:
+        """Before anything is touched: the readiness path must exist on the running release (a path
+        that answers 404 there would hold every canary back; that is a typo in env.yaml, not a bad release)."""
+        if stable_tasks <= 0 or self.env.canary.compare_with not in ("baseline", "stable"):
+            return
+        try:
+            probes = self.target.readiness(("stable",))
+        except PipelineError:
+            return  # the edge cannot probe now; the canary's own readiness wait will say why
+        if probes and all(p.status == 404 for p in probes):
+            raise UserError(
+                f"app.readiness_path: {self.env.app.readiness_path} answers 404 on every stable task of {self.env.name}",
+                hint="set app.readiness_path in env.yaml to the app's readiness endpoint (e.g. /readyz)",
+            )
 
     def _synthetic_load(self) -> BackgroundLoad | None:
         """Bounded k6 traffic on 127.0.0.1 for environments with too little real traffic."""
@@ -211,6 +228,10 @@ class Release:
             return f"{command}: done by the running controller"
         with self.locked(canary, f"canary {command}", take_over=True), self.journal() as journal:
             stable = status.tracks["stable"].version
+            baseline = status.tracks.get("baseline")
+            if baseline is not None and baseline.desired:  # the orphan's baseline: its share back to stable, then gone
+                self.target.set_weights(Weights(status.weights.canary if status.weights else 0, 0))
+                self.target.remove_track("baseline")
             if command == "promote":
                 self.target.promote(canary, stable)
                 self.target.remove_track("canary")
@@ -278,6 +299,8 @@ def raise_for(result: Result) -> None:
         raise RolledBack(f"rolled back: {result.reason}")
     if result.outcome == Outcome.ABORTED:
         raise Aborted(f"aborted: {result.reason}")
+    if result.outcome == Outcome.FAILED:
+        raise DeployFailed(f"deploy failed: {result.reason}", hint="pipeline status; the edge log is the ground truth")
 
 
 @contextmanager

@@ -59,6 +59,13 @@ class LiveView:
         elif kind == "decision":
             self.decision = f"{data.get('action')}: {data.get('reason')}"
             self._log(f"decision {self.decision}")
+        elif kind == "ready":
+            self._log(f"every {' and '.join(data.get('tracks', []))} task answers {data.get('path')}")
+        elif kind == "verify":
+            if data.get("verifiable"):
+                self._log(
+                    f"verified: {data.get('matching')} of {data.get('requests')} requests since the switch by {data.get('track')}"
+                )
         elif kind == "outcome":
             self.phase = str(data.get("outcome"))
         if self.live is not None:
@@ -78,8 +85,10 @@ class LiveView:
         tracks = Table(box=None, pad_edge=False)
         for column in ("track", "requests", "errors", "error rate", "p95 ms", "p99 ms"):
             tracks.add_column(column, justify="right" if column != "track" else "left")
-        for name in ("stable", "canary"):
+        for name in ("stable", "baseline", "canary"):
             t = self.tracks.get(name, {})
+            if name == "baseline" and not t.get("requests"):
+                continue  # no baseline in this release (compare_with: stable), or no traffic to it yet
             rate = t.get("error_rate")
             tracks.add_row(
                 name,

@@ -218,14 +218,23 @@ def deploy(
         "reason": result.reason,
         "steps_passed": result.steps_passed,
         "seconds_to_zero": result.seconds_to_zero,
+        "verified": result.verified,
         "deploy_id": next((d["id"] for _, k, d in result.timeline if k == "deploy_id"), None),
         "status": target.status().as_dict(),
     }
     if as_json:
         output.emit_json(report)
     else:
-        colour = {"promoted": "green", "rolled_back": "red", "aborted": "yellow"}[result.outcome.value]
+        colour = {"promoted": "green", "rolled_back": "red", "aborted": "yellow", "failed": "red"}[result.outcome.value]
         output.out.print(f"[{colour}]{result.outcome.value}[/{colour}]: {result.reason}")
+        if result.verified and result.verified.get("verifiable"):
+            v = result.verified
+            share = "n/a" if v["share"] is None else f"{v['share'] * 100:.1f} %"
+            expected = f"{v['track']} {v['expected']}" if v["expected"] else v["track"]
+            output.out.print(
+                f"verified from the edge log: {v['matching']} of {v['requests']} requests in {v['seconds']} s "
+                f"since the switch served by {expected} ({share})"
+            )
     raise_for(result)
 
 

@@ -40,6 +40,7 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
         "state": status.canary_state,
         "canary": status.tracks["canary"].version,
         "stable": status.tracks["stable"].version,
+        "baseline": status.tracks["baseline"].version if "baseline" in status.tracks else None,
         "weights": status.weights.as_dict() if status.weights else None,
         "lock": status.lock,
         "lease_seconds_left": round(status.lease - time.time(), 1) if isinstance(status.lease, float) else status.lease,
@@ -50,9 +51,12 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
         source = own() if own else EdgeLogSource(ctx.target.log_reader(), offset=max(0, size - 4_000_000))
         now = time.time()
         windows = source.window(now - window, now)
-        results = analyse(windows["canary"], windows["stable"], ctx.env.canary.thresholds)
+        # against the baseline when one serves now (a release under compare_with: baseline), else stable
+        against = "baseline" if windows["baseline"].requests else "stable"
+        results = analyse(windows["canary"], windows[against], ctx.env.canary.thresholds, against)
         data["analysis"] = {
             "window_seconds": window,
+            "against": against,
             "verdict": overall(results).value,
             "tracks": {k: w.as_dict() for k, w in windows.items()},
             "checks": [r.as_dict() for r in results],
@@ -60,9 +64,15 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
     if as_json:
         output.emit_json(data)
         return
-    output.out.print(f"[bold]{env}[/bold]: canary {data['canary'] or '-'} ({data['state']}), stable {data['stable'] or '-'}")
+    baseline = f", baseline {data['baseline']}" if data["baseline"] else ""
+    output.out.print(
+        f"[bold]{env}[/bold]: canary {data['canary'] or '-'} ({data['state']}), stable {data['stable'] or '-'}{baseline}"
+    )
     if data["weights"]:
-        output.out.print(f"weights: stable {data['weights']['stable']}% / canary {data['weights']['canary']}%")
+        w = data["weights"]
+        output.out.print(
+            f"weights: stable {w['stable']}% / canary {w['canary']}%" + (f" / baseline {w['baseline']}%" if w["baseline"] else "")
+        )
     if status.lock:
         output.out.print(
             f"lock: {status.lock['holder']} on {status.lock['host']} (pid {status.lock['pid']}), {status.lock['version']}"
@@ -74,7 +84,8 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
             f"[yellow]orphaned canary[/yellow]: finish it with `pipeline deploy {env} --resume` or `pipeline canary abort {env}`"
         )
     if "analysis" in data:
-        table = Table(title=f"last {window:g} s: {data['analysis']['verdict']}", title_justify="left")
+        title = f"last {window:g} s, canary vs {data['analysis']['against']}: {data['analysis']['verdict']}"
+        table = Table(title=title, title_justify="left")
         for column in ("check", "verdict", "detail"):
             table.add_column(column)
         for check in data["analysis"]["checks"]:

@@ -80,6 +80,11 @@ def _config_error(shown: str, exc: ValidationError) -> ConfigError:
         hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
         return ConfigError(f"{shown}: {key}: unknown key{tail}", hint=hint)
     message = str(first["msg"]).removeprefix("Value error, ")
+    # a model's own check names the key it is about ("steps: ..."): fold it into the key path
+    named = re.match(r"([a-z_]+(?:\.[a-z_]+)*): (.*)", message, re.S)
+    if named and named.group(1).split(".")[0] in _known_keys(loc):
+        loc = [*loc, *named.group(1).split(".")]
+        key, message = ".".join(loc), named.group(2)
     return ConfigError(f"{shown}: {key}: {message}{tail}", hint=_hint_for(loc))
 
 

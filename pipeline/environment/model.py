@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import pairwise
 from typing import Annotated, Literal
@@ -122,6 +123,21 @@ class App(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     upload_max_bytes: Annotated[int, Field(ge=1)] = 1_048_576
     upload_max_files: Annotated[int, Field(ge=1, le=100)] = 5
+    readiness_path: str = Field(
+        default="/readyz",
+        description="the app's readiness endpoint: no task gets canary traffic before it answers 200 there",
+    )
+    max_tasks: Annotated[int, Field(ge=1, le=500)] = Field(
+        default=20,
+        description="the most app tasks the environment may run at once during a release (stable + canary + baseline)",
+    )
+
+    @field_validator("readiness_path")
+    @classmethod
+    def _readiness_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", value) or "//" in value or "/../" in f"{value}/":
+            raise ValueError(f"'{value}' is not a path such as /readyz (letters, digits, '/', '.', '_', '-', '~')")
+        return value
 
     @field_validator("env")
     @classmethod
@@ -149,19 +165,32 @@ class Thresholds(Strict):
     )
     min_requests: Annotated[int, Field(ge=0)] = 20
     mann_whitney_alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    latency_confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        default=0.95,
+        description="a latency check fails a step only when the canary is slower than its limit at this confidence "
+        "(a quantile test, strictly between 0 and 1)",
+    )
     effect_size_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
 
 
 class Canary(Strict):
     """The canary policy: traffic steps, how long each is held, and its analysis."""
 
-    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
+    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default_factory=lambda: [5, 25, 50])
+    compare_with: Literal["baseline", "stable"] = Field(
+        default="baseline",
+        description="baseline: the canary is judged against the stable version started afresh beside it, with the same "
+        "task count and the same share of traffic (both equally cold); stable: against the stable track itself",
+    )
+    readiness_timeout_seconds: Annotated[float, Field(gt=0, le=900)] = Field(
+        default=60.0, description="how long the canary's tasks may take to answer app.readiness_path before it is rolled back"
+    )
     step_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
     max_step_extensions: Annotated[int, Field(ge=0, le=10)] = 2
-    latency_windows: Annotated[int, Field(ge=1, le=5)] = Field(
-        default=1,
+    latency_windows: Annotated[int, Field(ge=2, le=5)] = Field(
+        default=2,
         description="consecutive fresh holds of a step a latency check must fail in before the canary is rolled "
-        "back (1: the first failure acts); error checks always act at once",
+        "back (at least 2: a latency failure must persist); error checks always act at once",
     )
     bake_seconds: Annotated[float, Field(ge=0, le=86_400)] = 60.0
     synthetic_rps: Annotated[int, Field(ge=0, le=1000)] = Field(
@@ -187,7 +216,24 @@ class Canary(Strict):
     def _gate_at_a_step(self) -> Canary:
         if self.perf_gate_at is not None and self.perf_gate_at not in self.steps:
             raise ValueError(f"perf_gate_at {self.perf_gate_at} is not one of the steps {self.steps}")
+        if self.compare_with == "baseline" and self.steps[-1] > 50:
+            raise ValueError(
+                f"steps: {self.steps[-1]} % is more than 50: with compare_with: baseline the canary and its baseline "
+                "each take a step's weight (drop the steps above 50, promotion follows the last step, "
+                "or set compare_with: stable)"
+            )
         return self
+
+    @property
+    def tracks_judged(self) -> tuple[str, ...]:
+        """The tracks a release starts beside stable: the canary, and its baseline when the policy has one."""
+        return ("canary", "baseline") if self.compare_with == "baseline" else ("canary",)
+
+    def release_tasks(self, stable: int, canary: int) -> int:
+        """Tasks of the canary (and of its baseline) for the whole walk, started before any traffic: enough that
+        no task carries more of the traffic at the last step than a stable task carried before the release."""
+        need = math.ceil(max(stable, 1) * self.steps[-1] / 100)
+        return max(1, canary, min(need, max(stable, 1)))
 
 
 class Environment(Strict):
@@ -205,6 +251,20 @@ class Environment(Strict):
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
     chaos: Chaos = Chaos()
     vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
+
+    @model_validator(mode="after")
+    def _release_fits(self) -> Environment:
+        size = self.canary.release_tasks(self.tracks.stable.replicas, self.tracks.canary.replicas)
+        judged = self.canary.tracks_judged
+        total = self.tracks.stable.replicas + size * len(judged)
+        if total > self.app.max_tasks:
+            parts = " + ".join(f"{t} {size}" for t in judged)
+            raise ValueError(
+                f"app.max_tasks: a release needs stable {self.tracks.stable.replicas} + {parts} = {total} app tasks, "
+                f"more than app.max_tasks {self.app.max_tasks} (lower tracks.canary.replicas, raise app.max_tasks, "
+                "or set canary.compare_with: stable)"
+            )
+        return self
 
     @property
     def stack(self) -> str:

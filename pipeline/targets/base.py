@@ -14,8 +14,40 @@ from pipeline.lock import LockInfo
 DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
 WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
 
-TrackName = Literal["stable", "canary"]
-TRACKS: tuple[TrackName, TrackName] = ("stable", "canary")
+TrackName = Literal["stable", "canary", "baseline"]
+TRACKS: tuple[TrackName, ...] = ("stable", "canary")  # the tracks every kind has
+# a release may also start a baseline: the stable version afresh, beside the canary (kinds that can)
+ALL_TRACKS: tuple[TrackName, ...] = ("stable", "canary", "baseline")
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """One track to start for a release: its version, fault knobs, labels and task count."""
+
+    track: TrackName
+    version: str
+    faults: Faults | None = None
+    labels: dict[str, str] | None = None
+    replicas: int | None = None  # None: the environment's replicas for the track
+
+
+@dataclass(frozen=True)
+class TaskReadiness:
+    """What one task of a track answered on the app's readiness path (status 0: no answer)."""
+
+    track: str
+    task: str  # the task's id, or its address when the id is not known
+    status: int
+    body: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.status == 200
+
+    def describe(self, path: str) -> str:
+        answer = f"answered {self.status}" if self.status else "did not answer"
+        body = " ".join(self.body.split())[:160]
+        return f"{self.track} task {self.task} {answer} on {path}" + (f": {body}" if body else "")
 
 
 @dataclass(frozen=True)
@@ -111,6 +143,13 @@ class Target(Protocol):
         timeout: float = 300.0,
     ) -> None:
         """Run ``version`` on ``track`` (rolling, zero downtime) and wait until it is healthy."""
+
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """Start every planned track at once and wait until all of them are healthy."""
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
+        """What every task of these tracks answers on the app's readiness path, now (read-only)."""
+        ...
 
     def require_version(self, version: str) -> str:
         """The image reference of ``version``; ``UnknownVersion`` when it does not exist."""

@@ -30,7 +30,7 @@ from pipeline.environment.ecs import Ecs, EcsNames
 from pipeline.environment.model import Faults
 from pipeline.errors import ConfigError, Locked, NotReady, UnknownVersion, UserError
 from pipeline.lock import LockInfo
-from pipeline.targets.base import TRACKS, Status, TrackName, TrackStatus
+from pipeline.targets.base import TRACKS, Status, TaskReadiness, TrackName, TrackPlan, TrackStatus
 
 VERSION_TAG = "pipeline.version"
 LOCK_TAG = "pipeline.lock"
@@ -77,6 +77,12 @@ class EcsTarget:
     def check(self) -> None:
         """The identity guard, once: the credentials' account must be env.yaml's account_id."""
         if not self._checked:
+            if self.env.canary.compare_with == "baseline":
+                raise ConfigError(
+                    f"environments/{self.env.name}/env.yaml: canary.compare_with: baseline: "
+                    "the ecs kind has no baseline track yet",
+                    hint="set canary.compare_with: stable for this environment",
+                )
             guard_account(self.ex, self.ecs.account_id, self.env.name)
             self._checked = True
 
@@ -262,6 +268,29 @@ class EcsTarget:
             remove=("pipeline.warm",) if not labels or "pipeline.warm" not in labels else (),
         )
         self.wait_running(track, replicas, timeout)
+
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """One track after another (ECS has no baseline target group yet: see ``check``)."""
+        for plan in plans:
+            self.deploy_track(plan.track, plan.version, plan.faults, plan.labels, timeout=timeout)
+            if plan.replicas is not None and plan.replicas > max(1, getattr(self.env.tracks, plan.track).replicas):
+                self.scale_track(plan.track, plan.replicas)
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
+        """ECS's answer to readiness: the health of each target in the track's target group (the ALB
+        checks the app's health path; a target that is not ``healthy`` gets no traffic from it)."""
+        probes = []
+        for track in tracks:
+            if track not in ("stable", "canary"):
+                continue
+            found = self._read("elbv2", "describe_target_health", TargetGroupArn=self.arn(f"tg-{track}"))
+            for target in found.get("TargetHealthDescriptions", []):
+                health = target.get("TargetHealth", {})
+                state = str(health.get("State", "unknown"))
+                where = f"{target.get('Target', {}).get('Id', '?')}:{target.get('Target', {}).get('Port', '')}"
+                why = " ".join(str(health.get(k, "")) for k in ("Reason", "Description")).strip()
+                probes.append(TaskReadiness(track, where, 200 if state == "healthy" else 503, f"{state} {why}".strip()))
+        return probes
 
     def wait_running(self, track: TrackName, replicas: int, timeout: float) -> None:
         if self.ex.dry_run:

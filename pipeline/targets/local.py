@@ -32,7 +32,19 @@ from pipeline.lock import LockInfo
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.release import check_version, image_ref
-from pipeline.targets.base import DEPLOY_LABEL, TRACKS, WARM_LABEL, ServiceStatus, Status, TrackName, TrackStatus, canary_state
+from pipeline.targets.base import (
+    ALL_TRACKS,
+    DEPLOY_LABEL,
+    TRACKS,
+    WARM_LABEL,
+    ServiceStatus,
+    Status,
+    TaskReadiness,
+    TrackName,
+    TrackPlan,
+    TrackStatus,
+    canary_state,
+)
 from pipeline.targets.local_edge import LocalEdge
 
 Say = Callable[[str], None]
@@ -381,7 +393,8 @@ class LocalTarget:
         secret = self._secrets()
         app = self.env.app
         values = {
-            "APP_TRACK": track,
+            # the baseline is stable started afresh: it runs exactly as stable does (the edge names its track)
+            "APP_TRACK": "stable" if track == "baseline" else track,
             "APP_VERSION": version,
             "APP_PORT": str(app.port),
             "APP_DRAIN_SECONDS": str(app.drain_seconds),
@@ -394,9 +407,13 @@ class LocalTarget:
             "APP_DOCS_PASSWORD": secret["docs_password"],
             "APP_FLAGS_FILE": f"{MOUNT_DIR}/flags.json",
         }
-        values.update((faults or getattr(self.env.tracks, track).faults).as_env())
+        values.update((faults or self._track_model(track).faults).as_env())
         values.update(app.env)
         return values
+
+    def _track_model(self, track: TrackName) -> Any:
+        """The env.yaml section of a track; the baseline runs as stable does (same faults, same size rule)."""
+        return self.env.tracks.stable if track == "baseline" else getattr(self.env.tracks, track)
 
     def app_spec(
         self,
@@ -411,7 +428,7 @@ class LocalTarget:
             name=self.service(f"app-{track}"),
             image=image,
             network=self.network,
-            replicas=getattr(self.env.tracks, track).replicas if replicas is None else replicas,
+            replicas=self._track_model(track).replicas if replicas is None else replicas,
             env=self.app_env(track, version, faults),
             labels={
                 **self.labels,
@@ -461,17 +478,75 @@ class LocalTarget:
         labels: dict[str, str] | None = None,
         timeout: float = 300.0,
     ) -> None:
-        image = self.require_version(version)
+        self.deploy_tracks([TrackPlan(track, version, faults, labels)], timeout=timeout)
+
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """Start every planned track at once (one migration per new version) and wait until all are healthy."""
+        images = {plan.version: self.require_version(plan.version) for plan in plans}
         self.wait_services([self.service("db"), self.service("cache")], timeout=120)
-        self.migrate(version, image)
+        stable = self.track_labels("stable").get("pipeline.version")
+        for version in dict.fromkeys(p.version for p in plans if p.track != "baseline" and p.version != stable):
+            self.migrate(version, images[version])
         self._ensure_flags()
-        spec = self.app_spec(track, version, image, faults=faults)
-        before = self.task_ids(spec.name) if self._inspect(spec.name) is not None else set()
-        changed = self._ensure_service(spec)
-        # unchanged: the running tasks are the release; otherwise only new tasks count
-        self.wait_update(spec.name, version, timeout=timeout, ignore=before if changed else set())
-        if labels:
-            self.label_track(track, labels)
+        started: list[tuple[TrackPlan, str, set[str], bool]] = []
+        for plan in plans:
+            spec = self.app_spec(plan.track, plan.version, images[plan.version], replicas=plan.replicas, faults=plan.faults)
+            before = self.task_ids(spec.name) if self._inspect(spec.name) is not None else set()
+            started.append((plan, spec.name, before, self._ensure_service(spec)))
+        for plan, name, before, changed in started:
+            # unchanged: the running tasks are the release; otherwise only new tasks count
+            self.wait_update(name, plan.version, timeout=timeout, ignore=before if changed else set())
+            if plan.labels:
+                self.label_track(plan.track, plan.labels)
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
+        """Every task of the tracks, asked from the edge for the app's readiness path (one exec)."""
+        if self.ex.dry_run:
+            return []
+        pairs = [f"{track}={self.service(f'app-{track}')}" for track in tracks]
+        command = docker.exec_(
+            self.edge_name,
+            ["edge-ready", str(self.env.app.port), self.env.app.readiness_path, *pairs],
+            mutates=False,
+            description=f"ask the {', '.join(tracks)} tasks for {self.env.app.readiness_path}",
+        )
+        result = self.ex.run(command)
+        if not result.ok:
+            raise NotReady(f"the edge could not probe readiness: {result.stderr.strip()[:200]}", hint="make up ENV=…")
+        probes = []
+        for line in result.stdout.splitlines():
+            track, _, rest = line.partition("\t")
+            address, _, rest = rest.partition("\t")
+            code, _, body = rest.partition("\t")
+            if track and address:
+                probes.append(TaskReadiness(track, address, int(code) if code.isdigit() else 0, body.strip()))
+        if any(not p.ready for p in probes):  # name the tasks that are not ready (only then: it costs more reads)
+            ids = self._task_addresses(tuple(dict.fromkeys(p.track for p in probes if not p.ready)))
+            probes = [
+                p if p.ready or p.task not in ids else TaskReadiness(p.track, ids[p.task], p.status, p.body) for p in probes
+            ]
+        return probes
+
+    def _task_addresses(self, tracks: tuple[str, ...]) -> dict[str, str]:
+        """Address -> "task-id (address)" for the running tasks of the tracks."""
+        ids: list[str] = []
+        for track in tracks:
+            result = self.ex.run(docker.service_ps(self.service(f"app-{track}")))
+            for line in result.stdout.splitlines():
+                row = json.loads(line) if line.strip() else {}
+                if row.get("DesiredState") == "Running" and row.get("ID"):
+                    ids.append(row["ID"])
+        if not ids:
+            return {}
+        result = self.ex.run(
+            Command(("docker", "inspect", *ids), mutates=False, check=False, description="read the tasks' addresses")
+        )
+        found: dict[str, str] = {}
+        for task in json.loads(result.stdout or "[]") if result.ok else []:
+            for attachment in task.get("NetworksAttachments") or []:
+                for address in attachment.get("Addresses") or []:
+                    found[address.split("/")[0]] = f"{task.get('ID', '')[:12]} ({address.split('/')[0]})"
+        return found
 
     def track_labels(self, track: TrackName) -> dict[str, str]:
         info = self._inspect(self.service(f"app-{track}")) or {}
@@ -617,7 +692,7 @@ class LocalTarget:
                 tracks[track] = TrackStatus(track, labels.get("pipeline.version") if desired else None, desired, running, update)
             else:
                 services[part] = ServiceStatus(part, desired, running)
-        tracks = {t: tracks.get(t, TrackStatus(t, None, 0, 0)) for t in TRACKS} | tracks
+        tracks = {t: tracks.get(t, TrackStatus(t, None, 0, 0)) for t in ALL_TRACKS} | tracks
         edge_running = self._edge_running()
         weights = self.weights() if edge_running else None
         lock = self.read_lock()

@@ -50,7 +50,17 @@ from pipeline.lock import LockInfo
 from pipeline.project import Project
 from pipeline.release import check_version, image_ref
 from pipeline.ssh import Login, classify, probe, remote
-from pipeline.targets.base import TRACKS, WARM_LABEL, ServiceStatus, Status, TrackName, TrackStatus, canary_state
+from pipeline.targets.base import (
+    TRACKS,
+    WARM_LABEL,
+    ServiceStatus,
+    Status,
+    TaskReadiness,
+    TrackName,
+    TrackPlan,
+    TrackStatus,
+    canary_state,
+)
 from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, state_dir
 
 Say = Callable[[str], None]
@@ -115,6 +125,11 @@ class VmTarget:
             )
         if any(getattr(self.env.tracks, t).replicas > 50 for t in TRACKS):
             raise ConfigError("tracks: at most 50 instances per track on a VM", hint="lower tracks.*.replicas")
+        if self.env.canary.compare_with == "baseline":
+            raise ConfigError(
+                f"environments/{self.env.name}/env.yaml: canary.compare_with: baseline: the vm kind has no baseline track yet",
+                hint="set canary.compare_with: stable for this environment",
+            )
         if self.local is not None:
             self.local.check()
 
@@ -387,6 +402,34 @@ class VmTarget:
         current.update(labels or {})
         current[VERSION_LABEL] = version
         self._write_labels(track, current)
+
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """One track after another (a release on a VM has no baseline track: see ``check``)."""
+        for plan in plans:
+            self.deploy_track(plan.track, plan.version, plan.faults, plan.labels, timeout=timeout)
+            if plan.replicas is not None and plan.replicas > getattr(self.env.tracks, plan.track).replicas:
+                self.scale_track(plan.track, plan.replicas)
+
+    def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
+        """Every running instance of the tracks, asked on 127.0.0.1 of the host for the readiness path."""
+        path = shlex.quote(self.env.app.readiness_path)
+        script = "; ".join(
+            f"for u in $(systemctl list-units --plain --no-legend --state=active 'refapp-{track}@*.service' | cut -d' ' -f1); "
+            f"do p=${{u#*@}}; p=${{p%.service}}; c=$(curl -s -m 2 -o /tmp/pl-ready.body -w '%{{http_code}}' "
+            f"http://127.0.0.1:$p{path} 2>/dev/null); "
+            f'printf \'{track}\\t%s\\t%s\\t%s\\n\' "$p" "${{c:-0}}" '
+            f"\"$(head -c 300 /tmp/pl-ready.body 2>/dev/null | tr '\\t\\n' '  ')\"; done"
+            for track in tracks
+            if track in BASE_PORT
+        )
+        probes = []
+        for line in self.read(script or "true", "ask the instances for their readiness").splitlines():
+            track, _, rest = line.partition("\t")
+            port, _, rest = rest.partition("\t")
+            code, _, body = rest.partition("\t")
+            if track and port:
+                probes.append(TaskReadiness(track, f"instance :{port}", int(code) if code.isdigit() else 0, body.strip()))
+        return probes
 
     def _labels_path(self, track: str) -> str:
         return f"{STATE}/labels-{track}.json"

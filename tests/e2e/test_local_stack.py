@@ -19,7 +19,7 @@ def test_up_from_nothing_gives_data_services_and_an_edge(stack: Any) -> None:
     assert current["edge"]["running"] is True
     assert current["services"]["db"]["running"] == 1
     assert current["services"]["cache"]["running"] == 1
-    assert current["weights"] == {"stable": 100, "canary": 0}
+    assert current["weights"] == {"stable": 100, "canary": 0, "baseline": 0}
     assert http("/edge/healthz").status == 200
 
 
@@ -69,7 +69,7 @@ def test_edge_log_is_json_with_track_and_timings(release: str) -> None:
 def test_weights_split_traffic_as_asked(release: str, second_release: str) -> None:
     pipeline("deploy", ENV, "--version", second_release, "--track", "canary")
     pipeline("weights", ENV, "--canary", "30")
-    assert status()["weights"] == {"stable": 70, "canary": 30}
+    assert status()["weights"] == {"stable": 70, "canary": 30, "baseline": 0}
     n = 400
     seen = {"stable": 0, "canary": 0}
     for _ in range(n):

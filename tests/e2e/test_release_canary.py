@@ -1,5 +1,5 @@
 """Canary releases on the real engine, under k6 load on 127.0.0.1 (environment `ci`:
-steps 10/50/100 %, 5 s each, bake 10 s). Runs after test_local_stack.py."""
+steps 10/50 % for the canary and its baseline each, 5 s each, bake 10 s). Runs after test_local_stack.py."""
 
 from __future__ import annotations
 
@@ -69,8 +69,12 @@ def test_good_canary_is_promoted(load: None, second_release: str, third_release:
     result = pipeline("deploy", ENV, "--version", third_release, "--json", timeout=600)
     report = json.loads(result.stdout)
     assert report["outcome"] == "promoted", report["reason"]
-    assert report["steps_passed"] == 3
+    assert report["steps_passed"] == 2
+    # verified from live traffic: the requests since the promotion were served by the new stable
+    assert report["verified"]["verifiable"] and report["verified"]["share"] == 1.0, report["verified"]
+    assert report["verified"]["requests"] > 0
     current = status()
+    assert current["tracks"]["baseline"]["running"] == 0  # the baseline is removed at the end
     assert current["tracks"]["stable"]["version"] == third_release
     assert current["weights"]["canary"] == 0
     assert current["canary_state"] == "idle"  # the warm previous release is gone after the bake
@@ -95,6 +99,18 @@ def test_bad_canary_is_rolled_back_and_reported(load: None, release: str, third_
     html = page.read_text()
     assert "rolled back" in html.lower() or "rolled_back" in html
     assert "<svg" in html
+
+
+def test_a_canary_that_is_never_ready_gets_no_traffic_and_is_rolled_back(load: None, release: str, third_release: str) -> None:
+    result = pipeline("deploy", ENV, "--version", release, "--fault", "readiness_fail=true", "--json", check=False, timeout=600)
+    assert result.returncode == 20, result.stderr
+    report = json.loads(result.stdout)
+    assert "canary was not ready" in report["reason"] and "/readyz" in report["reason"], report["reason"]
+    assert "503" in report["reason"] and "fault" in report["reason"]  # which task, and what its /readyz said
+    assert report["seconds_to_zero"] is None  # it never had a weight: no request was sent to it
+    current = status()
+    assert current["tracks"]["canary"]["running"] == 0 and current["tracks"]["baseline"]["running"] == 0
+    assert current["tracks"]["stable"]["version"] == third_release
 
 
 def test_second_deploy_is_refused_while_locked_and_operator_abort_stops_the_first(load: None, release: str) -> None:

@@ -8,7 +8,7 @@ from pipeline.analysis.checks import CheckResult, Verdict
 from pipeline.canary.decide import Action, Position, decide
 from pipeline.environment.model import Canary
 
-POLICY = Canary(steps=[5, 25, 50, 100], step_seconds=10, max_step_extensions=2)
+POLICY = Canary(steps=[5, 25, 50, 100], step_seconds=10, max_step_extensions=2, compare_with="stable", latency_windows=2)
 FAIL = [CheckResult("error_rate", Verdict.FAIL, 0.3, 0.01, "canary 30.0% errors > 1.0% allowed")]
 PASS = [CheckResult("error_rate", Verdict.PASS, 0.0, 0.01, "ok")]
 SLOW = [CheckResult("p95_ms", Verdict.FAIL, 700.0, 500.0, "canary p95 700.0 ms > 500.0 ms")]
@@ -21,7 +21,34 @@ CASES = [
     ("failure beats an operator promote", Position(1, 3, 0), Verdict.FAIL, FAIL, "promote", Action.ROLLBACK, "errors"),
     ("abort beats everything", Position(1, 3, 0), Verdict.FAIL, FAIL, "abort", Action.ABORT, "operator"),
     ("latency failure mid-step waits for the hold", Position(0, 4, 0), Verdict.FAIL, SLOW, None, Action.WAIT, "holding"),
-    ("latency failure at the end of the hold", Position(0, 10, 0), Verdict.FAIL, SLOW, None, Action.ROLLBACK, "p95_ms"),
+    (
+        "latency failure at the end of the hold is measured again",
+        Position(0, 10, 0),
+        Verdict.FAIL,
+        SLOW,
+        None,
+        Action.CONFIRM,
+        "p95_ms",
+    ),
+    ("latency failure in the second window", Position(0, 10, 0, 1), Verdict.FAIL, SLOW, None, Action.ROLLBACK, "p95_ms"),
+    (
+        "a canary task not ready acts at once",
+        Position(1, 3, 0),
+        Verdict.FAIL,
+        [CheckResult("readiness", Verdict.FAIL, 1, 2, "canary task t1 answered 503 on /readyz")],
+        None,
+        Action.ROLLBACK,
+        "readiness: canary task t1",
+    ),
+    (
+        "errors against the baseline act at once",
+        Position(1, 3, 0),
+        Verdict.FAIL,
+        [CheckResult("error_rate_vs_baseline", Verdict.FAIL, 0.1, 0.01, "canary 10.0% errors")],
+        None,
+        Action.ROLLBACK,
+        "error_rate_vs_baseline",
+    ),
     (
         "error failure names only early checks mid-step",
         Position(0, 2, 0),
@@ -92,17 +119,17 @@ def test_decide(
 
 
 def test_zero_extensions_policy_rolls_back_on_first_silence() -> None:
-    strict = Canary(steps=[10, 100], step_seconds=5, max_step_extensions=0)
+    strict = Canary(steps=[10, 50], step_seconds=5, max_step_extensions=0)
     decision = decide(strict, Position(0, 5, 0), Verdict.INSUFFICIENT, LACK)
     assert decision.action == Action.ROLLBACK
 
 
 def test_single_step_policy_promotes_after_it() -> None:
-    single = Canary(steps=[100], step_seconds=5)
+    single = Canary(steps=[100], step_seconds=5, compare_with="stable")
     assert decide(single, Position(0, 5, 0), Verdict.PASS, PASS).action == Action.PROMOTE
 
 
-PATIENT = Canary(steps=[5, 25, 50, 100], step_seconds=10, latency_windows=2)
+PATIENT = Canary(steps=[5, 25, 50], step_seconds=10, latency_windows=2)
 CONFIRM_CASES = [
     # (id, position, results, command, expected action, words in the reason)
     (
@@ -130,5 +157,7 @@ def test_latency_windows(position: Position, results: list[CheckResult], command
     assert words in decision.reason
 
 
-def test_one_latency_window_acts_on_the_first_failure() -> None:
-    assert decide(POLICY, Position(1, 10, 0, 0), Verdict.FAIL, SLOW).action == Action.ROLLBACK
+def test_three_latency_windows_measure_twice_more() -> None:
+    thrice = Canary(steps=[5, 25, 50], step_seconds=10, latency_windows=3)
+    assert decide(thrice, Position(1, 10, 0, 1), Verdict.FAIL, SLOW).action == Action.CONFIRM
+    assert decide(thrice, Position(1, 10, 0, 2), Verdict.FAIL, SLOW).action == Action.ROLLBACK

@@ -35,8 +35,8 @@ def test_synthetic_traffic_is_bounded_and_on_loopback(tmp_path: Path, monkeypatc
     assert release(tmp_path, 40)._synthetic_load() is not None
     assert seen["url"] == "http://127.0.0.1:8080"
     assert seen["rate"] == 40
-    # 4 steps x 10 s x (1 + 2 extensions) + 60 s bake + 300 s margin
-    assert seen["seconds"] == 480
+    # 3 steps x 10 s x (1 + 2 extensions) + 60 s bake + 300 s margin
+    assert seen["seconds"] == 450
     assert seen["script"].name == "load.js"
 
 

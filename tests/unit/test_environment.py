@@ -15,7 +15,8 @@ def test_local_environment_loads() -> None:
     assert env.target.kind == "local"
     assert env.stack == "pl-local"
     assert env.edge.bind == "127.0.0.1"
-    assert env.canary.steps == [5, 25, 50, 100]
+    assert env.canary.steps == [5, 25, 50]
+    assert env.canary.compare_with == "baseline"
 
 
 def test_every_shipped_environment_is_valid() -> None:

@@ -110,7 +110,7 @@ def test_status_is_read_back_from_the_engine(env_and_port, tmp_path: Path) -> No
     assert status.weights == Weights(25)
     assert status.services["db"].running == 1
     data = status.as_dict()
-    assert data["weights"] == {"stable": 75, "canary": 25}
+    assert data["weights"] == {"stable": 75, "canary": 25, "baseline": 0}
     assert data["tracks"]["canary"]["health"] == "down"
     # a canary with weight but nobody holding the lock is an orphan
     assert status.canary_state == "orphaned"

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
+from pipeline.analysis.stats import quantile_upper_bound
 from pipeline.analysis.window import TrackWindow
 from pipeline.environment.model import Thresholds
 
@@ -20,7 +21,9 @@ def track(name: str, requests: int, errors: int = 0, ms: float = 100.0, spread: 
     return TrackWindow(name, requests=requests, errors=errors, latencies_ms=latencies)
 
 
-TAIL = TrackWindow("canary", requests=200, errors=0, latencies_ms=(100.0,) * 196 + (1500.0,) * 4)  # p95 100, p99 1500
+TAIL = TrackWindow("canary", requests=300, errors=0, latencies_ms=(100.0,) * 290 + (1500.0,) * 10)  # p95 100, p99 1500
+# 4 slow in 200: the p99 point estimate is 1500, but 4 above the limit where 2 are expected is chance (p=0.14)
+THIN_TAIL = TrackWindow("canary", requests=200, errors=0, latencies_ms=(100.0,) * 196 + (1500.0,) * 4)
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,18 @@ CASES = [
     Case("all-errors stable, good canary", track("canary", 200), track("stable", 200, errors=200), [P, P, P, P, P, S, S], P),
     Case("half-errors stable, good canary", track("canary", 200), track("stable", 200, errors=100), [P, P, P, P, P, P, P], P),
     Case("30 % errors in 10 requests: decisive", track("canary", 10, errors=3), track("stable", 200), [N, F, F, N, N, N, N], F),
-    Case("1 error in 20: not significant", track("canary", 20, errors=1), track("stable", 200), [P, P, P, P, P, S, P], P),
+    Case("1 error in 20: not significant", track("canary", 20, errors=1), track("stable", 200), [P, P, P, P, P, P, P], P),
     Case(
-        "+200 ms on 40 requests: p95 too thin, the rank test judges",
+        "+200 ms on 40 requests: decisive for both latency tests",
         track("canary", 40, ms=300.0),
         track("stable", 400, ms=100.0),
+        [P, P, P, P, P, F, F],
+        F,
+    ),
+    Case(
+        "stable too thin to bound its p95: the rank test judges",
+        track("canary", 40, ms=300.0),
+        track("stable", 20, ms=100.0),
         [P, P, P, P, P, S, F],
         F,
     ),
@@ -77,7 +87,14 @@ CASES = [
     Case("8 errors in 200 vs a clean stable", track("canary", 200, errors=8), track("stable", 400), [P, F, F, P, P, P, P], F),
     Case("4 % errors vs stable at 2 %", track("canary", 200, errors=8), track("stable", 400, errors=8), [P, F, P, P, P, P, P], F),
     Case("all canary requests failed", track("canary", 50, errors=50), track("stable", 400), [P, F, F, N, N, N, N], F),
-    Case("slow tail only: p99 over its limit", TAIL, TrackWindow("stable", 200, 0, TAIL.latencies_ms), [P, P, P, P, F, P, P], F),
+    Case("slow tail only: p99 over its limit", TAIL, TrackWindow("stable", 300, 0, TAIL.latencies_ms), [P, P, P, P, F, P, P], F),
+    Case(
+        "4 slow of 200: p99 over its limit by chance",
+        THIN_TAIL,
+        TrackWindow("stable", 200, 0, THIN_TAIL.latencies_ms),
+        [P, P, P, P, P, P, P],
+        P,
+    ),
 ]
 
 
@@ -120,8 +137,12 @@ def test_details_and_values() -> None:
         "detail": "canary 100 requests >= 20 needed",
     }
     assert results["p95_ms"].detail.startswith("canary p95 5") and results["p95_ms"].limit == 500.0
-    # p95_vs_stable reports the effective limit: max(stable p95 * 1.5, stable p95 + 10 ms)
-    assert results["p95_vs_stable"].limit == pytest.approx(109.0 * 1.5)
+    # p95_vs_stable reports the limit it tested: an upper confidence bound of stable's p95, x 1.5
+    stable = track("stable", 100)
+    bound = quantile_upper_bound(stable.latencies_ms, 0.95, (1 - DEFAULT.latency_confidence) / 2)
+    assert 109.0 <= bound <= 110.0
+    assert results["p95_vs_stable"].limit == pytest.approx(bound * 1.5)
+    assert "at most" in results["p95_vs_stable"].detail
     mw = results["mann_whitney"]
     assert mw.verdict == F and mw.value == 1.0 and mw.limit == 0.2
     assert "p=" in mw.detail and "effect +1.00" in mw.detail
@@ -135,3 +156,21 @@ def test_overall() -> None:
     assert overall([r(P), r(S)]) == P
     assert overall([r(P), r(N), r(S)]) == N
     assert overall([r(N), r(F), r(P)]) == F
+
+
+def test_the_reference_is_named_after_the_track_it_is() -> None:
+    results = analyse(track("canary", 200, errors=8), track("baseline", 400), DEFAULT, against="baseline")
+    names = [r.name for r in results]
+    assert names == [n.replace("stable", "baseline") for n in NAMES]
+    failed = {r.name: r.detail for r in results if r.verdict == F}
+    assert "error_rate_vs_baseline" in failed and "baseline 0.0%" in failed["error_rate_vs_baseline"]
+
+
+def test_a_p95_over_its_limit_by_a_hair_is_not_significant() -> None:
+    """p95 of 200 a few ms over the absolute limit: the point estimate crosses, the test does not."""
+    canary = TrackWindow("canary", 200, 0, (100.0,) * 188 + (505.0,) * 12)  # 12 above 500, 10 expected at p95
+    result = analyse(canary, track("stable", 400), DEFAULT)[3]
+    assert result.name == "p95_ms" and canary.p95 == 505.0
+    assert result.verdict == P and "not significant" in result.detail
+    clearly = TrackWindow("canary", 200, 0, (100.0,) * 170 + (505.0,) * 30)
+    assert analyse(clearly, track("stable", 400), DEFAULT)[3].verdict == F

@@ -23,7 +23,7 @@ BAD_GATEWAY = (
 
 
 def test_parses_a_good_line() -> None:
-    assert parse_line(GOOD) == Record(ts=1795395550.109, track="stable", status=200, latency_ms=8.0, uri="/healthz")
+    assert parse_line(GOOD) == Record(ts=1795395550.109, track="stable", status=200, latency_ms=8.0, uri="/healthz", version="v1")
     assert parse_line(GOOD + "\n") == parse_line(GOOD)
     assert not parse_line(GOOD).failed  # type: ignore[union-attr]
 

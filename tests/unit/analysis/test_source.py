@@ -80,7 +80,7 @@ def test_window_pulls_then_summarizes_both_tracks() -> None:
     log = FakeLog()
     source = EdgeLogSource(log.read)
     empty = source.window(0.0, 1e12)
-    assert empty == {"stable": TrackWindow("stable"), "canary": TrackWindow("canary")}
+    assert empty == {"stable": TrackWindow("stable"), "canary": TrackWindow("canary"), "baseline": TrackWindow("baseline")}
     log.append(line(10.0) + line(11.0, status=504, seconds=60.0) + line(12.0, "stable", seconds=0.02) + line(20.0))
     windows = source.window(10.0, 20.0)
     assert windows["canary"] == TrackWindow("canary", requests=2, errors=1, latencies_ms=(10.0,))
@@ -110,10 +110,11 @@ def test_static_source() -> None:
     assert windows == {
         "stable": TrackWindow("stable", requests=1, errors=1),
         "canary": TrackWindow("canary", requests=1, errors=0, latencies_ms=(5.0,)),
+        "baseline": TrackWindow("baseline"),
     }
 
 
 def test_sources_satisfy_the_protocol() -> None:
     sources: list[MetricsSource] = [StaticSource(), EdgeLogSource(FakeLog().read)]
     for source in sources:
-        assert set(source.window(0.0, 1.0)) == {"stable", "canary"}
+        assert set(source.window(0.0, 1.0)) == {"stable", "canary", "baseline"}

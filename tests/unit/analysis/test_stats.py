@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pipeline.analysis.stats import MannWhitney, binom_sf, mann_whitney
+from pipeline.analysis.stats import MannWhitney, binom_sf, mann_whitney, quantile_exceeds, quantile_upper_bound
 
 
 def _brute_u(canary: list[float], stable: list[float]) -> float:
@@ -123,3 +123,34 @@ def test_large_samples_are_fast_and_sensible() -> None:
 )
 def test_binomial_tail(k: int, n: int, p: float, expected: float) -> None:
     assert binom_sf(k, n, p) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_the_p95_upper_bound_covers_the_true_p95_as_often_as_it_promises() -> None:
+    """Exponential latencies: the true p95 is ln(20) * mean. A 97.5 % bound may miss 2.5 % of the time."""
+    rng = random.Random(11)
+    true_p95 = math.log(20) * 50.0
+    misses = 0
+    for _ in range(400):
+        sample = sorted(rng.expovariate(1 / 50.0) for _ in range(200))
+        misses += quantile_upper_bound(sample, 0.95, 0.025) < true_p95
+    assert misses / 400 <= 0.05  # 2.5 % promised; sampling noise of 400 trials on top
+    assert misses > 0  # and the bound is not trivially loose
+
+
+def test_the_p95_upper_bound_needs_enough_values() -> None:
+    assert quantile_upper_bound([], 0.95, 0.025) == math.inf
+    assert quantile_upper_bound([float(v) for v in range(20)], 0.95, 0.025) == math.inf  # 20 values cannot bound a p95
+    bound = quantile_upper_bound([float(v) for v in range(1, 201)], 0.95, 0.025)
+    assert 190.0 < bound <= 200.0
+
+
+def test_the_quantile_test_rejects_only_what_chance_cannot_explain() -> None:
+    rng = random.Random(5)
+    false_alarms = 0
+    for _ in range(400):
+        sample = [rng.expovariate(1 / 50.0) for _ in range(300)]
+        false_alarms += quantile_exceeds(sample, math.log(20) * 50.0, 0.95)[1] < 0.05  # the limit is the true p95
+    assert false_alarms / 400 <= 0.08
+    slower = [rng.expovariate(1 / 80.0) for _ in range(300)]  # p95 60 % over the limit
+    above, p_value = quantile_exceeds(slower, math.log(20) * 50.0, 0.95)
+    assert above > 30 and p_value < 1e-6

@@ -1,0 +1,34 @@
+// Reads and writes at a constant arrival rate through the edge: the canary judge's bench load.
+// WRITE_SHARE (0..1, default 0.2) of the iterations POST a note (a JSON object), the rest GET
+// one of PATHS. Writes go through the same track split as reads.
+import http from 'k6/http';
+import { check } from 'k6';
+import { base, duration, guarded, hit, pick, rate, summaryTrendStats, thresholds } from './lib/gate.js';
+
+const writeShare = Number(__ENV.WRITE_SHARE || 0.2);
+
+export const options = {
+  discardResponseBodies: true,
+  scenarios: {
+    mixed: {
+      executor: 'constant-arrival-rate',
+      rate,
+      timeUnit: '1s',
+      duration,
+      preAllocatedVUs: Number(__ENV.VUS || 50),
+      maxVUs: Number(__ENV.MAX_VUS || 200),
+    },
+  },
+  thresholds,
+  summaryTrendStats,
+};
+
+export default guarded(() => {
+  if (Math.random() < writeShare) {
+    const body = JSON.stringify({ title: `bench ${__VU}-${__ITER}`, body: 'written by the judge bench' });
+    const res = http.post(`${base}/api/notes`, body, { headers: { 'Content-Type': 'application/json' }, timeout: '10s' });
+    check(res, { 'status is 2xx': (r) => r.status >= 200 && r.status < 300 });
+    return;
+  }
+  hit(pick());
+});

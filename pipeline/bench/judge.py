@@ -1,0 +1,161 @@
+"""The canary judge's benchmark: false rollbacks, bad releases caught, and the pipeline's overhead.
+
+``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--only NAME...] [--json]``
+
+Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
+
+same-quiet    ``--same`` deploys of a release identical to stable (a new build of the same code) on a
+              quiet host: every one should be promoted; the check that came closest to failing is shown
+same-loaded   the same while two spinning processes keep both cores busy (bounded in time)
+errors-small  3 % of requests answered 500 (over the 1 % limit, under the old ratio check's noise)
+readiness     /readyz answers 503: no traffic may reach it
+slow          +200 ms on every request
+
+Per deploy: outcome, wall time, the pipeline's overhead (wall time minus the configured step and bake
+time, for promoted deploys), seconds from the canary's first traffic to weight 0, failed requests over
+the run (from the edge's log) and the verdict that came closest to failing. The bake is shortened to
+10 s (the overhead does not depend on it). Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipeline.analysis.source import EdgeLogSource
+from pipeline.build import build_image
+from pipeline.canary.run import Release, parse_faults
+from pipeline.cli.main import context
+from pipeline.cli.output import say
+from pipeline.k6 import BackgroundLoad
+
+BAD = {
+    "errors-small": ["error_rate=0.03"],
+    "readiness": ["readiness_fail=true"],
+    "slow": ["latency_ms=200"],
+}
+SPIN_SECONDS = 900  # a spinner ends by itself after this long, whatever happens to the bench
+
+
+@dataclass
+class Run:
+    scenario: str
+    outcome: str
+    wall_seconds: float
+    overhead_seconds: float | None
+    seconds_to_zero: float | None
+    requests: int
+    failed: int
+    closest: str
+    reason: str
+
+    @property
+    def failed_share(self) -> float:
+        return round(self.failed / self.requests, 5) if self.requests else 0.0
+
+
+def closest_call(timeline: list[tuple[float, str, dict[str, Any]]]) -> str:
+    """The latency check that came nearest its limit in any verdict of the walk (value / limit)."""
+    best: tuple[float, str] = (0.0, "-")
+    for _, kind, data in timeline:
+        if kind != "verdict" or data.get("step") == "bake":
+            continue
+        for check in data.get("checks", []):
+            value, limit = check.get("value"), check.get("limit")
+            if check.get("name") == "mann_whitney" or not isinstance(value, int | float) or not isinstance(limit, int | float):
+                continue
+            if limit > 0 and math.isfinite(value) and check.get("name", "").startswith("p"):
+                ratio = value / limit
+                if ratio > best[0]:
+                    best = (ratio, f"{check['name']} at {ratio:.0%} of its limit ({check['verdict']}) in step {data.get('step')}")
+    return best[1]
+
+
+def spinners(count: int) -> list[subprocess.Popen[bytes]]:
+    code = f"import time\nend = time.time() + {SPIN_SECONDS}\nwhile time.time() < end: pass\n"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("env", nargs="?", default="local")
+    parser.add_argument("--rate", type=int, default=50)
+    parser.add_argument("--same", type=int, default=10, help="identical releases on a quiet host")
+    parser.add_argument("--loaded", type=int, default=10, help="identical releases while both cores are kept busy")
+    parser.add_argument("--only", nargs="*", default=[])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    ctx = context(args.env)
+    env = ctx.env.model_copy(update={"canary": ctx.env.canary.model_copy(update={"bake_seconds": 10.0})})
+    policy = env.canary
+    configured = len(policy.steps) * policy.step_seconds + policy.bake_seconds
+    target = ctx.target
+    if target.status().tracks["stable"].running == 0:
+        raise SystemExit(f"error: nothing runs on {args.env}'s stable track (hint: make demo ENV={args.env})")
+    base = build_image(ctx.ex, ctx.project, ctx.env, say)
+    candidates = [base] + [build_image(ctx.ex, ctx.project, ctx.env, say, suffix=s) for s in ("judge-a", "judge-b")]
+    release = Release(env, ctx.project, target, say)
+    summary = ctx.project.state_path("bench", "judge-k6.json")
+    url = f"http://127.0.0.1:{env.edge.port}"
+    plan: list[tuple[str, list[str]]] = [("same-quiet", [])] * args.same + [("same-loaded", [])] * args.loaded + list(BAD.items())
+    runs: list[Run] = []
+
+    for name, faults in plan:
+        if args.only and name not in args.only:
+            continue
+        stable = target.status().tracks["stable"].version
+        candidate = next(c for c in candidates if c != stable)
+        say(f"{name}: {stable} -> {candidate} {' '.join(faults)}")
+        busy = spinners(2) if name == "same-loaded" else []
+        load = BackgroundLoad(ctx.project.root / "perf" / "mixed.js", url, args.rate, 900, summary)
+        time.sleep(3)
+        start = time.time()
+        try:
+            result = release.canary(candidate, parse_faults(faults), f"bench judge {name}", lambda _k, _d: None)
+        finally:
+            end = time.time()
+            time.sleep(2)
+            load.stop()
+            for spinner in busy:
+                spinner.kill()
+        windows = EdgeLogSource(target.log_reader(), offset=max(0, target.log_size() - 30_000_000)).window(start, end + 2)
+        wall = end - start
+        runs.append(
+            Run(
+                name,
+                result.outcome.value,
+                round(wall, 1),
+                round(wall - configured, 1) if result.outcome.value == "promoted" else None,
+                None if result.seconds_to_zero is None else round(result.seconds_to_zero, 1),
+                sum(w.requests for w in windows.values()),
+                sum(w.errors for w in windows.values()),
+                closest_call(result.timeline),
+                result.reason[:200],
+            )
+        )
+        say(f"{name}: {runs[-1].outcome} in {runs[-1].wall_seconds} s ({runs[-1].failed}/{runs[-1].requests} failed)")
+    report(runs, args.json, os.environ.get("COLUMNS"))
+
+
+def report(runs: list[Run], as_json: bool, _columns: str | None) -> None:
+    if as_json:
+        print(json.dumps([{**asdict(r), "failed_share": r.failed_share} for r in runs], indent=2))
+        return
+    print(f"{'scenario':<13} {'outcome':<12} {'wall s':>7} {'overhead':>8} {'to w=0':>7} {'requests':>8} {'failed':>7}")
+    for r in runs:
+        overhead = "-" if r.overhead_seconds is None else f"{r.overhead_seconds:g}"
+        zero = "-" if r.seconds_to_zero is None else f"{r.seconds_to_zero:g}"
+        print(f"{r.scenario:<13} {r.outcome:<12} {r.wall_seconds:>7} {overhead:>8} {zero:>7} {r.requests:>8} {r.failed:>7}")
+        print(f"              closest: {r.closest}; {r.reason}")
+
+
+if __name__ == "__main__":
+    main()
