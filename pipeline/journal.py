@@ -48,6 +48,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from pipeline import jsontext
+
 __all__ = [
     "EVENT_KINDS",
     "OUTCOMES",
@@ -97,8 +99,9 @@ assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 def _dumps(value: Mapping[str, Any]) -> str:
-    # default=str: an audit write must not fail on a Path or a datetime in the payload.
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), default=str)
+    # default=str: an audit write must not fail on a Path or a datetime in the payload;
+    # a non-finite number is stored as null (strict JSON, ``pipeline.jsontext``).
+    return jsontext.dumps(dict(value), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _loads(text: str | None) -> dict[str, Any]:
