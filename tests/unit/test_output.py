@@ -47,3 +47,15 @@ def test_errors_escape_control_characters_of_echoed_input(capsys: pytest.Capture
     output.error(f"'{echoed}' is not a valid version", hint=f"got {echoed}")
     err = capsys.readouterr().err
     assert err == f"error: '{shown}' is not a valid version\nhint: got {shown}\n"
+
+
+def test_journal_never_stores_a_registered_secret(tmp_path: Path) -> None:
+    from pipeline import redact
+
+    redact.register("jr-secret-9")
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        deploy = journal.start_deploy("ci", "v1", None, "me", "retry after jr-secret-9 failed", {"db": "pg://u:pw@db"})
+        journal.event("ci", "gate", {"summary": "k6 with token jr-secret-9"}, deploy_id=deploy)
+        journal.finish_deploy(deploy, "failed", "login jr-secret-9 refused")
+    raw = (tmp_path / "journal.sqlite").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("journal.sqlite-*"))
+    assert b"jr-secret-9" not in raw and b":pw@" not in raw
