@@ -33,16 +33,20 @@ MIN_LENGTH = 4
 
 SECRET_WORDS = r"PASS|PWD|SECRET|TOKEN|KEY|AUTH|DSN|CREDENTIAL|PRIVATE|SALT|SIGNATURE|COOKIE|SESSION"
 _SECRET_NAME = re.compile(rf"[A-Z0-9_]*({SECRET_WORDS})[A-Z0-9_]*", re.IGNORECASE)
-_NAME_ARG = re.compile(rf"([A-Z0-9_]*(?:{SECRET_WORDS})[A-Z0-9_]*=)(.+)", re.DOTALL)
-_NAME_VALUE = re.compile(rf"(?<![A-Za-z0-9_])([A-Z0-9_]*(?:{SECRET_WORDS})[A-Z0-9_]*=)([^\s'\"]+)")
+_NAME_ARG = re.compile(rf"((?![A-Z0-9_]*_FILE=)[A-Z0-9_]*(?:{SECRET_WORDS})[A-Z0-9_]*=)(.+)", re.DOTALL)
+_NAME_VALUE = re.compile(rf"(?<![A-Za-z0-9_])((?![A-Z0-9_]*_FILE=)[A-Z0-9_]*(?:{SECRET_WORDS})[A-Z0-9_]*=)([^\s'\"]+)")
+_SWITCH = re.compile(r"-?\d+(\.\d+)?|true|false|yes|no|on|off|none|null", re.IGNORECASE)
 _JSON_VALUE = re.compile(rf"(\"[A-Za-z0-9_]*(?:{SECRET_WORDS})[A-Za-z0-9_]*\"\s*:\s*\")((?:[^\"\\]|\\.)+)(\")", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)([^@/\s]+)(@)")
 _URL_USER_KEY = re.compile(r"(https?://)([^:/@\s]+)(@)")
 
 
 def looks_secret(name: str) -> bool:
-    """A variable name that says it holds a secret: ``*PASS*``, ``*TOKEN*``, ``*_DSN``, ``*AUTH*`` ..."""
-    return _SECRET_NAME.fullmatch(name) is not None
+    """A variable name that says it holds a secret: ``*PASS*``, ``*TOKEN*``, ``*_DSN``, ``*AUTH*`` ...
+
+    ``*_FILE`` names (``DJANGO_SECRET_KEY_FILE=/run/secrets/...``) hold a path, not the secret.
+    """
+    return _SECRET_NAME.fullmatch(name) is not None and not name.upper().endswith("_FILE")
 
 
 class Redactor:
@@ -60,8 +64,9 @@ class Redactor:
                 self._values.update(p for p in parts if len(p) >= MIN_LENGTH)
 
     def register_env(self, env: Mapping[str, str]) -> None:
-        """Register the values of a mapping of variables whose names look secret."""
-        self.register(*(value for key, value in env.items() if looks_secret(key)))
+        """Register the values of a mapping of variables whose names look secret (a switch such as
+        ``PEBBLE_AUTHZREUSE=0`` or ``..._AUTH=true`` is not a secret and is left alone)."""
+        self.register(*(value for key, value in env.items() if looks_secret(key) and not _SWITCH.fullmatch(value)))
 
     def clear(self) -> None:
         self._values.clear()

@@ -93,3 +93,12 @@ def test_errors_progress_and_json_output_are_masked(capsys: pytest.CaptureFixtur
     assert "out-secret-1" not in captured.err + captured.out
     assert ":pw@" not in captured.out
     assert json.loads(captured.out) == {"n": 3, "token": "***", "url": "postgres://u:***@db/x"}
+
+
+def test_switches_and_secret_file_paths_are_not_secrets() -> None:
+    Command(("app",), env={"APP_AUTH_ENABLED": "true", "PEBBLE_AUTHZREUSE": "1000", "SECRET_KEY_FILE": "/run/secrets/key"})
+    assert redact.text("true 1000 /run/secrets/key") == "true 1000 /run/secrets/key"
+    assert redact.arg("DJANGO_SECRET_KEY_FILE=/run/secrets/django") == "DJANGO_SECRET_KEY_FILE=/run/secrets/django"
+    assert redact.text("--env DB_PASSWORD_FILE=/run/secrets/db --env DB_PASSWORD=x1") == (
+        "--env DB_PASSWORD_FILE=/run/secrets/db --env DB_PASSWORD=***"
+    )
