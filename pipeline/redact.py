@@ -5,9 +5,10 @@ Masking is by *value*, not by name. Whoever reads or generates a secret register
     from pipeline import redact
     redact.register(password, token)          # or Command(..., secrets=(password,))
 
-and from then on every place the pipeline shows text (a ``--dry-run`` line, the
-``command was:`` hint of a failed command, an error or progress line) passes it through
-``redact.text``, which replaces
+and from then on, for the rest of the process, every place the pipeline shows or keeps
+text passes it through here: a ``--dry-run`` line and the ``command was:`` hint of a failed
+command (``Command.shell``), error and progress lines (``pipeline.cli.output``), every string
+of ``--json`` output (``data``) and the journal's reasons and event data. ``text`` replaces
 
 1. every registered value, wherever it appears and whatever it is called;
 2. the password of a URL, ``scheme://user:pw@host`` -> ``scheme://user:***@host``, and the
@@ -17,7 +18,8 @@ and from then on every place the pipeline shows text (a ``--dry-run`` line, the
    were never registered.
 
 Values shorter than ``MIN_LENGTH`` are not registered (masking every "1" would make output
-unreadable); rules 2 and 3 still catch them.
+unreadable), nor are switches such as ``true`` or ``0`` under a secret-looking name; rules 2
+and 3 still catch them. Registering a URL also registers its password or key on its own.
 """
 
 from __future__ import annotations
