@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline import redact
 from pipeline.errors import CloudCredentialsMissing, CommandFailed, WrongAccount
 
 
@@ -35,7 +36,7 @@ class AwsCall:
         """The call as the equivalent ``aws`` CLI line."""
         verb = self.operation.replace("_", "-")
         args = json.dumps(self.params, sort_keys=True, default=str, separators=(",", ":"))
-        return f"aws {self.service} {verb} --cli-input-json '{args}'"
+        return redact.text(f"aws {self.service} {verb} --cli-input-json '{args}'")
 
 
 def call(api: str, operation: str, /, mutates: bool = True, description: str = "", **params: Any) -> AwsCall:

@@ -7,19 +7,16 @@ values; one executor (``pipeline.executor``) runs them. A printing executor give
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-SECRET_NAME = re.compile(r"^([A-Z0-9_]*(PASSWORD|SECRET|TOKEN|_KEY)[A-Z0-9_]*=)(.+)$")
-URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+from pipeline import redact as _redact
 
 
 def redact(arg: str) -> str:
-    """Hide secret values in a displayed argument: ``X_PASSWORD=...`` and ``user:pass@`` in URLs."""
-    arg = SECRET_NAME.sub(lambda m: m.group(1) + "***", arg)
-    return URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), arg)
+    """Hide secrets in one displayed argument (``pipeline.redact``: registered values, URL passwords, secret names)."""
+    return _redact.arg(arg)
 
 
 @dataclass(frozen=True)
@@ -29,6 +26,10 @@ class Command:
     ``mutates`` is False for probes that only read state: a dry run still runs
     them (it needs to know what is there to say what it would do).
     ``background`` starts a long-lived daemon and returns at once.
+    ``secrets`` are values this command carries (in argv, env or stdin) that must never be
+    shown: they join the registry of ``pipeline.redact``, so every dry-run line, error and
+    log masks them wherever they appear. Env values whose names look secret and the stdin
+    of a ``secret_stdin`` command are registered too.
     """
 
     argv: tuple[str, ...]
@@ -41,10 +42,17 @@ class Command:
     background: bool = False
     log_path: str | None = None
     secret_stdin: bool = False
+    secrets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _redact.register(*self.secrets)
+        _redact.register_env(self.env)
+        if self.secret_stdin:
+            _redact.register(self.stdin)
 
     def shell(self) -> str:
         """The command as one shell line, secrets redacted."""
-        line = shlex.join(redact(a) for a in self.argv)
+        line = shlex.join(_redact.args(self.argv))
         if self.stdin is not None:
             shown = "<secret>" if self.secret_stdin else f"<{len(self.stdin)} bytes>"
             line += f"  # stdin: {shown}"

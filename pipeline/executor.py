@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Protocol
 
+from pipeline import redact
 from pipeline.commands import Command, Result
 from pipeline.errors import CommandFailed
 
@@ -23,7 +24,7 @@ def _failure(command: Command, result: Result) -> CommandFailed:
     detail = (result.stderr or result.stdout).strip().splitlines()
     last = detail[-1] if detail else "no output"
     return CommandFailed(
-        f"{command.description or command.argv[0]} failed (exit {result.returncode}): {last}",
+        redact.text(f"{command.description or command.argv[0]} failed (exit {result.returncode}): {last}"),
         hint=f"command was: {command.shell()}",
     )
 

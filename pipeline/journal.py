@@ -48,6 +48,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from pipeline import jsontext, redact
+
 __all__ = [
     "EVENT_KINDS",
     "OUTCOMES",
@@ -97,8 +99,10 @@ assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 def _dumps(value: Mapping[str, Any]) -> str:
-    # default=str: an audit write must not fail on a Path or a datetime in the payload.
-    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"), default=str)
+    # default=str: an audit write must not fail on a Path or a datetime in the payload;
+    # a non-finite number is stored as null (strict JSON, ``pipeline.jsontext``); a registered
+    # secret or a URL password never reaches the audit log (``pipeline.redact``).
+    return jsontext.dumps(redact.data(dict(value)), sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _loads(text: str | None) -> dict[str, Any]:
@@ -283,7 +287,7 @@ class Journal:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO deploys (env, version, previous, actor, reason, started, policy) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (env, version, previous, actor, reason, time.time() if ts is None else ts, _dumps(policy)),
+                (env, version, previous, actor, redact.text(reason), time.time() if ts is None else ts, _dumps(policy)),
             )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -314,7 +318,7 @@ class Journal:
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE deploys SET finished = ?, outcome = ?, outcome_reason = ? WHERE id = ? AND finished IS NULL",
-                (time.time() if ts is None else ts, outcome, reason, deploy_id),
+                (time.time() if ts is None else ts, outcome, redact.text(reason), deploy_id),
             )
             if cur.rowcount != 1:
                 exists = conn.execute("SELECT outcome FROM deploys WHERE id = ?", (deploy_id,)).fetchone()

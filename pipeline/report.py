@@ -13,7 +13,6 @@ as dashed lines and vertical markers for step changes and the final decision.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline import jsontext
 from pipeline.journal import DeployRow, EventRow
 
 __all__ = ["Marker", "Point", "Series", "line_chart", "render_report", "write_report"]
@@ -99,7 +99,7 @@ def fmt_num(value: object) -> str:
             return f"{value:.3g}"
         return f"{value:.4g}"
     if isinstance(value, (list, dict)):
-        return json.dumps(value, sort_keys=True, default=str)
+        return jsontext.dumps(value, sort_keys=True, default=str)
     return str(value)
 
 
@@ -616,7 +616,7 @@ def _header(deploy: DeployRow, events: Sequence[EventRow]) -> str:
 def render_report(deploy: DeployRow, events: Sequence[EventRow]) -> str:
     """A complete, self-contained HTML5 page for one deploy and its events."""
     events = sorted(events, key=lambda e: (e.ts, e.id))
-    policy = json.dumps(deploy.policy, indent=2, sort_keys=True, default=str)
+    policy = jsontext.dumps(deploy.policy, indent=2, sort_keys=True, default=str)
     title = f"Deploy #{deploy.id} · {deploy.env} · {deploy.version} · {deploy.outcome or 'running'}"
     return html_page(
         title,

@@ -1,4 +1,11 @@
-"""Load and validate env files; every problem becomes one ``ConfigError`` line."""
+"""Load and validate env files; every problem becomes one ``ConfigError`` line.
+
+Env files are validated strictly: an integer is written as one (``10``; not ``10.0``,
+``"10"`` or ``true``), a number field takes ``10`` or ``10.5`` but not ``true``, a string is
+a string. Duplicate keys, nesting deeper than ``yamlfile.MAX_DEPTH`` and text that is not
+UTF-8 are refused with the file and the line. Values of ``app.env`` under secret-looking
+names are registered with ``pipeline.redact``: no output shows them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from pipeline import redact
+from pipeline.environment import yamlfile
 from pipeline.environment.model import Environment
 from pipeline.errors import ConfigError, UnknownEnvironment
 
@@ -50,22 +59,37 @@ def load_file(path: Path, name: str | None = None, root: Path | None = None) -> 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{shown}: cannot read: {exc.strerror}", hint="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{shown}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlfile.parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{shown}: {where}{problem}", hint="fix the YAML syntax") from exc
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or "not valid YAML"
+        hint = (
+            "each key may appear once in a mapping"
+            if problem.endswith("duplicate key")
+            else "an env file is a few levels deep: see environments/env.example.yaml"
+            if problem.startswith("nested deeper")
+            else "fix the YAML syntax"
+        )
+        raise ConfigError(f"{shown}: {where}{problem}", hint=hint) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{shown}: the top level must be a mapping of keys", hint="see environments/env.example.yaml")
     data.setdefault("name", name or path.parent.name)
     try:
-        return Environment.model_validate(data)
+        environment = Environment.model_validate(data, strict=True)
     except ValidationError as exc:
         raise _config_error(shown, exc) from None
+    # app.env is the user's: a value under a secret-looking name is never shown (pipeline.redact)
+    redact.register_env(environment.app.env)
+    return environment
 
 
 def _config_error(shown: str, exc: ValidationError) -> ConfigError:

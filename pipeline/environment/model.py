@@ -121,7 +121,7 @@ class App(Strict):
     stop_grace_seconds: Annotated[int, Field(ge=1, le=300)] = 20
     drain_seconds: Annotated[int, Field(ge=0, le=60)] = 3
     env: dict[str, str] = Field(default_factory=dict)
-    upload_max_bytes: Annotated[int, Field(ge=1)] = 1_048_576
+    upload_max_bytes: Annotated[int, Field(ge=1, le=1 << 30)] = Field(default=1_048_576, description="at most 1 GiB")
     upload_max_files: Annotated[int, Field(ge=1, le=100)] = 5
     readiness_path: str = Field(
         default="/readyz",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import jsontext
 from pipeline.commands import Command
 from pipeline.environment import Environment
 from pipeline.errors import GateError, GateFailed, NothingToDo, UnknownScript, Unreachable
@@ -263,7 +264,7 @@ class PerfGate:
             from pipeline.gates.report import write_perf_report
 
             result.report = str(write_perf_report(plan.run_dir / "report.html", plan, result, per_second(points)))
-        (plan.run_dir / "result.json").write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        (plan.run_dir / "result.json").write_text(jsontext.dumps(result.as_dict(), indent=2, sort_keys=True))
         if record is not None:
             record("gate", {**result.as_dict(), "k6_summary": result.k6})
         return result

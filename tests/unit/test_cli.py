@@ -15,7 +15,8 @@ def pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(cwd), "COLUMNS": "200"},
+        # PYTHONPATH: the code of this checkout, also when cwd is a tmp_path (the venv may be another checkout's)
+        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(cwd), "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
         timeout=60,
     )
 
@@ -81,3 +82,47 @@ def test_perf_gate_dry_run_prints_the_k6_command_without_the_token() -> None:
     assert result.returncode == 0, result.stderr
     assert "--no-usage-report" in result.stdout and "perf/compare.js" in result.stdout
     assert "PIN_TOKEN" not in result.stdout
+
+
+def test_echoed_input_cannot_paint_or_forge_terminal_lines() -> None:
+    result = pipeline("deploy", "ci", "--version", "\x1b[31mRED\nerror: forged")
+    assert result.returncode == 2, result.stderr
+    assert "\x1b" not in result.stderr
+    assert "'\\x1b[31mRED\\nerror: forged' is not a valid version" in result.stderr
+    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["error", "hint"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("edge:\n  port: " + "[" * 500 + "]" * 500 + "\n", "nested deeper than"),
+        ("app:\n  env:\n    GREETING: caf\xe9\n", "not UTF-8 text"),
+        ("edge:\n  port: 8080\nedge:\n  port: 8081\n", "edge: duplicate key"),
+        ("tracks:\n  stable:\n    replicas: true\n", "tracks.stable.replicas: Input should be a valid integer"),
+    ],
+)
+def test_hostile_env_files_are_user_errors_not_bugs(tmp_path: Path, content: str, words: str) -> None:
+    (tmp_path / "environments" / "bad").mkdir(parents=True)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "environments" / "bad" / "env.yaml").write_bytes(content.encode("latin-1"))
+    result = pipeline("env", "validate", "bad", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "hint:" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_json_masks_secret_app_env_values(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "environments" / "x").mkdir(parents=True)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "environments" / "x" / "env.yaml").write_text(
+        "app:\n  env:\n    SMTP_AUTH: smtp-auth-456\n    CACHE: redis://:cache-pw@cache:6379\n    GREETING: hello\n"
+    )
+    result = pipeline("env", "validate", "x", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["config"]["app"]["env"] == {
+        "CACHE": "redis://:***@cache:6379",
+        "GREETING": "hello",
+        "SMTP_AUTH": "***",
+    }

@@ -92,3 +92,52 @@ def test_unknown_environment_lists_known_ones() -> None:
 def test_environment_name_is_checked(name: str) -> None:
     with pytest.raises(UnknownEnvironment):
         load_environment(ROOT, name)
+
+
+# Issue 17, finding 8: input that used to be accepted, or to end as "internal error" (exit 70).
+STRICT = [
+    ("tracks:\n  stable:\n    replicas: true\n", "tracks.stable.replicas:", "valid integer"),
+    ("tracks:\n  canary:\n    replicas: 1.5\n", "tracks.canary.replicas:", "valid integer"),
+    ("edge:\n  port: '8080'\n", "edge.port:", "valid integer"),
+    ("app:\n  upload_max_bytes: 1e18\n", "app.upload_max_bytes:", "valid integer"),
+    ("app:\n  upload_max_bytes: 1000000000000000000\n", "app.upload_max_bytes:", "less than or equal to 1073741824"),
+    ("chaos:\n  load_rps: true\n", "chaos.load_rps:", "valid integer"),
+    ("vm:\n  instances: 2.0\n", "vm.instances:", "valid integer"),
+    ("canary:\n  thresholds:\n    max_error_rate: true\n", "canary.thresholds.max_error_rate:", "valid number"),
+    ("edge:\n  port: 80\n  port: 8080\n", "edge.port: duplicate key", "each key may appear once"),
+    ("app: {}\nedge: {}\napp: {}\n", "app: duplicate key", "line 3"),
+    (
+        "perf:\n  paths: ['/a']\n  thresholds:\n    checks: ['rate>=0.99']\n    checks: []\n",
+        "perf.thresholds.checks: duplicate",
+        "once",
+    ),
+    ("app:\n  env: " + "[" * 500 + "]" * 500 + "\n", "nested deeper than", "env.example.yaml"),
+    ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 500)), "nested deeper than", "line"),
+]
+
+
+@pytest.mark.parametrize(("body", "where", "words"), STRICT)
+def test_strict_values_duplicates_and_depth_are_user_errors(tmp_path: Path, body: str, where: str, words: str) -> None:
+    test_bad_env_file_names_file_key_and_hint(tmp_path, body, where, words)
+
+
+def test_a_file_that_is_not_utf8_is_a_user_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    path.write_bytes("app:\n  env:\n    GREETING: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_environment(tmp_path, "bad")
+    assert (
+        str(caught.value) == "environments/bad/env.yaml: not UTF-8 text (byte 0xe9 at offset 29) (hint: save the file as UTF-8)"
+    )
+
+
+def test_integers_written_as_integers_still_load_into_float_fields(tmp_path: Path) -> None:
+    write(tmp_path, "canary:\n  step_seconds: 10\n  thresholds:\n    max_p95_ms: 300\napp:\n  upload_max_bytes: 1073741824\n")
+    env = load_environment(tmp_path, "bad")
+    assert env.canary.step_seconds == 10.0 and env.canary.thresholds.max_p95_ms == 300.0
+    assert env.app.upload_max_bytes == 1 << 30
+
+
+def test_anchors_and_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    write(tmp_path, "tracks:\n  stable: &t {replicas: 2}\n  canary:\n    <<: *t\n    replicas: 1\n")
+    assert load_environment(tmp_path, "bad").tracks.canary.replicas == 1
