@@ -39,7 +39,7 @@ $(call _guard,CANARY,$(value CANARY),$(_name_chars),$(_names),CANARY is a percen
 $(call _guard,ARGS,$(subst $(_space),,$(value ARGS)),$(_args_chars),,ARGS holds CLI words of letters$(_comma) digits and . _ - $(_comma) : / @ % + =$(_comma) separated by spaces)
 $(call _guard,BASE_IMAGE,$(value BASE_IMAGE),$(_image_chars),$(_names),BASE_IMAGE is an image reference$(_comma) e.g. debian:bookworm-slim)
 
-.PHONY: help setup up down build deploy status logs weights versions demo lint test test-unit test-integration test-e2e bench-deploy bench-canary bench-perf clean perf
+.PHONY: help setup up down build deploy status logs weights versions demo lint scan-history test test-unit test-integration test-e2e bench-deploy bench-canary bench-perf clean perf
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -83,7 +83,7 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@$(PIPELINE) status "$(ENV)"
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$(ENV)")/"
 
-lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the app
+lint: .venv/.ready ## ruff (lint and format), mypy, and the secret scan (.secrets.baseline), for the pipeline and the app
 	$(PY) -m ruff check pipeline tests app chaos
 	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
@@ -91,6 +91,10 @@ lint: .venv/.ready ## ruff (lint and format) and mypy, for the pipeline and the 
 	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
 	$(PIPELINE) gha lint
 	$(PY) -m mypy --strict environments/aws-vm/infra.py
+	$(PIPELINE) secrets scan
+
+scan-history: .venv/.ready ## Secret scan of every blob of every commit (CI runs it once; needs a full clone)
+	@$(PIPELINE) secrets scan --history
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds
 	$(PY) -m pytest tests/unit -q
