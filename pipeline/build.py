@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from pipeline.environment import Environment
 from pipeline.executor import Executor
 from pipeline.images import ensure_base
 from pipeline.project import Project
-from pipeline.release import Release, image_ref
+from pipeline.release import Release, image_ref, tracked_app_files, untracked_app_files
 
 Say = Callable[[str], None]
 # Each app layer is staged as a whole tree and copied onto "/" so that every directory
@@ -81,18 +80,18 @@ def wheel_commands(project: Project, python: str = sys.executable) -> list[Comma
     ]
 
 
-def stage_sources(project: Project, context: Path) -> None:
-    """Copy the app's files (tracked and untracked, not ignored) into the context."""
-    files = subprocess.run(
-        ["git", "-C", str(project.root), "ls-files", "--cached", "--others", "--exclude-standard", "--", "app"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+def stage_sources(project: Project, context: Path, say: Say) -> None:
+    """Copy the app's tracked files into the context; untracked ones (a local ``app/.env``,
+    ``app/db.sqlite3``) never ship, and ``say`` names them."""
+    ignored = untracked_app_files(project.root)
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        files = "file" if len(ignored) == 1 else "files"
+        say(f"build: {len(ignored)} untracked {files} under app/ left out of the image (tracked files only): {shown}")
     shutil.rmtree(context / "layer-app", ignore_errors=True)
-    for name in files:
+    for name in tracked_app_files(project.root):
         source = project.root / name
-        if not source.is_file() or "__pycache__" in name:
+        if source.is_symlink() or not source.is_file() or "__pycache__" in name:
             continue
         dest = context / SOURCES / name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +139,7 @@ def build_image(
     for command in wheel_commands(project):
         ex.run(command)
     if not ex.dry_run:
-        stage_sources(project, context)
+        stage_sources(project, context, say)
         normalise(context, release.epoch)
     labels = build_labels(release)
     ex.run(

@@ -16,6 +16,7 @@
     |   +-- WrongAccount          (82) identity guard: the caller's account is not env.yaml's account_id
     |   +-- PulumiUnavailable     (83) no Pulumi CLI on this machine
     |   +-- NoProgram             (84) the environment has no Pulumi program (Pulumi.yaml)
+    |   +-- SecretFound           (85) a possible secret in the tree or history, not in .secrets.baseline
     |   +-- FlagsError            (50) invalid flag definition (schema or semantic check)
     |       +-- FlagsNotJson      (51) a flag file that is not valid JSON
     |       +-- UnknownFlag       (52) no such flag (or variant)
@@ -118,6 +119,10 @@ class PulumiUnavailable(UserError):
 
 class NoProgram(UserError):
     exit_code = 84
+
+
+class SecretFound(UserError):
+    exit_code = 85
 
 
 class FlagsError(UserError):
@@ -242,6 +247,7 @@ EXIT_CODES: dict[int, str] = {
     82: "wrong AWS account (identity guard)",
     83: "Pulumi CLI missing",
     84: "environment has no Pulumi program",
+    85: "a possible secret in the tree or the git history, not allowed by .secrets.baseline",
 }
 
 

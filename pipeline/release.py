@@ -16,7 +16,8 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 @dataclass(frozen=True)
 class Release:
-    """``version`` is the image tag: the commit's short hash, ``-dirty`` when the tree is."""
+    """``version`` is the image tag: the commit's short hash, ``-dirty-<digest>`` when a tracked
+    file of the app differs from the commit (the digest is of the tracked files, as built)."""
 
     commit: str
     dirty: bool
@@ -31,28 +32,40 @@ class Release:
 
     @classmethod
     def from_git(cls, root: Path) -> Release:
-        def git(*args: str) -> str:
-            try:
-                return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
-            except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-                raise UserError(
-                    "cannot read the git commit of this checkout",
-                    hint="run inside a git clone with at least one commit",
-                ) from exc
-
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=normal", "--", *APP_PATHS))
-        epoch = int(git("log", "-1", "--format=%ct"))
+        """The release the build would make of this checkout: tracked files only (untracked
+        ones are never built, so they neither mark it dirty nor enter its digest)."""
+        commit = _git(root, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no", "--", *APP_PATHS).strip())
+        epoch = int(_git(root, "log", "-1", "--format=%ct"))
         digest = ""
         if dirty:
-            files = git("ls-files", "--cached", "--others", "--exclude-standard", "--", *APP_PATHS).splitlines()
             h = hashlib.sha256()
-            for name in sorted(files):
+            for name in tracked_app_files(root, APP_PATHS):
                 path = root / name
                 if path.is_file():
                     h.update(name.encode() + b"\0" + path.read_bytes())
             digest = h.hexdigest()
         return cls(commit=commit, dirty=dirty, epoch=epoch, tree_digest=digest)
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise UserError(
+            "cannot read the git commit of this checkout",
+            hint="run inside a git clone with at least one commit",
+        ) from exc
+
+
+def tracked_app_files(root: Path, paths: tuple[str, ...] = ("app",)) -> list[str]:
+    """The files of ``paths`` in git's index (committed or staged): what an image is built from."""
+    return sorted(n for n in _git(root, "ls-files", "-z", "--cached", "--", *paths).split("\0") if n)
+
+
+def untracked_app_files(root: Path, paths: tuple[str, ...] = ("app",)) -> list[str]:
+    """Files under ``paths`` that git does not track and does not ignore: never built."""
+    return sorted(n for n in _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", *paths).split("\0") if n)
 
 
 def check_version(version: str) -> str:

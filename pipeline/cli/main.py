@@ -342,7 +342,7 @@ def logs(
 
 
 def _register() -> None:
-    from pipeline.cli import chaos, cloud, flags, gates, gha, releases, vm  # noqa: F401 - register their commands on `app`
+    from pipeline.cli import chaos, cloud, flags, gates, gha, releases, scan, vm  # noqa: F401 - register their commands on `app`
 
 
 def run() -> None:

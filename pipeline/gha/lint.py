@@ -5,7 +5,8 @@
 - ``zizmor --offline`` (template injection, credential persistence, dangerous triggers ...);
 - our rules: ``permissions: {}`` at the top and granted per job, every third-party action
   pinned by a full commit SHA with a version comment, every job calls a make target, and
-  every ``make X`` the workflows call exists in the Makefile.
+  every ``make X`` the workflows call exists in the Makefile, and every path an
+  ``actions/upload-artifact`` step uploads is one that a make target of its job writes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ PINNED = re.compile(r"^\s*-?\s*uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>\S.
 SHA = re.compile(r"^[0-9a-f]{40}$")
 RULE = re.compile(r"^(?P<names>[A-Za-z0-9][A-Za-z0-9_.%/ -]*?)\s*:(?![=:])")
 SPLIT = re.compile(r"&&|\|\||[;|()]")
+UPLOAD = "actions/upload-artifact"
+JOURNAL = ".pipeline/journal.sqlite*"
+# What each make target writes below the checkout: an artifact a workflow uploads must be one
+# of the paths that the make targets called before it in the same job write.
+WRITES: dict[str, tuple[str, ...]] = {
+    "up": (JOURNAL,),
+    "deploy": (JOURNAL,),
+    "rollback": (JOURNAL,),
+    "perf": (".pipeline/gates/", JOURNAL),  # pipeline/gates/perf.py: gates/<env>/<stamp>-<script>/
+    "chaos": (".pipeline/chaos/", JOURNAL),  # pipeline/chaos/runner.py: chaos/<run>/<experiment>/
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ def check_workflow(path: Path, shown: str, targets: set[str]) -> list[Finding]:
         for index, target in calls:
             if target not in targets:
                 findings.append(Finding(f"{where}.steps[{index}]", f"'make {target}': no such target in the Makefile"))
+        findings.extend(check_uploads(where, steps, calls))
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         match = PINNED.match(line)
         if not match or match["ref"].startswith(("./", "docker://")):
@@ -126,6 +139,26 @@ def check_workflow(path: Path, shown: str, targets: set[str]) -> list[Finding]:
             findings.append(Finding(f"{shown}: line {number}", f"{action}@{ref or '?'}: pin to a full commit SHA"))
         elif not match["comment"]:
             findings.append(Finding(f"{shown}: line {number}", f"{action}: add the version as a comment (# vX.Y.Z)"))
+    return findings
+
+
+def check_uploads(where: str, steps: list[Any], calls: list[tuple[int, str]]) -> list[Finding]:
+    """Every path an ``actions/upload-artifact`` step uploads is written by a make target that
+    an earlier step of the job calls (see ``WRITES``); otherwise the artifact is always empty."""
+    findings: list[Finding] = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or not str(step.get("uses", "")).startswith(f"{UPLOAD}@"):
+            continue
+        written = sorted({w for i, target in calls if i < index for w in WRITES.get(target, ())})
+        paths = str((step.get("with") or {}).get("path", "")).splitlines()
+        for path in (p.strip() for p in paths):
+            if not path or path.startswith("!"):
+                continue
+            if not any(path.startswith(w) or w.startswith(path.rstrip("/") + "/") for w in written):
+                made = ", ".join(written) or "nothing"
+                findings.append(
+                    Finding(f"{where}.steps[{index}].with.path", f"'{path}': no make target this job calls writes it ({made})")
+                )
     return findings
 
 

@@ -58,3 +58,33 @@ def test_public_base_image_from_the_environment_variable(monkeypatch) -> None:  
     assert base_ref(env) == "pipeline/base:bookworm"
     monkeypatch.setenv("BASE_IMAGE", "debian:bookworm-slim")
     assert base_ref(env) == "debian:bookworm-slim"
+
+
+def test_the_image_gets_tracked_files_only_and_says_what_it_left_out(tmp_path: Path) -> None:
+    """Finding 6: an untracked `app/.env` or `app/db.sqlite3`, or what a symlink points to, never
+    reaches the build context."""
+    import subprocess
+
+    from pipeline.build import stage_sources
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    (tmp_path / "app" / "refapp").mkdir(parents=True)
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app" / "refapp" / "views.py").write_text("x = 1\n")
+    (tmp_path / "host-secret").write_text("outside the app\n")
+    (tmp_path / "app" / "leak").symlink_to(tmp_path / "host-secret")  # tracked, but points out
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    (tmp_path / "app" / ".env").write_text("DJANGO_SECRET_KEY=left-behind\n")  # pragma: allowlist secret
+    (tmp_path / "app" / "db.sqlite3").write_bytes(b"SQLite format 3\0")
+    said: list[str] = []
+    context = tmp_path / "ctx"
+    stage_sources(Project(tmp_path, tmp_path / "state"), context, said.append)
+    staged = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+    assert staged == ["Dockerfile", "layer-app/opt/refapp/app/Dockerfile", "layer-app/opt/refapp/app/refapp/views.py"]
+    assert len(said) == 1 and "2 untracked files under app/" in said[0] and "app/.env" in said[0]

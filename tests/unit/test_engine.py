@@ -49,3 +49,21 @@ def test_swarm_is_initialised_only_when_inactive(tmp_path: Path) -> None:
     active = FakeExecutor().on("docker", "info", result=Result(0, "active"))
     Engine(active, Project(tmp_path, tmp_path / "s"), lambda _m: None).ensure_swarm()
     assert active.mutating() == []
+
+
+def test_a_dry_run_of_the_engine_and_the_registry_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pipeline up --dry-run` on a machine with no engine and no registry: the plan names the log
+    and storage paths, and not one file or directory is created."""
+    from pipeline.executor import DryRunExecutor
+
+    fake = FakeExecutor().on("docker", "info", result=Result(1, "", "Cannot connect to the Docker daemon"))
+    monkeypatch.setattr(engine_module.shutil, "which", lambda _name: "/usr/bin/" + _name)
+    monkeypatch.setattr(engine_module.registry, "answers", lambda _address: False)
+    monkeypatch.setattr(engine_module, "port_free", lambda _host, _port: True)
+    planned: list[str] = []
+    engine = Engine(DryRunExecutor(fake, planned.append), Project(tmp_path, tmp_path / "state"), lambda _m: None)
+    before = sorted(tmp_path.rglob("*"))
+    engine.ensure()
+    engine.ensure_registry("127.0.0.1:5000")
+    assert sorted(tmp_path.rglob("*")) == before == []
+    assert any("dockerd" in line for line in planned) and any("docker-registry" in line for line in planned)

@@ -122,3 +122,28 @@ def test_chaos_dispatch_validates_the_environment_before_anything_else() -> None
         timeout=60,
     )
     assert unknown.returncode == 3 and "unknown environment 'no-such-env'" in unknown.stderr
+
+
+def test_every_uploaded_artifact_is_written_by_a_make_target_of_its_job(repo: Path) -> None:
+    assert lint(repo, SubprocessExecutor(), run_tools=False) == []
+    perf = repo / ".github" / "workflows" / "perf.yml"
+    perf.write_text(perf.read_text().replace(".pipeline/gates/ci/\n", ".pipeline/perf/\n"))
+    assert [str(f) for f in lint(repo, SubprocessExecutor(), run_tools=False)] == [
+        ".github/workflows/perf.yml: jobs.perf.steps[4].with.path: '.pipeline/perf/': no make target this job calls "
+        "writes it (.pipeline/gates/, .pipeline/journal.sqlite*)"
+    ]
+
+
+def test_an_upload_mismatch_exits_80_with_the_file_and_key_path(repo: Path) -> None:
+    chaos = repo / ".github" / "workflows" / "chaos.yml"
+    chaos.write_text(chaos.read_text().replace(".pipeline/chaos/\n", ".pipeline/chaos-results/\n"))
+    bad = subprocess.run(
+        [sys.executable, "-m", "pipeline", "gha", "lint", "--root", str(repo)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300", "HOME": str(repo)},
+        timeout=120,
+    )
+    assert bad.returncode == 80
+    assert ".github/workflows/chaos.yml: jobs.chaos.steps[5].with.path: '.pipeline/chaos-results/'" in bad.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import UserError
-from pipeline.release import Release, check_version, image_ref
+from pipeline.release import Release, check_version, image_ref, tracked_app_files, untracked_app_files
 
 
 def git(repo: Path, *args: str) -> None:
@@ -59,3 +59,24 @@ def test_bad_versions_are_refused(bad: str) -> None:
 
 def test_image_ref() -> None:
     assert image_ref("127.0.0.1:5000", "refapp", check_version("abc123")) == "127.0.0.1:5000/refapp:abc123"
+
+
+def test_untracked_files_under_app_neither_ship_nor_change_the_version(repo: Path) -> None:
+    """Finding 6: `app/.env` or `app/db.sqlite3` left in a checkout is not part of the release."""
+    clean = Release.from_git(repo)
+    (repo / "app" / ".env").write_text("DJANGO_SECRET_KEY=left-behind\n")  # pragma: allowlist secret
+    (repo / "app" / "db.sqlite3").write_bytes(b"SQLite format 3\0")
+    release = Release.from_git(repo)
+    assert not release.dirty and release.version == clean.version
+    assert untracked_app_files(repo) == ["app/.env", "app/db.sqlite3"]
+    assert tracked_app_files(repo) == ["app/x.py"]
+
+
+def test_the_dirty_digest_covers_exactly_the_tracked_files_that_are_built(repo: Path) -> None:
+    (repo / "app" / "x.py").write_text("a = 2\n")
+    first = Release.from_git(repo)
+    (repo / "app" / "notes.txt").write_text("scratch\n")
+    assert Release.from_git(repo).version == first.version  # untracked: not built, not hashed
+    git(repo, "add", "app/notes.txt")
+    assert Release.from_git(repo).version != first.version  # staged: built, hashed
+    assert tracked_app_files(repo) == ["app/notes.txt", "app/x.py"]
