@@ -181,6 +181,8 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- uploads -----------------------------------------------------------------
 # Let APP_UPLOAD_MAX_FILES (checked by the app, answering 413) be the binding limit.
+# Bodies are bounded before Django reads them (refapp.body_limit); a body idle this long is a 408.
+BODY_IDLE_SECONDS = 30.0
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, CONFIG.upload_max_files + 1)
 
 # --- static: only django-ninja's Swagger UI assets, served by refapp.static ----
