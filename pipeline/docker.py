@@ -109,8 +109,26 @@ class Health:
 
 
 @dataclass(frozen=True)
+class SecretMount:
+    """A swarm secret mounted as the file ``/run/secrets/<target>``, readable by ``uid`` only (by default)."""
+
+    source: str
+    target: str
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o400
+
+    @property
+    def path(self) -> str:
+        return f"/run/secrets/{self.target}"
+
+    def option(self) -> str:
+        return f"source={self.source},target={self.target},uid={self.uid},gid={self.gid},mode={self.mode:04o}"
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
-    """A swarm service as data; ``create`` and ``update`` render it."""
+    """A swarm service as data; ``create`` and ``update`` render it (``create_job``: a one-off job)."""
 
     name: str
     image: str
@@ -130,6 +148,7 @@ class ServiceSpec:
     update_monitor: str = "5s"
     constraints: Sequence[str] = ()
     hostname: str | None = None
+    secrets: Sequence[SecretMount] = ()
 
     def create(self) -> Command:
         argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
@@ -141,6 +160,7 @@ class ServiceSpec:
             argv += ["--env", f"{key}={value}"]
         for mount in self.mounts:
             argv += ["--mount", mount]
+        argv += self._secret_flags()
         for publish in self.publish:
             argv += ["--publish", publish]
         for constraint in self.constraints:
@@ -152,8 +172,24 @@ class ServiceSpec:
         argv += list(self.command)
         return _d(*argv, description=f"create service {self.name}")
 
-    def update(self, current_env: Mapping[str, str] | None = None) -> Command:
-        """Roll the service to this spec's image, env, labels and replicas."""
+    def create_job(self, attempts: int = 3) -> Command:
+        """A replicated job running ``command`` once (retried up to ``attempts`` times on failure)."""
+        argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
+        argv += ["--mode", "replicated-job", "--restart-condition", "on-failure"]
+        argv += ["--restart-max-attempts", str(attempts), "--restart-delay", "3s"]
+        for key, value in sorted(self.labels.items()):
+            argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
+        for key, value in sorted(self.env.items()):
+            argv += ["--env", f"{key}={value}"]
+        for mount in self.mounts:
+            argv += ["--mount", mount]
+        argv += self._secret_flags()
+        argv.append(self.image)
+        argv += list(self.command)
+        return _d(*argv, description=f"start job {self.name}")
+
+    def update(self, current_env: Mapping[str, str] | None = None, current_secrets: Sequence[str] = ()) -> Command:
+        """Roll the service to this spec's image, env, secrets, labels and replicas."""
         argv = ["service", "update", "--detach", "--quiet", "--image", self.image, "--replicas", str(self.replicas)]
         argv += self._update_flags()
         for key, value in sorted(self.labels.items()):
@@ -167,6 +203,11 @@ class ServiceSpec:
         for mount in self.mounts:
             if not mount.startswith("type=volume,"):
                 argv += ["--mount-add", mount]
+        # docker applies --secret-rm before --secret-add: each secret is re-attached (idempotent), stale ones go
+        wanted = {secret.source for secret in self.secrets}
+        for name in sorted(set(current_secrets) | wanted):
+            argv += ["--secret-rm", name]
+        argv += self._secret_flags(add=True)
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)
@@ -195,6 +236,10 @@ class ServiceSpec:
             "1s",
         ]
 
+    def _secret_flags(self, add: bool = False) -> list[str]:
+        flag = "--secret-add" if add else "--secret"
+        return [arg for secret in self.secrets for arg in (flag, secret.option())]
+
     def _health_flags(self) -> list[str]:
         if self.health is None:
             return []
@@ -211,6 +256,32 @@ class ServiceSpec:
             "--health-start-period",
             h.start_period,
         ]
+
+
+def secret_create(name: str, value: str, labels: Mapping[str, str]) -> Command:
+    """Create a swarm secret; its value goes through stdin only."""
+    argv = ["secret", "create"]
+    for key, value_ in sorted(labels.items()):
+        argv += ["--label", f"{key}={value_}"]
+    return _d(*argv, name, "-", stdin=value, secret_stdin=True, description=f"create secret {name}")
+
+
+def secret_ls(label: str) -> Command:
+    return _d(
+        "secret",
+        "ls",
+        "--filter",
+        f"label={label}",
+        "--format",
+        "{{.Name}}",
+        description="list secrets",
+        mutates=False,
+        check=False,
+    )
+
+
+def secret_rm(names: Sequence[str]) -> Command:
+    return _d("secret", "rm", *names, description=f"remove secrets {', '.join(names)}", check=False)
 
 
 def service_scale(name: str, replicas: int) -> Command:

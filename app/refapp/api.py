@@ -21,6 +21,8 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import Field, NinjaAPI, Query, Schema, Status
+from ninja.schema import DjangoGetter
+from pydantic import model_validator
 
 from refapp import flags, timing
 from refapp.models import Note, Upload
@@ -38,7 +40,23 @@ api = NinjaAPI(
 
 
 # --- schemas -----------------------------------------------------------------
-class NoteIn(Schema):
+class ObjectIn(Schema):
+    """A request body that must be a JSON object.
+
+    ninja's ``Schema`` reads fields as attributes of any value, so the JSON string
+    ``"hello"`` validated as a note titled ``"hello".title()``: anything but an object is a 422.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_an_object(cls, data: Any) -> Any:
+        raw = data._obj if isinstance(data, DjangoGetter) else data  # ninja wraps the value first
+        if not isinstance(raw, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+
+
+class NoteIn(ObjectIn):
     """Fields a client sends to create or replace a note."""
 
     title: str = Field(..., min_length=1, max_length=200)

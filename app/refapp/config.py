@@ -22,6 +22,10 @@ TRACKS = ("stable", "canary")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 DEV_SECRET_KEY = "refapp-insecure-development-key-do-not-use-in-production"
+#: Variables that may instead name a file holding the value (``VAR_FILE``), e.g. a mounted secret.
+FILE_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_URL", "DATABASE_PASSWORD", "APP_DOCS_PASSWORD", "REDIS_URL")
+#: Largest secret file read; a bigger one is a mistake (a wrong path), not a secret.
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 class ConfigError(ValueError):
@@ -67,6 +71,7 @@ class AppConfig:
     port: int = 8000
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
+    secure_cookies: bool = False
 
 
 def parse_bool(raw: str) -> bool:
@@ -190,13 +195,53 @@ def check_redis_url(raw: str) -> str:
     return value
 
 
+def read_secret_file(raw: str) -> str:
+    """The content of the file at ``raw`` (one trailing newline dropped); ValueError if unreadable."""
+    path = raw.strip()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ValueError(f"{path!r} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path!r} is not UTF-8 text") from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
+def resolve_files(env: Mapping[str, str], errors: dict[str, str]) -> dict[str, str]:
+    """``env`` with each ``VAR_FILE`` of :data:`FILE_VARIABLES` replaced by ``VAR`` = the file's content.
+
+    Setting both ``VAR`` and ``VAR_FILE`` is an error (which one wins would be a guess).
+    """
+    resolved = dict(env)
+    for var in FILE_VARIABLES:
+        file_var = f"{var}_FILE"
+        path = env.get(file_var, "").strip()
+        if not path:
+            continue
+        if env.get(var, "").strip():
+            errors[file_var] = f"set {var} or {file_var}, not both"
+            continue
+        try:
+            resolved[var] = read_secret_file(path)
+        except ValueError as exc:
+            errors[file_var] = str(exc)
+    return resolved
+
+
 def load_config(env: Mapping[str, str]) -> AppConfig:
     """Build an :class:`AppConfig` from ``env``; raise :class:`ConfigError` on bad input.
 
-    Every problem is collected, so one run names all offending variables.
+    Every problem is collected, so one run names all offending variables. Secrets may
+    come from files (``DJANGO_SECRET_KEY_FILE`` ..., see :data:`FILE_VARIABLES`).
     """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
+    env = resolve_files(env, errors)
 
     def take(var: str, key: str, parse: Callable[[str], T], *, skip_empty: bool = True) -> None:
         raw = env.get(var)
@@ -228,6 +273,7 @@ def load_config(env: Mapping[str, str]) -> AppConfig:
     take("APP_PORT", "port", _int_in(1, 65535))
     take("FORWARDED_ALLOW_IPS", "forwarded_allow_ips", str.strip)
     take("APP_LOG_LEVEL", "log_level", parse_log_level)
+    take("APP_SECURE_COOKIES", "secure_cookies", parse_bool)
 
     secret_key = env.get("DJANGO_SECRET_KEY", "").strip()
     if secret_key:
@@ -245,6 +291,14 @@ def load_config(env: Mapping[str, str]) -> AppConfig:
             values["database"] = parse_database_url(database_url)
         except ValueError as exc:
             errors["DATABASE_URL"] = str(exc)
+    database_password = env.get("DATABASE_PASSWORD", "")
+    if database_password and "database" in values:
+        if values["database"]["ENGINE"] != "django.db.backends.postgresql":
+            errors["DATABASE_PASSWORD"] = "needs a postgres:// DATABASE_URL"
+        elif values["database"]["PASSWORD"]:
+            errors["DATABASE_PASSWORD"] = "DATABASE_URL already has a password: give it in one place"
+        else:
+            values["database"]["PASSWORD"] = database_password
 
     docs_user = env.get("APP_DOCS_USER", "").strip()
     docs_password = env.get("APP_DOCS_PASSWORD", "")

@@ -12,6 +12,10 @@ Django:
     ALLOWED_HOSTS       comma-separated host names             default "*"
     CSRF_TRUSTED_ORIGINS  comma-separated origins (https://example.org) allowed to
                         POST the login form through a TLS-terminating proxy; default empty
+    APP_SECURE_COOKIES  1 = session and CSRF cookies are always `Secure` (set it where the app
+                        is served over HTTPS only); without it they are `Secure` on requests
+                        that arrived over HTTPS (X-Forwarded-Proto from a FORWARDED_ALLOW_IPS
+                        proxy counts)                            default 0
 
 Backing services:
     DATABASE_URL        postgres://user:pass@host:5432/dbname[?sslmode=...&connect_timeout=2]
@@ -19,8 +23,16 @@ Backing services:
                         required unless DJANGO_DEBUG=1 (then sqlite:///db.sqlite3)
     REDIS_URL           redis://host:6379/0; empty = in-process local-memory cache
 
+    DATABASE_PASSWORD   the PostgreSQL password, when DATABASE_URL has none (so the URL holds no secret)
+
 API docs login (created by `manage.py migrate` and `manage.py ensure_docs_user`):
     APP_DOCS_USER, APP_DOCS_PASSWORD   both or neither          default none
+    A failed login counts against the client address and the user name: after
+    LOGIN_FAILURES_ALLOWED failures within LOGIN_FAILURE_WINDOW_SECONDS the login answers 429.
+
+Secrets from files: DJANGO_SECRET_KEY, DATABASE_URL, DATABASE_PASSWORD, APP_DOCS_PASSWORD and
+REDIS_URL may instead be given as VAR_FILE=/path (e.g. a Docker secret in /run/secrets/); the
+file's content is the value (one trailing newline dropped). VAR and VAR_FILE together are an error.
 
 Uploads (POST /api/uploads):
     APP_UPLOAD_MAX_BYTES   max bytes per file                  default 1048576
@@ -151,15 +163,26 @@ else:
     }
 
 # --- auth (only the API docs need a login) -----------------------------------
-# Signed-cookie sessions: no session table, no session app.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions live in the cache (Redis in production, shared by every replica): logging out deletes
+# the session, so an old cookie opens nothing (a signed-cookie session stayed valid after logout).
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_SECURE = CONFIG.secure_cookies
+CSRF_COOKIE_SECURE = CONFIG.secure_cookies
+X_FRAME_OPTIONS = "DENY"
+#: Login throttling (refapp.login_area): failures per client address and per user name.
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_FAILURE_WINDOW_SECONDS = 60
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/api/docs"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- uploads -----------------------------------------------------------------
 # Let APP_UPLOAD_MAX_FILES (checked by the app, answering 413) be the binding limit.
+# Bodies are bounded before Django reads them (refapp.body_limit); a body idle this long is a 408.
+BODY_IDLE_SECONDS = 30.0
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, CONFIG.upload_max_files + 1)
 
 # --- static: only django-ninja's Swagger UI assets, served by refapp.static ----

@@ -14,11 +14,24 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 
-class ASGITestClient:
-    """Synchronous facade over :class:`django.test.AsyncClient`."""
+class _AddressedAsyncClient(AsyncClient):
+    """An ``AsyncClient`` whose requests come from ``address`` (``REMOTE_ADDR``)."""
 
-    def __init__(self) -> None:
-        self.inner = AsyncClient()
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+
+    def _base_scope(self, **request: Any) -> dict[str, Any]:
+        scope: dict[str, Any] = super()._base_scope(**request)
+        scope["client"] = [self.address, 50000]
+        return scope
+
+
+class ASGITestClient:
+    """Synchronous facade over :class:`django.test.AsyncClient`; requests come from ``address``."""
+
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        self.inner = _AddressedAsyncClient(address)
 
     def get(self, path: str, **kwargs: Any) -> Any:
         """GET ``path``."""

@@ -92,10 +92,14 @@ class DigestUploadHandler(FileUploadHandler):
         raise StopUpload(connection_reset=False)
 
 
+def allowed_request_bytes(max_bytes: int, max_files: int) -> int:
+    """The largest multipart body that can fit within the limits (checked by ``refapp.body_limit``)."""
+    return max_files * (max_bytes + PART_OVERHEAD_BYTES) + REQUEST_OVERHEAD_BYTES
+
+
 def request_too_large(content_length: int, max_bytes: int, max_files: int) -> bool:
     """Cheap pre-check: can this body not possibly fit within the limits?"""
-    allowed = max_files * (max_bytes + PART_OVERHEAD_BYTES) + REQUEST_OVERHEAD_BYTES
-    return content_length > allowed
+    return content_length > allowed_request_bytes(max_bytes, max_files)
 
 
 def parse_uploads(request: HttpRequest, max_bytes: int, max_files: int) -> list[FileDigest]:

@@ -8,6 +8,7 @@ from django.urls import path
 from refapp import health, metrics, static
 from refapp.api import api
 from refapp.flags_view import flags_view
+from refapp.login_throttle import ThrottledLoginView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -16,7 +17,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("flags", flags_view, name="flags"),
     path("api/", api.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("static/<path:path>", static.ninja_static, name="static"),
 ]

@@ -4,12 +4,15 @@ Objects (all prefixed with the environment's stack name, all labelled ``pipeline
 an attachable overlay network; services ``db``, ``cache``, ``app-stable``, ``app-canary``
 (``endpoint_mode`` from env.yaml, dnsrr by default); the ``edge`` container on the overlay,
 published on 127.0.0.1 only; volumes for the database, the edge config and the edge log;
-a swarm config holding the generated secrets. Everything is read back from the engine.
+a swarm config holding the generated secrets (the pipeline's own record), and one swarm
+secret per value, which the services mount as files (never as --env). Everything is read
+back from the engine.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import subprocess
@@ -19,7 +22,7 @@ from typing import Any
 
 from pipeline import docker, edge, poll, registry
 from pipeline.commands import Command
-from pipeline.docker import Health, ServiceSpec
+from pipeline.docker import Health, SecretMount, ServiceSpec
 from pipeline.edge import Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
@@ -54,6 +57,10 @@ APP_DB = "refapp"
 APP_DB_USER = "refapp"
 APP_HEALTH_RETRIES = 10
 APP_TMP_BYTES = 64 << 20  # the app tasks' /tmp: a tmpfs of 64 MiB
+APP_UID = 10001  # the app image's user (app/Dockerfile)
+#: each generated secret and the file it is mounted as (/run/secrets/<file>)
+SECRET_FILES = {"db_password": "db-password", "django_secret_key": "django-secret-key", "docs_password": "docs-password"}
+MIGRATE_ATTEMPTS = 3
 
 
 class LocalTarget:
@@ -196,13 +203,56 @@ class LocalTarget:
         )
         return values
 
+    def _secret_names(self) -> dict[str, str]:
+        """The swarm secret of each generated value, created once (idempotent: named by a digest of the value).
+
+        Swarm secrets cannot be read back, so the values stay in the ``<stack>-secrets`` config; an
+        environment made before swarm secrets gets them from there on its next ``up`` or deploy.
+        """
+        values = self._secrets()
+        wanted = {
+            key: f"{self.service(file)}-{hashlib.sha256(values[key].encode()).hexdigest()[:12]}"
+            for key, file in SECRET_FILES.items()
+        }
+        existing = set(self.ex.run(docker.secret_ls(f"pipeline.stack={self.stack}")).stdout.split())
+        for key, name in wanted.items():
+            if name not in existing:
+                self.ex.run(docker.secret_create(name, values[key], self.labels))
+        stale = sorted(existing - set(wanted.values()))
+        if stale:  # after a rotation; one still mounted by a service stays (docker refuses) until the next run
+            self.ex.run(docker.secret_rm(stale))
+        return wanted
+
+    def _secret_mounts(self, keys: tuple[str, ...], uid: int) -> list[SecretMount]:
+        names = self._secret_names()
+        return [SecretMount(names[key], SECRET_FILES[key], uid=uid, gid=uid) for key in keys]
+
+    def _image_uid(self, image: str, user: str) -> int:
+        """The numeric uid of ``user`` in ``image`` (a secret file is readable by that uid only)."""
+        result = self.ex.run(
+            Command(
+                ("docker", "run", "--rm", "--network", "none", "--entrypoint", "id", image, "-u", user),
+                mutates=False,
+                check=False,
+                description=f"read the uid of {user} in {image}",
+            )
+        )
+        uid = result.stdout.strip()
+        if result.ok and uid.isdigit():
+            return int(uid)
+        if self.ex.dry_run:
+            return 0
+        raise NotReady(f"cannot read the uid of {user} in {image}: {result.stderr.strip()}", hint="docker image ls")
+
     def _db_spec(self, image: str, secret: dict[str, str]) -> ServiceSpec:
+        mounts = self._secret_mounts(("db_password",), uid=self._image_uid(image, "postgres"))
         return ServiceSpec(
             name=self.service("db"),
             image=image,
             network=self.network,
             replicas=1,
-            env={"POSTGRES_USER": APP_DB_USER, "POSTGRES_PASSWORD": secret["db_password"], "POSTGRES_DB": APP_DB},
+            env={"POSTGRES_USER": APP_DB_USER, "POSTGRES_PASSWORD_FILE": mounts[0].path, "POSTGRES_DB": APP_DB},
+            secrets=mounts,
             labels={**self.labels, "pipeline.role": "db"},
             endpoint_mode="dnsrr",
             mounts=[f"type=volume,src={self.service('db-data')},dst=/var/lib/postgresql/data"],
@@ -239,11 +289,12 @@ class LocalTarget:
         container = current["Spec"]["TaskTemplate"]["ContainerSpec"]
         env = dict(e.split("=", 1) for e in container.get("Env") or [])
         replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
+        attached = [s["SecretName"] for s in container.get("Secrets") or []]
         same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas
-        if same:
+        if same and sorted(attached) == sorted(s.source for s in spec.secrets):
             self.say(f"service {spec.name}: up to date")
             return False
-        self.ex.run(spec.update(current_env=env))
+        self.ex.run(spec.update(current_env=env, current_secrets=attached))
         return True
 
     def track_pin_token(self) -> str:
@@ -390,7 +441,8 @@ class LocalTarget:
         return image_ref(self.env.image.registry, self.env.image.name, version)
 
     def app_env(self, track: TrackName, version: str, faults: Faults | None = None) -> dict[str, str]:
-        secret = self._secrets()
+        """The app's environment; secrets are only paths of mounted files (see ``app_secrets``)."""
+        secret = {key: SecretMount("", file).path for key, file in SECRET_FILES.items()}
         app = self.env.app
         values = {
             # the baseline is stable started afresh: it runs exactly as stable does (the edge names its track)
@@ -400,11 +452,12 @@ class LocalTarget:
             "APP_DRAIN_SECONDS": str(app.drain_seconds),
             "APP_UPLOAD_MAX_BYTES": str(app.upload_max_bytes),
             "APP_UPLOAD_MAX_FILES": str(app.upload_max_files),
-            "DATABASE_URL": f"postgres://{APP_DB_USER}:{secret['db_password']}@{self.service('db')}:5432/{APP_DB}",
+            "DATABASE_URL": f"postgres://{APP_DB_USER}@{self.service('db')}:5432/{APP_DB}",
+            "DATABASE_PASSWORD_FILE": secret["db_password"],
             "REDIS_URL": f"redis://{self.service('cache')}:6379/0",
-            "DJANGO_SECRET_KEY": secret["django_secret_key"],
+            "DJANGO_SECRET_KEY_FILE": secret["django_secret_key"],
             "APP_DOCS_USER": "docs",
-            "APP_DOCS_PASSWORD": secret["docs_password"],
+            "APP_DOCS_PASSWORD_FILE": secret["docs_password"],
             "APP_FLAGS_FILE": f"{MOUNT_DIR}/flags.json",
         }
         values.update((faults or self._track_model(track).faults).as_env())
@@ -414,6 +467,10 @@ class LocalTarget:
     def _track_model(self, track: TrackName) -> Any:
         """The env.yaml section of a track; the baseline runs as stable does (same faults, same size rule)."""
         return self.env.tracks.stable if track == "baseline" else getattr(self.env.tracks, track)
+
+    def app_secrets(self) -> list[SecretMount]:
+        """The swarm secrets every app task (and the migrate job) mounts, readable by the app's user only."""
+        return self._secret_mounts(tuple(SECRET_FILES), uid=APP_UID)
 
     def app_spec(
         self,
@@ -430,6 +487,7 @@ class LocalTarget:
             network=self.network,
             replicas=self._track_model(track).replicas if replicas is None else replicas,
             env=self.app_env(track, version, faults),
+            secrets=self.app_secrets(),
             labels={
                 **self.labels,
                 "pipeline.role": "app",
@@ -452,23 +510,58 @@ class LocalTarget:
         )
 
     def migrate(self, version: str, image: str) -> None:
-        """Migrations run once, as a one-off job, before any replica of the release starts."""
-        env = self.app_env("stable", version)
-        command = docker.run_once(
-            image,
-            self.network,
-            ["python3", "manage.py", "migrate", "--noinput"],
-            env=env,
-            description=f"migrate the database for {version}",
+        """Migrations run once, as a swarm job (so it mounts the secrets), before any replica of the release starts.
+
+        The job is retried by the swarm (the db may still be starting); its service is removed afterwards.
+        """
+        name = self.service("migrate")
+        job = ServiceSpec(
+            name=name,
+            image=image,
+            network=self.network,
+            env=self.app_env("stable", version),
+            labels={**self.labels, "pipeline.role": "migrate", "pipeline.version": version},
+            mounts=[f"type=tmpfs,dst=/tmp,tmpfs-size={APP_TMP_BYTES}"],
+            secrets=self.app_secrets(),
+            command=("python3", "manage.py", "migrate", "--noinput"),
         )
-        for attempt in range(3):
-            try:
-                self.ex.run(command)
-                return
-            except Exception:  # the db may still be starting: retry, then let it raise
-                if attempt == 2:
-                    raise
-                time.sleep(3)
+        self.ex.run(docker.service_rm([name]))  # left over by an interrupted run
+        self.ex.run(job.create_job(attempts=MIGRATE_ATTEMPTS))
+        try:
+            self._wait_job(name, version)
+        finally:
+            self.ex.run(docker.service_rm([name]))
+
+    def _wait_job(self, name: str, version: str, timeout: float = 600.0) -> None:
+        if self.ex.dry_run:
+            return
+
+        def done() -> bool | None:
+            rows = [json.loads(line) for line in self.ex.run(docker.service_ps(name)).stdout.splitlines() if line.strip()]
+            states = [str(row.get("CurrentState", "")) for row in rows]
+            if any(state.startswith("Complete") for state in states):
+                return True
+            failed = [row for row in rows if str(row.get("CurrentState", "")).startswith(("Failed", "Rejected"))]
+            if len(failed) >= MIGRATE_ATTEMPTS:
+                logs = self.ex.run(
+                    Command(
+                        ("docker", "service", "logs", "--raw", "--tail", "20", name),
+                        mutates=False,
+                        check=False,
+                        description=f"logs of {name}",
+                    )
+                )
+                tail = (logs.stdout + logs.stderr).strip().splitlines()[-5:]
+                raise NotReady(
+                    f"migrating the database for {version} failed {len(failed)} times: {failed[-1].get('Error', '')}"
+                    + ("\n" + "\n".join(tail) if tail else ""),
+                    hint=f"pipeline logs {self.env.name} --service db",
+                )
+            return None
+
+        poll.until(
+            done, timeout, lambda: NotReady(f"{name}: not complete after {timeout:.0f} s", hint=f"docker service ps {name}")
+        )
 
     def deploy_track(
         self,
@@ -727,6 +820,9 @@ class LocalTarget:
                 self.ex.run(
                     Command(("docker", "config", "rm", self.service(config)), check=False, description=f"remove {config}")
                 )
+            names = self.ex.run(docker.secret_ls(f"pipeline.stack={self.stack}")).stdout.split()
+            if names:
+                self.ex.run(docker.secret_rm(sorted(names)))
 
     def _remove_volume(self, name: str) -> None:
         inspect = Command(("docker", "volume", "inspect", name), mutates=False, check=False, description="read volume")

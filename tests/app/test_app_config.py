@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from refapp.config import ConfigError, load_config, parse_database_url
@@ -114,3 +116,59 @@ def test_postgres_url() -> None:
 )
 def test_sqlite_url(url: str, name: str) -> None:
     assert parse_database_url(url) == {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
+# --- secrets from files (VAR_FILE), e.g. Docker secrets in /run/secrets ----------------------
+def _secret(tmp_path: Path, name: str, value: str) -> str:
+    path = tmp_path / name
+    path.write_text(value, encoding="utf-8")
+    return str(path)
+
+
+def test_secrets_are_read_from_files(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "DJANGO_SECRET_KEY_FILE": _secret(tmp_path, "key", "from-a-file\n"),
+            "DATABASE_URL": "postgres://refapp@db:5432/refapp",
+            "DATABASE_PASSWORD_FILE": _secret(tmp_path, "dbpw", "p@ss:word/1"),
+            "APP_DOCS_USER": "docs",
+            "APP_DOCS_PASSWORD_FILE": _secret(tmp_path, "docs", "docs-pw\n"),
+        }
+    )
+    assert config.secret_key == "from-a-file"
+    assert config.database["PASSWORD"] == "p@ss:word/1"
+    assert config.database["USER"] == "refapp" and config.database["HOST"] == "db"
+    assert config.docs_password == "docs-pw"
+
+
+def test_database_url_may_come_from_a_file(tmp_path: Path) -> None:
+    url = _secret(tmp_path, "url", "postgres://u:secret@db:5432/app\n")
+    config = load_config({"DJANGO_SECRET_KEY": "k", "DATABASE_URL_FILE": url})
+    assert config.database["PASSWORD"] == "secret" and config.database["NAME"] == "app"
+
+
+def test_a_missing_secret_file_names_the_variable_and_not_a_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({**BASE, "DJANGO_SECRET_KEY": "", "DJANGO_SECRET_KEY_FILE": str(tmp_path / "nope")})
+    assert info.value.variable == "DJANGO_SECRET_KEY_FILE"
+    assert "cannot read" in info.value.errors["DJANGO_SECRET_KEY_FILE"]
+
+
+def test_value_and_file_together_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({**BASE, "DJANGO_SECRET_KEY_FILE": _secret(tmp_path, "key", "x")})
+    assert info.value.errors == {"DJANGO_SECRET_KEY_FILE": "set DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE, not both"}
+
+
+def test_database_password_needs_a_postgres_url_without_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({**BASE, "DATABASE_PASSWORD": "pw"})
+    assert info.value.variable == "DATABASE_PASSWORD"
+    with pytest.raises(ConfigError) as info:
+        load_config({"DJANGO_SECRET_KEY": "k", "DATABASE_URL": "postgres://u:a@db/app", "DATABASE_PASSWORD": "b"})
+    assert "one place" in info.value.errors["DATABASE_PASSWORD"]
+
+
+def test_secure_cookies_switch() -> None:
+    assert load_config(BASE).secure_cookies is False
+    assert load_config({**BASE, "APP_SECURE_COOKIES": "1"}).secure_cookies is True

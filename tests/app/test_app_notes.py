@@ -94,3 +94,13 @@ def test_database_error_is_503(client: ASGITestClient, monkeypatch: pytest.Monke
     response = client.get("/api/notes/1")
     assert response.status_code == 503
     assert response.json() == {"error": "database unavailable"}
+
+
+@pytest.mark.parametrize("body", ['"hello"', "42", "[]", '["title", "body"]', "null", "true"])
+def test_a_body_that_is_not_a_json_object_is_422(client: ASGITestClient, body: str) -> None:
+    created = client.post("/api/notes", body, content_type="application/json")
+    assert created.status_code == 422
+    note = Note.objects.create(title="kept", body="")
+    replaced = client.put(f"/api/notes/{note.pk}", body, content_type="application/json")
+    assert replaced.status_code == 422
+    assert list(Note.objects.values_list("title", flat=True)) == ["kept"]

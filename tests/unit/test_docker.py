@@ -54,3 +54,31 @@ def test_build_uses_classic_builder_and_sorted_args() -> None:
     assert command.env["DOCKER_BUILDKIT"] == "0"
     i = command.argv.index("--build-arg")
     assert command.argv[i : i + 4] == ("--build-arg", "A=1", "--build-arg", "B=2")
+
+
+def test_service_secrets_are_mounted_files_and_reattached_on_update() -> None:
+    from pipeline.docker import SecretMount, ServiceSpec
+
+    secret = SecretMount("st-db-password-abc", "db-password", uid=10001, gid=10001)
+    spec = ServiceSpec(name="st-app", image="img:1", network="net", secrets=[secret])
+    option = "source=st-db-password-abc,target=db-password,uid=10001,gid=10001,mode=0400"
+    create = spec.create().argv
+    assert create[create.index("--secret") + 1] == option
+    update = spec.update(current_secrets=["st-db-password-old"]).argv
+    pairs = [(a, b) for a, b in pairwise(update) if a.startswith("--secret")]
+    assert pairs == [
+        ("--secret-rm", "st-db-password-abc"),
+        ("--secret-rm", "st-db-password-old"),
+        ("--secret-add", option),
+    ]
+    job = spec.create_job(attempts=3).argv
+    assert job[job.index("--mode") : job.index("--mode") + 2] == ("--mode", "replicated-job")
+    assert "--update-order" not in job and job[job.index("--secret") + 1] == option
+
+
+def test_secret_values_go_through_stdin_only() -> None:
+    from pipeline.docker import secret_create
+
+    command = secret_create("st-key-1", "s3cr3t-value", {"pipeline.env": "x"})
+    assert "s3cr3t-value" not in " ".join(command.argv) and command.stdin == "s3cr3t-value"
+    assert command.secret_stdin and "s3cr3t" not in command.shell()

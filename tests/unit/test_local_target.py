@@ -156,7 +156,132 @@ def test_app_env_carries_track_faults_and_no_plain_secret_in_display(env_and_por
     spec = t.app_spec("canary", "v9", "img:v9")
     assert spec.env["APP_TRACK"] == "canary"
     assert spec.env["FAULT_ERROR_RATE"] == "0.0"
-    assert spec.env["DATABASE_URL"] == "postgres://refapp:pw1@pl-local-db:5432/refapp"
+    assert spec.env["DATABASE_URL"] == "postgres://refapp@pl-local-db:5432/refapp"
+    assert spec.env["DATABASE_PASSWORD_FILE"] == "/run/secrets/db-password"
     assert spec.labels["pipeline.version"] == "v9"
     shown = spec.create().shell()
     assert "pw1" not in shown and "sk" not in shown.replace("task", "")
+
+
+# --- secrets are swarm secrets mounted as files, never --env (issue 17, finding 4) -----------------
+SECRET_VALUES = {"db_password": "pw-AAAA1111", "django_secret_key": "sk-BBBB2222", "docs_password": "dp-CCCC3333"}
+
+
+def _config_data(values: dict[str, str]) -> str:
+    import base64
+
+    return json.dumps(base64.b64encode(json.dumps(values).encode()).decode())
+
+
+def _secrets_fake(existing: list[str] = ()) -> FakeExecutor:  # type: ignore[assignment]
+    job_done = json.dumps({"ID": "t1", "CurrentState": "Complete 1 second ago", "DesiredState": "Complete"})
+    return (
+        FakeExecutor()
+        .on("docker", "config", "inspect", result=Result(0, _config_data(SECRET_VALUES)))
+        .on("docker", "secret", "ls", result=Result(0, "\n".join(existing)))
+        .on("docker", "run", "--rm", "--network", "none", "--entrypoint", "id", result=Result(0, "105\n"))
+        .on("docker", "service", "ps", result=Result(0, job_done))
+    )
+
+
+def _no_value_outside_secret_stdin(fake: FakeExecutor) -> None:
+    for command in fake.calls:
+        joined = " ".join(command.argv)
+        for value in SECRET_VALUES.values():
+            assert value not in joined, command.argv
+            if command.stdin and value in command.stdin:
+                assert command.secret_stdin and command.argv[:3] == ("docker", "secret", "create"), command.argv
+
+
+def test_no_secret_value_reaches_a_service_or_job_argv(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    fake = _secrets_fake()
+    t = target(env, fake, tmp_path)
+    db = t._db_spec("pg:1", SECRET_VALUES)
+    app = t.app_spec("stable", "v1", "img:v1")
+    fake.run(db.create())
+    fake.run(app.create())
+    fake.run(app.update(current_env=dict(app.env)))
+    t.migrate("v1", "img:v1")
+    _no_value_outside_secret_stdin(fake)
+
+    assert db.env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db-password" and "POSTGRES_PASSWORD" not in db.env
+    assert [m.target for m in db.secrets] == ["db-password"] and db.secrets[0].uid == 105
+    assert {m.target for m in app.secrets} == {"db-password", "django-secret-key", "docs-password"}
+    assert all(m.uid == 10001 and m.mode == 0o400 for m in app.secrets)
+    for variable in ("DJANGO_SECRET_KEY", "APP_DOCS_PASSWORD", "DATABASE_PASSWORD", "POSTGRES_PASSWORD"):
+        assert variable not in app.env
+    job = next(c for c in fake.calls if "replicated-job" in c.argv)
+    assert any(a.startswith("source=pl-local-django-secret-key-") for a in job.argv)
+    assert fake.calls[-1].argv[:3] == ("docker", "service", "rm")  # the job's service does not linger
+    created = [c for c in fake.calls if c.argv[:3] == ("docker", "secret", "create")]
+    assert {c.stdin for c in created} == set(SECRET_VALUES.values())  # (this fake forgets what was created)
+
+
+def test_secrets_are_created_once(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    names = target(env, _secrets_fake(), tmp_path)._secret_names()
+    fake = _secrets_fake(existing=sorted(names.values()))
+    assert target(env, fake, tmp_path)._secret_names() == names
+    assert [c for c in fake.mutating() if c.argv[:2] == ("docker", "secret")] == []
+
+
+def test_a_rotated_value_gets_a_new_secret_and_the_old_one_goes(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    names = target(env, _secrets_fake(), tmp_path)._secret_names()
+    old = "pl-local-docs-password-000000000000"
+    fake = _secrets_fake(existing=[*names.values(), old])
+    target(env, fake, tmp_path)._secret_names()
+    assert [c.argv for c in fake.mutating()] == [("docker", "secret", "rm", old)]
+
+
+def test_an_environment_with_env_secrets_is_migrated(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    fake = _secrets_fake()
+    t = target(env, fake, tmp_path)
+    old_env = ["POSTGRES_USER=refapp", f"POSTGRES_PASSWORD={SECRET_VALUES['db_password']}", "POSTGRES_DB=refapp"]
+    current = {
+        "Spec": {
+            "TaskTemplate": {"ContainerSpec": {"Image": "pg:1@sha256:abc", "Env": old_env}},
+            "Mode": {"Replicated": {"Replicas": 1}},
+        }
+    }
+    fake.on("docker", "service", "inspect", result=Result(0, json.dumps([current])))
+    assert t._ensure_service(t._db_spec("pg:1", SECRET_VALUES)) is True
+    created = [c for c in fake.calls if c.argv[:3] == ("docker", "secret", "create")]
+    assert sorted(c.stdin for c in created) == sorted(SECRET_VALUES.values())  # from the old config, once
+    update = fake.mutating()[-1]
+    assert update.argv[:3] == ("docker", "service", "update")
+    assert "POSTGRES_PASSWORD" in update.argv and update.argv[update.argv.index("POSTGRES_PASSWORD") - 1] == "--env-rm"
+    assert any(a.startswith("source=pl-local-db-password-") and "uid=105" in a for a in update.argv)
+    _no_value_outside_secret_stdin(fake)
+
+
+def test_an_up_to_date_service_with_its_secrets_is_left_alone(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    t = target(env, _secrets_fake(), tmp_path)
+    spec = t._db_spec("pg:1", SECRET_VALUES)
+    current = {
+        "Spec": {
+            "TaskTemplate": {
+                "ContainerSpec": {
+                    "Image": "pg:1@sha256:abc",
+                    "Env": [f"{k}={v}" for k, v in spec.env.items()],
+                    "Secrets": [{"SecretName": m.source, "File": {"Name": m.target}} for m in spec.secrets],
+                }
+            },
+            "Mode": {"Replicated": {"Replicas": 1}},
+        }
+    }
+    fake = _secrets_fake(existing=[m.source for m in spec.secrets]).on(
+        "docker", "service", "inspect", result=Result(0, json.dumps([current]))
+    )
+    assert target(env, fake, tmp_path)._ensure_service(spec) is False
+
+
+def test_down_with_volumes_removes_the_secrets(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env, _ = env_and_port
+    fake = _secrets_fake(existing=["pl-local-db-password-1", "pl-local-docs-password-2"])
+    fake.on("docker", "network", "inspect", result=Result(1)).on("docker", "volume", "inspect", result=Result(1))
+    target(env, fake, tmp_path).down(volumes=True)
+    assert ("docker", "secret", "rm", "pl-local-db-password-1", "pl-local-docs-password-2") in [c.argv for c in fake.calls]
