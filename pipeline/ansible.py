@@ -1,5 +1,7 @@
 """Ansible from the pipeline's venv, as ``Command`` values: the inventory of a ``kind: vm``
-environment, and ``ansible-playbook`` runs of playbooks/ with a variables file.
+environment (a YAML inventory dumped from a dict: a value can never become a host variable
+of its own, as it could in an INI line), and ``ansible-playbook`` runs of playbooks/ with a
+variables file.
 
 The JSON callback gives the play recap as data (``changed`` per host), so ``up`` can say
 "changed=0" on a second run and tests can check it."""
@@ -7,23 +9,35 @@ The JSON callback gives the play recap as data (``changed`` per host), so ``up``
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from pipeline.commands import Command
 from pipeline.ssh import Login
 
 
 def inventory(login: Login) -> str:
-    """An INI inventory with one group, ``vm``, holding the environment's host."""
-    common = " ".join(f"-o {setting}" for setting in login.settings())
-    return (
-        "[vm]\n"
-        f"{login.host} ansible_port={login.port} ansible_user={login.user} "
-        f"ansible_ssh_private_key_file={login.key} ansible_ssh_common_args='{common}'\n"
-    )
+    """A YAML inventory with one group, ``vm``, holding the environment's host.
+
+    Built as data and dumped: whatever a path holds stays inside its one value.
+    ``ansible_ssh_common_args`` is split by Ansible with shell rules, so each setting is
+    quoted."""
+    common = " ".join(f"-o {shlex.quote(setting)}" for setting in login.settings())
+    host = {
+        "ansible_host": login.host,
+        "ansible_port": login.port,
+        "ansible_user": login.user,
+        "ansible_connection": "ssh",
+        "ansible_ssh_private_key_file": str(login.key),
+        "ansible_ssh_common_args": common,
+    }
+    data = {"all": {"children": {"vm": {"hosts": {login.host: host}}}}}
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
 
 
 def ansible_bin(name: str) -> str:

@@ -21,6 +21,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pipeline import docker, poll
 from pipeline.commands import Command
@@ -37,6 +38,9 @@ Say = Callable[[str], None]
 ACME_HOST = "acme.pl-vm.test"
 LOGIN_USER = "admin"
 OPERATOR_PORT = 8080
+# Let's Encrypt's certificate lifetime (pebble's default is five years): renewal windows,
+# the expiry chaos experiment and a scanner's lifespan check see what production sees.
+CERTIFICATE_DAYS = 90
 
 
 def state_dir(project: Project, env: Environment) -> Path:
@@ -285,18 +289,7 @@ class LocalVmHost:
         if self._alive("pebble"):
             self.say("pebble: running")
         else:
-            config = {
-                "pebble": {
-                    "listenAddress": f"{gateway}:{peb.port}",
-                    "managementListenAddress": f"127.0.0.1:{peb.management_port}",
-                    "certificate": str(self.pebble_dir / "api-cert.pem"),
-                    "privateKey": str(self.pebble_dir / "api-key.pem"),
-                    "httpPort": self.vm.ports.http,
-                    "tlsPort": self.vm.ports.https,
-                    "ocspResponderURL": "",
-                    "externalAccountBindingRequired": False,
-                }
-            }
+            config = self.pebble_config(gateway)
             if not self.ex.dry_run:
                 (self.pebble_dir / "config.json").write_text(json.dumps(config, indent=2))
             self._start(
@@ -306,6 +299,23 @@ class LocalVmHost:
                 peb.management_port,
             )
         self.fetch_issuing_root()
+
+    def pebble_config(self, gateway: str) -> dict[str, Any]:
+        """pebble's config file: its API on the bridge's gateway, HTTP-01 on the VM's published port."""
+        peb = self.local.pebble
+        return {
+            "pebble": {
+                "listenAddress": f"{gateway}:{peb.port}",
+                "managementListenAddress": f"127.0.0.1:{peb.management_port}",
+                "certificate": str(self.pebble_dir / "api-cert.pem"),
+                "privateKey": str(self.pebble_dir / "api-key.pem"),
+                "httpPort": self.vm.ports.http,
+                "tlsPort": self.vm.ports.https,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": False,
+                "certificateValidityPeriod": CERTIFICATE_DAYS * 86400,
+            }
+        }
 
     def _ensure_api_cert(self) -> None:
         d = self.pebble_dir

@@ -5,6 +5,7 @@ Let's Encrypt."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -12,6 +13,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# Values below end up in systemd units, an Ansible inventory and command lines on the
+# host: each is held to a charset in which no quoting rule (systemd's, the shell's,
+# Ansible's) has anything to act on. No spaces, quotes, '%', '$', control characters.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"(?=[^\n]{{1,253}}\Z)({_LABEL}\.)*{_LABEL}\Z")
+ACME_URL = re.compile(r"https://(?P<host>[A-Za-z0-9.-]+)(:(?P<port>\d{1,5}))?(?P<path>/[A-Za-z0-9._~/-]*)?\Z")
+EMAIL = re.compile(r"[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9.-]{1,253}\Z")
+KEY_PATH = re.compile(r"[A-Za-z0-9._/~+@-]{1,4096}\Z")
+
+
+def is_address(value: str) -> bool:
+    """An IPv4 or IPv6 address (no zone index)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return "%" not in value
+
+
+def is_host(value: str) -> bool:
+    """A DNS name (letters, digits, '-', dots) or an IP address."""
+    return bool(HOST_NAME.match(value)) or is_address(value)
 
 
 class _Strict(BaseModel):
@@ -25,7 +48,8 @@ class Ssh(_Strict):
     port: Port = 22
     key: str = Field(
         default="",
-        description="private key file; empty: the key pair the pipeline generates in .pipeline/vm/<env>/",
+        description="private key file (letters, digits and ._/~+@-, no spaces); "
+        "empty: the key pair the pipeline generates in .pipeline/vm/<env>/",
     )
 
     @field_validator("user")
@@ -33,6 +57,13 @@ class Ssh(_Strict):
     def _user(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
             raise ValueError("must be a Unix user name")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if value and (not KEY_PATH.match(value) or value.startswith("-") or "/-" in value):
+            raise ValueError("must be a file path of letters, digits and ._/~+@- (no spaces, quotes or control characters)")
         return value
 
 
@@ -46,8 +77,12 @@ class Ports(_Strict):
 class Acme(_Strict):
     """The ACME server certbot uses; always passed explicitly with ``--server``."""
 
-    server: str = "https://acme-staging-v02.api.letsencrypt.org/directory"
-    email: str = ""
+    server: str = Field(
+        default="https://acme-staging-v02.api.letsencrypt.org/directory",
+        description="the ACME directory URL: https://, a host, an optional port and a path "
+        "(letters, digits and ._~/-), e.g. https://acme-v02.api.letsencrypt.org/directory",
+    )
+    email: str = Field(default="", description="the ACME account's e-mail address; empty: none")
     ca_root: Literal["none", "pebble"] = Field(
         default="none",
         description="pebble: certbot trusts the local pebble's API root and HTTPS is verified "
@@ -56,9 +91,22 @@ class Acme(_Strict):
 
     @field_validator("server")
     @classmethod
-    def _https(cls, value: str) -> str:
+    def _url(cls, value: str) -> str:
+        found = ACME_URL.match(value)
         if not value.startswith("https://"):
             raise ValueError("must be an https:// ACME directory URL")
+        if found is None or not HOST_NAME.match(found["host"]) or not 0 < int(found["port"] or 443) < 65536:
+            raise ValueError(
+                "must be https://, a host, an optional port and a path of letters, digits and ._~/- "
+                "(no spaces, quotes, '%', query or control characters)"
+            )
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and not (EMAIL.match(value) and is_host(value.rpartition("@")[2])):
+            raise ValueError("must be an e-mail address (name@example.com) or empty")
         return value
 
 
@@ -109,8 +157,8 @@ class Vm(_Strict):
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
         for host in value:
-            if not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
-                raise ValueError(f"'{host}' is not a host name or address")
+            if not is_host(host):
+                raise ValueError("each must be a host name or an IP address")
         return value
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ from typing import Any
 
 from pipeline import edge, registry
 from pipeline.ansible import Recap, inventory, playbook, recap
-from pipeline.commands import Command
+from pipeline.commands import Command, Result
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
@@ -123,6 +123,13 @@ class VmTarget:
                 f"environments/{self.env.name}/env.yaml: vm.ssh.key: {self.vm.ssh.key} is not a file",
                 hint="point it at the private key that logs in to the host",
             )
+        for key, value in self.env.app.env.items():
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+                raise ConfigError(
+                    f"environments/{self.env.name}/env.yaml: app.env.{key}: control characters (a newline, a tab) "
+                    "cannot be in a value on a VM",
+                    hint="the value lands in a systemd EnvironmentFile on the host; put it on one line",
+                )
         if any(getattr(self.env.tracks, t).replicas > 50 for t in TRACKS):
             raise ConfigError("tracks: at most 50 instances per track on a VM", hint="lower tracks.*.replicas")
         if self.env.canary.compare_with == "baseline":
@@ -200,6 +207,8 @@ class VmTarget:
         return {
             "common_deploy_keys": [pub.read_text().strip()] if pub.exists() else [],
             "common_ssh_allow_users": [self.login.user, "deploy"],
+            # the port sshd listens on inside the host (vm-local publishes the container's 22)
+            "common_ssh_port": 22 if local is not None else self.vm.ssh.port,
             "common_firewall_extra": ([{"port": OPERATOR_PORT, "source": local.bridge_subnet()}] if local is not None else []),
             "postgresql_password": secret["db_password"],
             # the stand-in container cannot make user namespaces; a real VM keeps Debian's sandbox
@@ -212,6 +221,8 @@ class VmTarget:
             "nginx_log_format": edge.LOG_FORMAT,
             "nginx_route_maps": edge.render_pin(edge.pin_token(secret["django_secret_key"])),
             "nginx_split_initial": edge.render_split(self.env, Weights(0)),
+            # pebble names no OCSP responder; a real CA that does gets its answers stapled
+            "nginx_ocsp_stapling": acme.ca_root != "pebble",
             "nginx_retries": self.env.edge.retries,
             "certbot_domain": self.vm.domain,
             "certbot_server": acme_server(local.local) if local is not None else acme.server,
@@ -225,19 +236,28 @@ class VmTarget:
         }
 
     def _write_inputs(self) -> tuple[Path, Path]:
-        inv = self.dir / "inventory.ini"
+        inv = self.dir / "inventory.yml"
         variables = self.dir / "vars.json"
         if not self.ex.dry_run:
+            (self.dir / "inventory.ini").unlink(missing_ok=True)  # the old INI form: never read again
             inv.write_text(inventory(self.login))
             variables.touch(mode=0o600)
             variables.write_text(json.dumps(self.variables(), indent=1, sort_keys=True))
         return inv, variables
 
+    def run_playbook(
+        self, name: str, check: bool = False, extra: dict[str, Any] | None = None, timeout: float = 1200.0
+    ) -> Result:
+        """Every playbook run: SSH answers with our key first (60/61 before Ansible starts), then
+        the inventory and variables are written and ``ansible-playbook`` runs."""
+        self.reach()
+        inv, variables = self._write_inputs()
+        return self.ex.run(playbook(self.project.root, name, inv, variables, check=check, extra=extra, timeout=timeout))
+
     def apply(self, check: bool = False) -> Recap:
         """Run playbooks/site.yml; one line per failed task, classified (62/63/64)."""
-        inv, variables = self._write_inputs()
         self.say(f"ansible: applying playbooks/site.yml to {self.login.destination}:{self.login.port}")
-        result = self.ex.run(playbook(self.project.root, "site.yml", inv, variables, check=check))
+        result = self.run_playbook("site.yml", check=check)
         if self.ex.dry_run and not check:
             return Recap(0, 0, 0, 0, [])
         found = recap(result.stdout)
@@ -378,7 +398,6 @@ class VmTarget:
     ) -> None:
         image = self.require_version(version)
         archive = self.release_archive(version, image)
-        inv, variables = self._write_inputs()
         track_env = (faults or getattr(self.env.tracks, track).faults).as_env()
         extra = {
             "app_track": track,
@@ -388,7 +407,7 @@ class VmTarget:
             "app_track_env": track_env,
         }
         self.say(f"{track}: releasing {version} on {len(self.ports(track))} instance(s)")
-        result = self.ex.run(playbook(self.project.root, "release.yml", inv, variables, extra=extra, timeout=timeout))
+        result = self.run_playbook("release.yml", extra=extra, timeout=timeout)
         if self.ex.dry_run:
             return
         found = recap(result.stdout)

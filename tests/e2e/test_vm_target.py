@@ -79,6 +79,42 @@ def test_a_second_up_changes_nothing(vm: dict[str, Any]) -> None:
     assert re.search(r"changed=0\b", again.stdout + again.stderr), again.stdout + again.stderr
 
 
+SSLYZE = ROOT / ".venv-tls" / "bin" / "sslyze"  # its own venv (requirements/tls.lock)
+# what a scan of vm-local may still report: the chain ends in pebble's throw-away root
+TEST_CA_ONLY = {"certificate_path_validation"}
+
+
+def test_tls_is_mozilla_intermediate_as_sslyze_sees_it(vm: dict[str, Any]) -> None:
+    """sslyze against the VM's nginx on 127.0.0.1 (with the domain as SNI): compliant with Mozilla's
+    intermediate profile (protocols, ciphers, curves, 90-day certificate) but for the test CA's trust path."""
+    root = STATE / "pebble" / "issuing-root.pem"
+    target = f"{VM.domain}:{VM.ports.https}{{127.0.0.1}}"
+    argv = [str(SSLYZE), "--mozilla_config=intermediate", f"--certinfo_ca_file={root}", target]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    out = result.stdout
+    assert "COMPLIANCE AGAINST" in out and 'Checking results against Mozilla\'s "intermediate"' in out, out + result.stderr
+    verdict = out[out.index("COMPLIANCE AGAINST") :]
+    print(verdict)
+    issues = dict(re.findall(r"^\s*\* (\w+): (.*)$", verdict, re.M))
+    assert "OK - Compliant." in verdict or "FAILED - Not compliant." in verdict, verdict
+    assert set(issues) <= TEST_CA_ONLY, issues
+
+
+def test_secrets_on_the_host_are_readable_by_their_owners_only(vm: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from pipeline.edge import pin_token
+
+    token = pin_token(json.loads((STATE / "secrets.json").read_text())["django_secret_key"])
+    assert token in ssh("sudo cat /etc/nginx/pipeline/pin.conf")
+    assert ssh("sudo stat -c '%U:%G %a' /etc/nginx/pipeline/pin.conf").strip() == "root:www-data 640"
+    assert token not in ssh("cat /etc/nginx/nginx.conf")  # world-readable: no secret in it
+    assert ssh("sudo stat -c '%U %a' /etc/refapp/common.env").strip() == "root 600"
+    text = ssh("sudo openssl x509 -in /etc/nginx/pipeline/tls/fullchain.pem -noout -dates")
+    dates = {k: datetime.strptime(" ".join(v.split()), "%b %d %H:%M:%S %Y %Z") for k, v in re.findall(r"(\w+)=(.*)", text)}
+    assert (dates["notAfter"] - dates["notBefore"]).days <= 90, text  # Let's Encrypt's lifetime, not pebble's 5 years
+
+
 def test_the_host_with_testinfra(releases: tuple[str, str]) -> None:
     import testinfra
 

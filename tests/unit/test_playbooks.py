@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_certbot_always_names_the_server_and_never_rewrites_nginx() -> None:
     assert "'--no-random-sleep-on-renew'" in tasks
     assert "--nginx" not in tasks.replace("never --nginx", "")
     timer = (ROLES / "certbot" / "templates" / "pl-certbot-renew.service.j2").read_text()
-    assert "--server {{ certbot_server }}" in timer and "--no-random-sleep-on-renew" in timer
+    assert "--server {{ certbot_server | systemd_arg }}" in timer and "--no-random-sleep-on-renew" in timer
 
 
 def test_nginx_configuration_is_validated_before_any_reload() -> None:
@@ -45,3 +46,124 @@ def test_sshd_hardening_is_keys_only_without_root() -> None:
     conf = (ROLES / "common" / "templates" / "sshd-hardening.conf.j2").read_text()
     for line in ("PermitRootLogin no", "PasswordAuthentication no", "PubkeyAuthentication yes"):
         assert line in conf
+
+
+# --- issue 17: values reach units and env files quoted; secrets stay in 0600 files --------------------
+
+PLAYBOOKS = ROLES.parent
+
+
+def filters() -> dict:
+    """playbooks/filter_plugins/systemd.py, as Ansible loads it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pl_systemd_filters", PLAYBOOKS / "filter_plugins" / "systemd.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.FilterModule().filters())
+
+
+def render(role: str, template: str, **variables: object) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLES / role / "templates")), undefined=jinja2.StrictUndefined)
+    env.filters.update(filters())
+    defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
+    return env.get_template(template).render(ansible_managed="managed", **{**defaults, **variables})
+
+
+def exec_start_args(unit: str) -> list[str]:
+    """ExecStart='s words as systemd splits them (double quotes, backslash escapes; %% and $$)."""
+    import shlex
+
+    lines = [line for line in unit.splitlines() if line.startswith("ExecStart")]
+    assert len(lines) == 1, lines
+    return [w.replace("%%", "%").replace("$$", "$") for w in shlex.split(lines[0].partition("=")[2])]
+
+
+HOSTILE_SERVER = 'https://acme.example/dir --post-hook "touch /tmp/pwned" $HOME %n'
+
+
+def test_the_acme_server_is_one_quoted_argument_of_the_renewal_unit() -> None:
+    unit = render("certbot", "pl-certbot-renew.service.j2", certbot_server=HOSTILE_SERVER)
+    args = exec_start_args(unit)
+    assert args[args.index("--server") + 1] == HOSTILE_SERVER
+    assert "--post-hook" not in args
+    plain = render("certbot", "pl-certbot-renew.service.j2", certbot_server="https://acme-v02.api.letsencrypt.org/directory")
+    assert len(unit.splitlines()) == len(plain.splitlines())
+
+
+def test_a_newline_never_reaches_a_unit() -> None:
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError):
+        render("certbot", "pl-certbot-renew.service.j2", certbot_server="https://a.example/d\nExecStartPre=/bin/sh")
+    with pytest.raises(AnsibleFilterError):
+        render("app", "common.env.j2", app_common_env={"GREETING": "hi\nLD_PRELOAD=/tmp/x.so"})
+    with pytest.raises(AnsibleFilterError):
+        render("app", "common.env.j2", app_common_env={"A=B": "x"})
+
+
+def test_env_file_values_mean_the_same_to_systemd_and_to_a_shell(tmp_path: Path) -> None:
+    """The EnvironmentFile's double-quote rules are the shell's: sourcing it gives back each value."""
+    import subprocess
+
+    values = {"DATABASE_URL": "postgres://u:p@127.0.0.1/db", "ODD": "a b \"c\" $HOME `id` \\ %n 'q'", "EMPTY": ""}
+    env_file = tmp_path / "common.env"
+    env_file.write_text(render("app", "common.env.j2", app_common_env=values))
+    lines = [line for line in env_file.read_text().splitlines() if line and not line.startswith("#")]
+    assert len(lines) == len(values)
+    for name, value in values.items():
+        out = subprocess.run(
+            ["sh", "-c", f'set -a; . "$1"; printf %s "${name}"', "sh", str(env_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout == value, name
+    track = render("app", "track.env.j2", app_version="abc", app_track_env={"APP_FAULT_DELAY_MS": "0 X=1"})
+    assert 'APP_FAULT_DELAY_MS="0 X=1"' in track and 'APP_VERSION="abc"' in track
+
+
+def tasks_of(path: Path) -> list[dict]:
+    return [t for t in yaml.safe_load(path.read_text()) or [] if isinstance(t, dict)]
+
+
+def test_no_secret_is_a_task_argument_or_environment() -> None:
+    """The migration reads /etc/refapp/common.env on the host (like the units); nothing says no_log: false."""
+    release = tasks_of(ROLES / "app" / "tasks" / "release.yml")
+    migrate = next(t for t in release if "Migrate" in t["name"])
+    assert "environment" not in migrate
+    argv = migrate["ansible.builtin.command"]["argv"]
+    assert argv[0] == "systemd-run" and "--property=EnvironmentFile=/etc/refapp/common.env" in argv
+    assert "--uid={{ app_user }}" in argv
+    for path in ROLES.glob("*/*/*.yml"):
+        text = path.read_text()
+        assert "no_log: false" not in text, path
+        assert 'environment: "{{ app_common_env' not in text, path
+    for path in (ROLES / "app" / "tasks" / "main.yml", ROLES / "postgresql" / "tasks" / "main.yml"):
+        for task in tasks_of(path):
+            body = json.dumps(task)
+            if "common.env" in body or "password" in body:
+                assert task.get("no_log") is True, task["name"]
+
+
+def test_the_firewall_opens_the_roles_ssh_port() -> None:
+    rules = render("common", "nftables.conf.j2", common_ssh_port=2222)
+    line = next(line for line in rules.splitlines() if "tcp dport {" in line)
+    assert line.strip() == "tcp dport { 2222, 80, 443 } accept"
+    default = render("common", "nftables.conf.j2")
+    assert "tcp dport { 22, 80, 443 }" in default
+
+
+def test_sshd_forwards_nothing_and_drops_dead_sessions() -> None:
+    conf = render("common", "sshd-hardening.conf.j2")
+    for line in ("AllowTcpForwarding no", "AllowAgentForwarding no", "X11Forwarding no", "PermitTunnel no"):
+        assert line in conf.splitlines()
+    assert "ClientAliveInterval 300" in conf and "ClientAliveCountMax 2" in conf
+
+
+def test_ansible_lint_runs_in_the_production_profile_offline() -> None:
+    config = yaml.safe_load((PLAYBOOKS / ".ansible-lint").read_text())
+    assert config["profile"] == "production" and config["offline"] is True

@@ -101,9 +101,10 @@ def test_a_working_ssh_probe_is_no_error(tmp_path: Path) -> None:
 
 
 def test_inventory_and_playbook_commands(tmp_path: Path) -> None:
-    text = inventory(login(tmp_path))
-    assert text.startswith("[vm]\n127.0.0.1 ansible_port=22022 ansible_user=admin")
-    assert "StrictHostKeyChecking=accept-new" in text and "BatchMode=yes" in text
+    host = yaml.safe_load(inventory(login(tmp_path)))["all"]["children"]["vm"]["hosts"]["127.0.0.1"]
+    assert (host["ansible_port"], host["ansible_user"], host["ansible_connection"]) == (22022, "admin", "ssh")
+    common = host["ansible_ssh_common_args"]
+    assert "StrictHostKeyChecking=accept-new" in common and "BatchMode=yes" in common
     run = playbook(ROOT, "site.yml", tmp_path / "inv", tmp_path / "vars.json", check=True)
     assert run.argv[-1].endswith("playbooks/site.yml") and "--check" in run.argv
     assert run.env["ANSIBLE_STDOUT_CALLBACK"] == "json"
@@ -228,20 +229,30 @@ def test_a_failed_renewal_is_classified_and_keeps_the_certificate(tmp_path: Path
     assert "--force-renewal" in script and "--nginx" not in script
 
 
-def rendered_nginx_conf(tmp_path: Path) -> str:
-    """playbooks/roles/nginx/templates/nginx.conf.j2 with the variables the target passes, and
-    split.conf's first content inlined where it is included."""
-    import jinja2
-
-    role = ROOT / "playbooks" / "roles" / "nginx"
+def pebble_files(tmp_path: Path) -> None:
     pebble = tmp_path / "state" / "vm" / "vm-local" / "pebble"
     pebble.mkdir(parents=True, exist_ok=True)
     (pebble / "api-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+
+
+def nginx_conf_and_variables(tmp_path: Path, **override: object) -> tuple[str, dict]:
+    """playbooks/roles/nginx/templates/nginx.conf.j2 with the variables the target passes."""
+    import jinja2
+
+    role = ROOT / "playbooks" / "roles" / "nginx"
+    pebble_files(tmp_path)
     variables = yaml.safe_load((role / "defaults" / "main.yml").read_text())
     variables.update(target(tmp_path, FakeExecutor()).variables())
+    variables.update(override)
     loader = jinja2.Environment(loader=jinja2.FileSystemLoader(str(role / "templates")), undefined=jinja2.StrictUndefined)
-    conf = loader.get_template("nginx.conf.j2").render(ansible_managed="managed", **variables)
-    return conf.replace("include /etc/nginx/pipeline/split.conf;", variables["nginx_split_initial"])
+    return loader.get_template("nginx.conf.j2").render(ansible_managed="managed", **variables), variables
+
+
+def rendered_nginx_conf(tmp_path: Path) -> str:
+    """nginx.conf as nginx reads it: split.conf's first content and pin.conf inlined where included."""
+    conf, variables = nginx_conf_and_variables(tmp_path)
+    conf = conf.replace("include /etc/nginx/pipeline/split.conf;", variables["nginx_split_initial"])
+    return conf.replace("include /etc/nginx/pipeline/pin.conf;", variables["nginx_route_maps"])
 
 
 def test_every_nginx_variable_the_vm_config_reads_is_defined(tmp_path: Path) -> None:
@@ -261,3 +272,175 @@ def test_the_vm_nginx_honours_a_track_pin_only_with_the_token(tmp_path: Path) ->
     assert f'"{token}" 1;' in conf and '"1:canary" canary;' in conf
     assert "map $pl_route $pl_upstream" in conf
     assert 'proxy_set_header X-Pipeline-Token "";' in conf  # the secret never reaches the app
+
+
+# --- issue 17: nothing from env.yaml reaches a unit, a shell line or the inventory raw ------------------
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        'https://acme.example/dir --post-hook "touch /tmp/pwned"',
+        "https://acme.example/dir\nExecStartPre=/bin/touch /tmp/pwned",
+        "https://acme.example/d%n",
+        "https://acme.example/dir'x",
+        "https://acme.example/dir?x=$HOME",
+        "https://acme.example:0/dir",
+        "https://acme..example/dir",
+        "https:///dir",
+    ],
+)
+def test_a_hostile_acme_server_is_refused_with_its_key_path(tmp_path: Path, server: str) -> None:
+    body = yaml.safe_dump({"target": {"kind": "vm"}, "vm": {"acme": {"server": server}}})
+    with pytest.raises(ConfigError) as err:
+        load_file(write(tmp_path, body), "v", tmp_path)
+    assert "vm.acme.server" in err.value.message and "\n" not in err.value.message
+    assert err.value.hint
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "https://acme.pl-vm.test:14000/dir",
+        "https://10.0.0.5/acme/acme/directory",
+    ],
+)
+def test_real_acme_directories_and_vm_locals_pebble_validate(server: str) -> None:
+    from pipeline.environment.vm import Acme
+
+    assert Acme(server=server).server == server
+
+
+@pytest.mark.parametrize(
+    ("section", "needle"),
+    [
+        ({"ssh": {"key": "/tmp/k ansible_connection=local"}}, "vm.ssh.key"),
+        ({"ssh": {"key": "/tmp/k\nansible_connection=local"}}, "vm.ssh.key"),
+        ({"ssh": {"key": "-oProxyCommand=sh"}}, "vm.ssh.key"),
+        ({"acme": {"email": "a@b.example --post-hook x"}}, "vm.acme.email"),
+        ({"hosts": ["10.0.0.1 ansible_connection=local"]}, "vm.hosts"),
+    ],
+)
+def test_paths_and_names_that_reach_the_inventory_are_checked(tmp_path: Path, section: dict, needle: str) -> None:
+    body = yaml.safe_dump({"target": {"kind": "vm"}, "vm": section})
+    with pytest.raises(ConfigError) as err:
+        load_file(write(tmp_path, body), "v", tmp_path)
+    assert needle in err.value.message and "\n" not in err.value.message
+
+
+def test_a_hostile_key_path_stays_one_value_in_the_inventory(tmp_path: Path) -> None:
+    """Even a path the model would refuse cannot make a host variable of its own."""
+    import subprocess
+
+    from pipeline.ansible import ansible_bin
+
+    hostile = Login("127.0.0.1", 22022, "admin", Path("/tmp/k ansible_connection=local"), tmp_path / "kh", tmp_path)
+    path = tmp_path / "inventory.yml"
+    path.write_text(inventory(hostile))
+    out = subprocess.run(
+        [ansible_bin("ansible-inventory"), "--list", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"ANSIBLE_INVENTORY_UNPARSED_FAILED": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    host = json.loads(out.stdout)["_meta"]["hostvars"]["127.0.0.1"]
+    assert host["ansible_connection"] == "ssh"
+    assert host["ansible_ssh_private_key_file"] == "/tmp/k ansible_connection=local"
+    assert json.loads(out.stdout)["vm"]["hosts"] == ["127.0.0.1"]
+
+
+def recap_json() -> str:
+    return json.dumps({"plays": [], "stats": {"h": {"ok": 3, "changed": 0, "failures": 0, "unreachable": 0}}})
+
+
+def test_ssh_is_checked_before_every_playbook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ex = FakeExecutor().on("ansible-playbook", result=Result(0, recap_json()))
+    pebble_files(tmp_path)
+    t = target(tmp_path, ex)
+    monkeypatch.setattr(t, "require_version", lambda version: f"img:{version}")
+    monkeypatch.setattr(t, "release_archive", lambda version, image: tmp_path / f"{version}.tar.gz")
+    monkeypatch.setattr(t, "track_labels", lambda track: {})
+    monkeypatch.setattr(t, "_write_labels", lambda track, labels: None)
+    t.apply()
+    t.deploy_track("canary", "abc123")
+    runs = [i for i, c in enumerate(ex.calls) if "ansible-playbook" in c.argv[0]]
+    assert len(runs) == 2
+    for before, i in zip([-1, *runs[:-1]], runs, strict=True):
+        between = ex.calls[before + 1 : i]
+        assert any(c.argv[0] == "ssh" and c.argv[-1] == "true" for c in between), "no SSH probe before the playbook"
+
+
+def test_an_unreachable_host_stops_a_release_before_ansible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ex = FakeExecutor().on("ssh", result=Result(255, "", "ssh: connect to host 127.0.0.1 port 22022: Connection refused"))
+    t = target(tmp_path, ex)
+    monkeypatch.setattr(t, "require_version", lambda version: f"img:{version}")
+    monkeypatch.setattr(t, "release_archive", lambda version, image: tmp_path / f"{version}.tar.gz")
+    with pytest.raises(VmUnreachable):
+        t.deploy_track("stable", "abc123")
+    assert not any("ansible-playbook" in c.argv[0] for c in ex.calls)
+
+
+def test_an_app_env_value_with_a_newline_is_refused_on_a_vm(tmp_path: Path) -> None:
+    env = load_environment(ROOT, "vm-local")
+    env = env.model_copy(update={"app": env.app.model_copy(update={"env": {"GREETING": "hi\nLD_PRELOAD=/tmp/x.so"}})})
+    t = VmTarget(env, FakeExecutor(), project(tmp_path), lambda _: None)
+    with pytest.raises(ConfigError) as err:
+        t.check()
+    assert "app.env.GREETING" in err.value.message and "\n" not in err.value.message
+
+
+def test_a_real_vms_firewall_opens_its_ssh_port_and_pebble_gets_no_stapling(tmp_path: Path) -> None:
+    local = target(tmp_path, FakeExecutor())
+    pebble_files(tmp_path)
+    variables = local.variables()
+    assert variables["common_ssh_port"] == 22 and variables["nginx_ocsp_stapling"] is False
+    env = load_environment(ROOT, "aws-vm")
+    remote_vm = VmTarget(env, FakeExecutor(), project(tmp_path), lambda _: None)
+    variables = remote_vm.variables()
+    assert variables["common_ssh_port"] == env.vm.ssh.port if env.vm else False
+    assert variables["nginx_ocsp_stapling"] is True
+
+
+def test_pebble_issues_certificates_for_lets_encrypts_90_days(tmp_path: Path) -> None:
+    host = LocalVmHost(load_environment(ROOT, "vm-local"), FakeExecutor(), project(tmp_path), lambda _: None)
+    config = host.pebble_config("172.17.0.1")["pebble"]
+    assert config["certificateValidityPeriod"] == 90 * 86400
+    assert config["ocspResponderURL"] == ""
+
+
+def test_the_track_pin_token_is_not_in_the_world_readable_nginx_conf(tmp_path: Path) -> None:
+    conf, _ = nginx_conf_and_variables(tmp_path)
+    token = target(tmp_path, FakeExecutor()).track_pin_token()
+    assert token not in conf and "include /etc/nginx/pipeline/pin.conf;" in conf
+    tasks = yaml.safe_load((ROOT / "playbooks" / "roles" / "nginx" / "tasks" / "main.yml").read_text())
+    pin = next(t for t in tasks if t.get("ansible.builtin.copy", {}).get("dest") == "/etc/nginx/pipeline/pin.conf")
+    copy = pin["ansible.builtin.copy"]
+    assert (copy["owner"], copy["group"], copy["mode"]) == ("root", "{{ nginx_user }}", "0640")
+    assert copy["content"] == "{{ nginx_route_maps }}" and pin["no_log"] is True
+    write_conf = next(t for t in tasks if t.get("ansible.builtin.template", {}).get("dest") == "/etc/nginx/nginx.conf")
+    assert tasks.index(pin) < tasks.index(write_conf), "nginx.conf is tested with pin.conf in place"
+
+
+# Mozilla's intermediate profile (ssl-config.mozilla.org, version 5.7)
+MOZILLA_INTERMEDIATE_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+)
+
+
+def test_nginx_tls_is_mozillas_intermediate_profile(tmp_path: Path) -> None:
+    conf = rendered_nginx_conf(tmp_path)
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+    assert "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in conf  # not OpenSSL's default X448/secp521r1
+    assert f"ssl_ciphers {MOZILLA_INTERMEDIATE_CIPHERS};" in conf
+    assert "ssl_prefer_server_ciphers off;" in conf and "ssl_session_tickets off;" in conf
+    assert "ssl_stapling" not in conf  # vm-local: pebble runs no OCSP responder
+
+
+def test_ocsp_stapling_where_the_ca_offers_it(tmp_path: Path) -> None:
+    conf, _ = nginx_conf_and_variables(tmp_path, nginx_ocsp_stapling=True, nginx_resolver="127.0.0.53")
+    assert "ssl_stapling on;" in conf and "ssl_stapling_verify on;" in conf
+    assert "resolver 127.0.0.53 valid=300s;" in conf
