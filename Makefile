@@ -83,7 +83,7 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@$(PIPELINE) status "$(ENV)"
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$(ENV)")/"
 
-lint: .venv/.ready ## ruff (lint and format), mypy, and the secret scan (.secrets.baseline), for the pipeline and the app
+lint: .venv/.ready ## ruff (lint and format), mypy, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production
 	$(PY) -m ruff check pipeline tests app chaos
 	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
@@ -92,6 +92,7 @@ lint: .venv/.ready ## ruff (lint and format), mypy, and the secret scan (.secret
 	$(PIPELINE) gha lint
 	$(PY) -m mypy --strict environments/aws-vm/infra.py
 	$(PIPELINE) secrets scan
+	cd playbooks && PATH="$(CURDIR)/.venv/bin:$$PATH" ../$(PY) -m ansiblelint --profile production .
 
 scan-history: .venv/.ready ## Secret scan of every blob of every commit (CI runs it once; needs a full clone)
 	@$(PIPELINE) secrets scan --history

@@ -193,7 +193,9 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-Request-ID $request_id;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            # the edge is the first hop: the client's own address, never a header it sent (the app's
+            # sign-in throttle counts failures per address, so a forged one must not reach it)
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header {PIN_TOKEN_HEADER} "";
             proxy_connect_timeout 1s;

@@ -459,6 +459,9 @@ class LocalTarget:
             "APP_DOCS_USER": "docs",
             "APP_DOCS_PASSWORD_FILE": secret["docs_password"],
             "APP_FLAGS_FILE": f"{MOUNT_DIR}/flags.json",
+            # tasks are reached through the edge only (on the overlay), which sets X-Forwarded-For to the
+            # client's address: trust it, so the sign-in throttle counts per client, not per edge
+            "FORWARDED_ALLOW_IPS": "*",
         }
         values.update((faults or self._track_model(track).faults).as_env())
         values.update(app.env)

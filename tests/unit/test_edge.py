@@ -75,3 +75,21 @@ def test_access_log_is_json_with_the_fields_analysis_needs() -> None:
         "version",
     ):
         assert field in record
+
+
+def test_the_edge_passes_the_clients_own_address_never_a_forwarded_header() -> None:
+    """The app trusts X-Forwarded-For from the edge (its sign-in throttle counts per address): a
+    client that sends its own X-Forwarded-For must not choose the address the app sees."""
+    conf = render_nginx_conf(ENV)
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    assert "$proxy_add_x_forwarded_for" not in conf
+
+
+def test_a_split_with_a_baseline_gives_it_the_canarys_share() -> None:
+    text = render_split(ENV, Weights(25, 25))
+    assert "25% canary;" in text and "25% baseline;" in text and "* stable;" in text
+    assert parse_weights(text) == Weights(25, 25)
+    both = render_split(ENV, Weights(50, 50))
+    assert "50% canary;" in both and "* baseline;" in both and "stable" not in both.split("split_clients", 1)[1]
+    assert parse_weights(render_split(ENV, Weights(0))) == Weights(0, 0)
+    assert parse_weights('# pipeline-weights: {"canary": 10, "stable": 90}\n') == Weights(10, 0)  # an older edge's file

@@ -11,6 +11,7 @@ from pipeline import registry
 from pipeline.commands import Command, Result
 from pipeline.edge import Weights, render_split
 from pipeline.environment import load_environment
+from pipeline.environment.model import Faults
 from pipeline.errors import PortTaken, UnknownVersion, UserError
 from pipeline.project import Project
 from pipeline.targets.local import LocalTarget
@@ -161,6 +162,24 @@ def test_app_env_carries_track_faults_and_no_plain_secret_in_display(env_and_por
     assert spec.labels["pipeline.version"] == "v9"
     shown = spec.create().shell()
     assert "pw1" not in shown and "sk" not in shown.replace("task", "")
+    assert spec.env["FORWARDED_ALLOW_IPS"] == "*"  # the edge sets X-Forwarded-For to the client's address
+
+
+def test_the_baseline_runs_as_stable_does(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Stable's faults, stable's APP_TRACK (older releases know no other), its own service and size."""
+    env, _ = env_and_port
+    env = env.model_copy(
+        update={
+            "tracks": env.tracks.model_copy(
+                update={"stable": env.tracks.stable.model_copy(update={"faults": Faults(latency_ms=5)})}
+            )
+        }
+    )
+    fake = FakeExecutor().on("docker", "config", "inspect", result=Result(0, _config_data(SECRET_VALUES)))
+    spec = target(env, fake, tmp_path).app_spec("baseline", "v1", "img:v1", replicas=3)
+    assert spec.name == "pl-local-app-baseline" and spec.replicas == 3
+    assert spec.env["APP_TRACK"] == "stable" and spec.env["FAULT_LATENCY_MS"] == "5"
+    assert spec.labels["pipeline.track"] == "baseline"
 
 
 # --- secrets are swarm secrets mounted as files, never --env (issue 17, finding 4) -----------------
