@@ -196,3 +196,14 @@ def test_the_project_history_allow_list_is_audited_entry_by_entry() -> None:
     entries = load_history_allowlist(ROOT)
     assert len(entries) == len(data["allowed"]) and all(len(e.reason) > 10 for e in entries)
 
+
+def test_ci_scans_the_whole_history_once_and_requires_it() -> None:
+    import yaml
+
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    scan = jobs["scan-history"]
+    checkout = next(s for s in scan["steps"] if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
+    assert [s["run"] for s in scan["steps"] if "run" in s] == ["make scan-history"]
+    assert scan["permissions"] == {"contents": "read"}
+    assert set(jobs["required"]["needs"]) == set(jobs) - {"required"}
