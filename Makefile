@@ -94,7 +94,7 @@ lint: .venv/.ready ## ruff (lint and format), mypy, the workflow lint, the secre
 	$(PIPELINE) secrets scan
 	cd playbooks && PATH="$(CURDIR)/.venv/bin:$$PATH" ../$(PY) -m ansiblelint --profile production .
 
-scan-history: .venv/.ready ## Secret scan of every blob of every commit (CI runs it once; needs a full clone)
+scan-history: .venv/.ready ## Secret scan of every blob in HEAD's history against .secrets.baseline and the audited .secrets.history (CI runs it once; needs a full clone)
 	@$(PIPELINE) secrets scan --history
 
 test-unit: .venv/.ready ## Unit tests: no daemon, seconds

@@ -59,10 +59,6 @@ class Engine:
     def answers(self) -> bool:
         return self.ex.run(docker.info("{{.ServerVersion}}")).ok
 
-    def _state_path(self, *parts: str) -> Path:
-        """A path in the state dir; its folder is created unless this is a dry run (which writes nothing)."""
-        return self.project.state.joinpath(*parts) if self.ex.dry_run else self.project.state_path(*parts)
-
     def ensure(self) -> None:
         """A Docker engine that answers, installed and started if need be."""
         if self.answers():
@@ -77,7 +73,7 @@ class Engine:
             self.say("docker engine: installing Debian's docker.io")
             for command in apt_install("docker.io"):
                 self.ex.run(command)
-        log = self._state_path("logs", "dockerd.log")
+        log = self.project.state_path("logs", "dockerd.log")
         self.say(f"docker engine: starting dockerd (log: {log})")
         self.ex.run(Command(("dockerd",), description="start the Docker engine", background=True, log_path=str(log)))
         if self.ex.dry_run:
@@ -114,12 +110,12 @@ class Engine:
                 raise EngineUnavailable("docker-registry is not installed", hint="apt-get install docker-registry")
             for command in apt_install("docker-registry"):
                 self.ex.run(command)
-        root = self._state_path("registry", "data")
-        config = self._state_path("registry", "config.yml")
+        root = self.project.state_path("registry", "data")
+        config = self.project.state_path("registry", "config.yml")
         if not self.ex.dry_run:
             root.mkdir(parents=True, exist_ok=True)
             config.write_text(REGISTRY_CONFIG.format(root=root, address=address), encoding="utf-8")
-        log = self._state_path("logs", "registry.log")
+        log = self.project.state_path("logs", "registry.log")
         self.say(f"registry: starting on {address} (log: {log})")
         self.ex.run(
             Command(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from pipeline import redact
@@ -42,6 +43,8 @@ class SubprocessExecutor:
             self.on_run(command)
         env = {**os.environ, **command.env}
         if command.background:
+            if command.log_path:
+                Path(command.log_path).parent.mkdir(parents=True, exist_ok=True)
             log = open(command.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
             subprocess.Popen(
                 list(command.argv),

@@ -29,6 +29,11 @@ class Project:
         return cls(root=root, state=state)
 
     def state_path(self, *parts: str) -> Path:
-        path = self.state.joinpath(*parts)
+        """A path in the state dir; nothing is created (a dry run writes nothing)."""
+        return self.state.joinpath(*parts)
+
+    def writable_state_path(self, *parts: str) -> Path:
+        """A path in the state dir whose folder exists: for code that writes it now, never under a dry run."""
+        path = self.state_path(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path

@@ -44,7 +44,13 @@ CERTIFICATE_DAYS = 90
 
 
 def state_dir(project: Project, env: Environment) -> Path:
-    path = project.state / "vm" / env.name
+    """The environment's folder in the state dir (key pair, known_hosts, inventory); not created here."""
+    return project.state / "vm" / env.name
+
+
+def make_state_dir(project: Project, env: Environment) -> Path:
+    """The environment's folder, created readable by this user only (never under a dry run)."""
+    path = state_dir(project, env)
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
     return path
@@ -84,7 +90,7 @@ class LocalVmHost:
         self.ex = ex
         self.project = project
         self.say = say
-        self.dir = state_dir(project, env)
+        self.dir = state_dir(project, env) if ex.dry_run else make_state_dir(project, env)
         self.name = container_name(env, self.local)
         self.pebble_dir = self.dir / "pebble"
 
@@ -242,7 +248,11 @@ class LocalVmHost:
                 raise EngineUnavailable("pebble is missing", hint="apt-get install pebble (Debian's ACME test server)")
             for command in apt_install("pebble"):
                 self.ex.run(command)
-        self.pebble_dir.mkdir(parents=True, exist_ok=True)
+        if self.ex.dry_run:
+            if not self.pebble_dir.is_dir():
+                self.say(f"(dry run) would create {self.pebble_dir} (pebble's API certificate, config and pid files)")
+        else:
+            self.pebble_dir.mkdir(parents=True, exist_ok=True)
         self._ensure_api_cert()
         peb = self.local.pebble
         gateway = self.gateway()
@@ -290,7 +300,9 @@ class LocalVmHost:
             self.say("pebble: running")
         else:
             config = self.pebble_config(gateway)
-            if not self.ex.dry_run:
+            if self.ex.dry_run:
+                self.say(f"(dry run) would write {self.pebble_dir / 'config.json'}: {json.dumps(config)}")
+            else:
                 (self.pebble_dir / "config.json").write_text(json.dumps(config, indent=2))
             self._start(
                 "pebble",

@@ -94,7 +94,7 @@ def main() -> None:
     for c in candidates:
         build_image(ctx.ex, ctx.project, ctx.env, say, suffix=c.removeprefix(base + "-"))
     release = Release(env, ctx.project, target, say)
-    summary = ctx.project.state_path("bench", "canary-k6.json")
+    summary = ctx.project.writable_state_path("bench", "canary-k6.json")
     rows: list[Row] = []
     wanted = args.only or [*SCENARIOS, "swarm"]
 

@@ -39,7 +39,7 @@ def main() -> None:
     new = f"{base}-bench-b" if old == f"{base}-bench-a" else f"{base}-bench-a"
     build_image(ctx.ex, ctx.project, ctx.env, say, suffix=new.removeprefix(base + "-"))
 
-    summary = ctx.project.state_path("bench", "deploy-k6.json")
+    summary = ctx.project.writable_state_path("bench", "deploy-k6.json")
     script = ctx.project.root / "perf" / "load.js"
     k6 = run_command(script, summary, {"BASE_URL": current.url, "RATE": str(args.rate), "DURATION": f"{args.seconds}s"})
     say(f"k6: {args.rate} requests/s for {args.seconds} s against {current.url}")

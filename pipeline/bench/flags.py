@@ -112,7 +112,7 @@ def main() -> None:
     apply_change(delivery, ctx.project.root, args.env, "reset", None, lambda _: base, journal)
 
     seconds = args.toggles * 4 + 60
-    summary = ctx.project.state_path("bench", "flags-k6.json")
+    summary = ctx.project.writable_state_path("bench", "flags-k6.json")
     say(f"k6: {args.rate} requests/s against {current.url}; probe on every one of {tasks} app tasks")
     load = BackgroundLoad(ctx.project.root / "perf" / "load.js", current.url, args.rate, seconds, summary, "/api/notes?limit=5")
     probe = target.flag_probe(mode="watch", timeout=seconds)

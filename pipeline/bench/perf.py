@@ -34,7 +34,7 @@ def _metric(summary: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def rate_run(ctx: Any, url: str, rate: int, seconds: int) -> dict[str, Any]:
-    summary = ctx.project.state_path("bench", f"perf-{rate}.json")
+    summary = ctx.project.writable_state_path("bench", f"perf-{rate}.json")
     summary.unlink(missing_ok=True)
     params = {"BASE_URL": url, "RATE": str(rate), "DURATION": f"{seconds}s", "PATHS": PATHS, "MAX_VUS": "400"}
     command = run_command(ctx.project.root / "perf" / "load.js", summary, params, timeout=seconds + 120)
@@ -72,7 +72,7 @@ def one_task_address(ctx: Any) -> str:
 
 
 def overhead_run(ctx: Any, rate: int, seconds: int) -> dict[str, Any]:
-    out = ctx.project.state_path("bench", "overhead", "summary.json").parent
+    out = ctx.project.writable_state_path("bench", "overhead", "summary.json").parent
     (out / "summary.json").unlink(missing_ok=True)
     direct = one_task_address(ctx)
     edge = f"http://{ctx.env.stack}-edge:8080"
@@ -129,7 +129,7 @@ def main() -> None:
         report["rates"].append(rate_run(ctx, current.url, rate, args.seconds))
         time.sleep(3)
     report["overhead"] = overhead_run(ctx, args.overhead_rate, args.seconds)
-    Path(ctx.project.state_path("bench", "perf-result.json")).write_text(json.dumps(report, indent=2))
+    Path(ctx.project.writable_state_path("bench", "perf-result.json")).write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
         return

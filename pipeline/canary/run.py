@@ -207,7 +207,7 @@ class Release:
             f"http://127.0.0.1:{self.env.edge.port}",
             policy.synthetic_rps,
             int(longest),
-            self.project.state_path("k6", f"synthetic-{self.env.name}.json"),
+            self.project.writable_state_path("k6", f"synthetic-{self.env.name}.json"),
         )
 
     # --- the operator's verbs -------------------------------------------------

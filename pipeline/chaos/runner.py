@@ -149,7 +149,7 @@ class ChaosRunner:
 
     # --- one experiment -------------------------------------------------------
     def _dirs(self, experiment: Experiment, run_id: str) -> Path:
-        folder = self.project.state_path("chaos", run_id, experiment.name, "x").parent
+        folder = self.project.state_path("chaos", run_id, experiment.name)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -267,7 +267,10 @@ class ChaosRunner:
 
     # --- the journal ------------------------------------------------------------
     def _previous_score(self) -> float | None:
-        with Journal(default_path(self.project.state)) as journal:
+        path = default_path(self.project.state)
+        if not path.exists():  # no journal yet, so no earlier run (and none is created to find that out)
+            return None
+        with Journal(path) as journal:
             last = journal.env_events(self.env.name, kinds=["chaos"], limit=1)
         value = last[0].data.get("score") if last else None
         return float(value) if isinstance(value, int | float) else None

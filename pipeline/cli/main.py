@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -46,10 +48,20 @@ class Context:
     target: Target
 
 
+# the executor handed to ``run(executor=...)`` for this call (tests: a FakeExecutor); None: real subprocesses
+_given_executor: ContextVar[Executor | None] = ContextVar("pipeline_executor", default=None)
+
+
+def reader() -> Executor:
+    """The executor commands run with: the one handed to ``run(executor=...)``, else real subprocesses."""
+    given = _given_executor.get()
+    return given if given is not None else SubprocessExecutor()
+
+
 def context(name: str, dry_run: bool = False) -> Context:
     project = Project.discover()
     env = load_environment(project.root, name)
-    real = SubprocessExecutor()
+    real = reader()
     ex: Executor = DryRunExecutor(real, output.plan) if dry_run else real
     return Context(project, env, ex, target_for(env, ex, project, output.say))
 
@@ -345,11 +357,16 @@ def _register() -> None:
     from pipeline.cli import chaos, cloud, flags, gates, gha, releases, scan, vm  # noqa: F401 - register their commands on `app`
 
 
-def run() -> None:
-    """Entry point: map the exception tree to exit codes; never a traceback for a user error."""
+def run(args: Sequence[str] | None = None, executor: Executor | None = None) -> None:
+    """Entry point: map the exception tree to exit codes; never a traceback for a user error.
+
+    ``args`` default to the command line; ``executor`` (tests: a ``pipeline.testing.FakeExecutor``)
+    answers every command instead of real subprocesses (under ``--dry-run``: the read-only probes).
+    """
+    token = _given_executor.set(executor)
     try:
         _register()
-        app(standalone_mode=False)
+        app(args=list(args) if args is not None else None, standalone_mode=False)
     except PipelineError as exc:
         output.error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
@@ -376,3 +393,5 @@ def run() -> None:
         if os.environ.get("PIPELINE_DEBUG"):
             traceback.print_exc()
         sys.exit(EXIT_BUG)
+    finally:
+        _given_executor.reset(token)

@@ -61,7 +61,7 @@ from pipeline.targets.base import (
     TrackStatus,
     canary_state,
 )
-from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, state_dir
+from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, make_state_dir, state_dir
 
 Say = Callable[[str], None]
 PREVIOUS_LABEL = "pipeline.previous"
@@ -90,7 +90,8 @@ class VmTarget:
         self.ex = ex
         self.project = project
         self.say = say
-        self.dir = state_dir(project, env)
+        # a dry run reads what is there and creates nothing: no folder, no key, no inventory
+        self.dir = state_dir(project, env) if ex.dry_run else make_state_dir(project, env)
         self.local = LocalVmHost(env, ex, project, say) if self.vm.local is not None else None
         self.login = Login(
             host=self.vm.host,
@@ -238,7 +239,9 @@ class VmTarget:
     def _write_inputs(self) -> tuple[Path, Path]:
         inv = self.dir / "inventory.yml"
         variables = self.dir / "vars.json"
-        if not self.ex.dry_run:
+        if self.ex.dry_run:
+            self.say(f"(dry run) would write the inventory {inv} and the playbook variables {variables} (mode 0600)")
+        else:
             (self.dir / "inventory.ini").unlink(missing_ok=True)  # the old INI form: never read again
             inv.write_text(inventory(self.login))
             variables.touch(mode=0o600)
@@ -368,7 +371,10 @@ class VmTarget:
         archive = releases / f"{version}.tar.gz"
         if archive.exists():
             return archive
-        releases.mkdir(parents=True, exist_ok=True)
+        if self.ex.dry_run:
+            self.say(f"(dry run) would pack {version} into {archive}")
+        else:
+            releases.mkdir(parents=True, exist_ok=True)
         scratch = f"pl-vm-export-{self.env.name}-{version}"
         tree = releases / version
         for command in (
@@ -608,8 +614,8 @@ echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
 
     def status(self) -> Status:
         result = self.ex.run(remote(self.login, self.STATUS_SCRIPT, "read the host's state", mutates=False, check=False))
-        if not result.ok:
-            return Status(self.env.name, self.kind, self.url, False, None)
+        if not result.ok:  # the host does not answer (or does not exist yet): nothing runs on it
+            return Status(self.env.name, self.kind, self.url, False, None, {t: TrackStatus(t, None, 0, 0) for t in TRACKS})
         tracks: dict[str, TrackStatus] = {}
         services: dict[str, ServiceStatus] = {}
         labels: dict[str, dict[str, str]] = {}

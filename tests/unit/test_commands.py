@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline.commands import Command, Result, redact
 from pipeline.executor import DryRunExecutor
 from pipeline.testing import FakeExecutor
@@ -40,3 +42,12 @@ def test_fake_executor_longest_prefix_wins_and_failures_raise() -> None:
         assert "fail failed (exit 1): boom" in str(exc)
     else:
         raise AssertionError("a failing checked command must raise")
+
+
+def test_a_background_command_gets_the_folder_of_its_log(tmp_path: Path) -> None:
+    """The state dir's folders are made by whoever writes in them (a dry run makes none): here the executor."""
+    from pipeline.executor import SubprocessExecutor
+
+    log = tmp_path / "state" / "logs" / "x.log"
+    SubprocessExecutor().run(Command(("true",), background=True, log_path=str(log)))
+    assert log.parent.is_dir()
