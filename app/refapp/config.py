@@ -66,6 +66,10 @@ class AppConfig:
     fault_latency_ms: int = 0
     fault_readiness_fail: bool = False
     fault_exit_at_start: bool = False
+    fault_paths: tuple[str, ...] = ()
+    fault_methods: tuple[str, ...] = ()
+    fault_latency_share: float = 1.0
+    fault_after_seconds: float = 0.0
     drain_seconds: float = 3.0
     host: str = "0.0.0.0"
     port: int = 8000
@@ -142,6 +146,27 @@ def parse_log_level(raw: str) -> str:
 def parse_list(raw: str) -> tuple[str, ...]:
     """Split a comma-separated list, dropping blanks."""
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def parse_paths(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of URL path prefixes, each starting with ``/``."""
+    paths = parse_list(raw)
+    bad = [p for p in paths if not p.startswith("/") or any(c.isspace() or c in "?#" for c in p)]
+    if bad:
+        raise ValueError(f"expected paths such as /api/notes,/api/uploads, got {bad[0]!r}")
+    return paths
+
+
+def parse_methods(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of HTTP methods (case-insensitive), e.g. ``POST,PUT``."""
+    methods = tuple(m.upper() for m in parse_list(raw))
+    bad = [m for m in methods if m not in HTTP_METHODS]
+    if bad:
+        raise ValueError(f"expected methods among {', '.join(sorted(HTTP_METHODS))}, got {bad[0]!r}")
+    return methods
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
@@ -268,6 +293,10 @@ def load_config(env: Mapping[str, str]) -> AppConfig:
     take("FAULT_LATENCY_MS", "fault_latency_ms", _int_in(0, 600_000))
     take("FAULT_READINESS_FAIL", "fault_readiness_fail", parse_bool)
     take("FAULT_EXIT_AT_START", "fault_exit_at_start", parse_bool)
+    take("FAULT_PATHS", "fault_paths", parse_paths)
+    take("FAULT_METHODS", "fault_methods", parse_methods)
+    take("FAULT_LATENCY_SHARE", "fault_latency_share", parse_rate)
+    take("FAULT_AFTER_SECONDS", "fault_after_seconds", _float_in(0.0, 86_400.0))
     take("APP_DRAIN_SECONDS", "drain_seconds", _float_in(0.0, 3600.0))
     take("APP_HOST", "host", str.strip)
     take("APP_PORT", "port", _int_in(1, 65535))

@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from refapp import timing
+from refapp.faults import armed
 from refapp.state import DRAIN
 
 _READY_KEY = f"readyz:{socket.gethostname()}:{os.getpid()}"
@@ -76,7 +77,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             {"status": "unavailable", "failed": ["draining"], "checks": {"draining": True}},
             status=503,
         )
-    if settings.FAULT_READINESS_FAIL:
+    if settings.FAULT_READINESS_FAIL and armed():
         return JsonResponse(
             {
                 "status": "unavailable",

@@ -42,6 +42,14 @@ Fault injection (all off by default; invalid values stop `refapp.serve` with exi
     FAULT_ERROR_RATE      0.0-1.0 share of requests answered 500
                           (never /healthz, /readyz, /version, /metrics)   default 0
     FAULT_LATENCY_MS      extra latency per request, same exemptions      default 0
+    FAULT_LATENCY_SHARE   0.0-1.0 share of requests that get that latency default 1
+    FAULT_PATHS           comma-separated path prefixes the error and latency faults
+                          apply to (/api/notes: /api/notes and /api/notes/7,
+                          not /api/notesx); empty = every non-exempt path  default empty
+    FAULT_METHODS         comma-separated HTTP methods they apply to
+                          (POST = writes of new objects only); empty = all default empty
+    FAULT_AFTER_SECONDS   faults (readiness too) start only once the process has
+                          run this long: a release that turns bad later    default 0
     FAULT_READINESS_FAIL  1 = /readyz answers 503                         default 0
     FAULT_EXIT_AT_START   1 = `python3 -m refapp.serve` exits 3 at once   default 0
 
@@ -87,6 +95,10 @@ APP_DRAIN_SECONDS = CONFIG.drain_seconds
 FAULT_ERROR_RATE = CONFIG.fault_error_rate
 FAULT_LATENCY_MS = CONFIG.fault_latency_ms
 FAULT_READINESS_FAIL = CONFIG.fault_readiness_fail
+FAULT_PATHS = CONFIG.fault_paths
+FAULT_METHODS = CONFIG.fault_methods
+FAULT_LATENCY_SHARE = CONFIG.fault_latency_share
+FAULT_AFTER_SECONDS = CONFIG.fault_after_seconds
 #: Seconds each /readyz dependency check may take.
 READINESS_TIMEOUT_SECONDS = 1.0
 #: Lifetime of a cached note; writes invalidate it earlier.

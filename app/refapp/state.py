@@ -43,3 +43,26 @@ class DrainState:
 
 #: The single drain state of this process.
 DRAIN = DrainState()
+
+
+class Uptime:
+    """How long this process has run: the clock of ``FAULT_AFTER_SECONDS``.
+
+    It starts when the module is first imported, which ``refapp.serve`` does
+    before Django is set up, so it counts from the process's start.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def seconds(self) -> float:
+        """Seconds since the process started."""
+        return time.monotonic() - self.started
+
+    def restart(self, seconds_ago: float = 0.0) -> None:
+        """Start counting again, as if the process had started ``seconds_ago`` (used by tests)."""
+        self.started = time.monotonic() - seconds_ago
+
+
+#: The uptime of this process.
+UPTIME = Uptime()

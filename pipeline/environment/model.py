@@ -7,7 +7,7 @@ import re
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.environment.base import Strict
 from pipeline.environment.chaos import Chaos
@@ -83,17 +83,50 @@ class Image(Strict):
 
 
 class Faults(Strict):
-    """The app's fault knobs, off by default; used to build bad releases on purpose."""
+    """The app's fault knobs, off by default; used to build bad releases on purpose.
+
+    ``paths`` and ``methods`` narrow the error and latency faults (to some endpoints, to
+    writes); ``latency_share`` adds the latency to that share of requests only;
+    ``after_seconds`` holds every fault (readiness too) back until the task has run that
+    long. Lists may also be given as one comma-separated string (``--fault paths=/a,/b``).
+    """
 
     error_rate: Share = 0.0
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    latency_share: Share = 1.0
+    paths: list[str] = Field(default_factory=list, description="path prefixes, e.g. /api/notes; empty: every path")
+    methods: list[Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]] = Field(
+        default_factory=list, description="e.g. [POST] for writes only; empty: every method"
+    )
+    after_seconds: Annotated[float, Field(ge=0.0, le=86_400.0)] = 0.0
     readiness_fail: bool = False
     exit_at_start: bool = False
+
+    @field_validator("paths", "methods", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if info.field_name == "methods" and isinstance(value, list):
+            value = [item.upper() if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("paths")
+    @classmethod
+    def _path_prefixes(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not re.fullmatch(r"/[^\s,?#]*", path):
+                raise ValueError(f"'{path}' is not a path prefix such as /api/notes (no query, no spaces)")
+        return value
 
     def as_env(self) -> dict[str, str]:
         return {
             "FAULT_ERROR_RATE": repr(self.error_rate),
             "FAULT_LATENCY_MS": str(self.latency_ms),
+            "FAULT_LATENCY_SHARE": repr(self.latency_share),
+            "FAULT_PATHS": ",".join(self.paths),
+            "FAULT_METHODS": ",".join(self.methods),
+            "FAULT_AFTER_SECONDS": repr(self.after_seconds),
             "FAULT_READINESS_FAIL": "1" if self.readiness_fail else "0",
             "FAULT_EXIT_AT_START": "1" if self.exit_at_start else "0",
         }

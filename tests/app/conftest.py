@@ -35,6 +35,10 @@ TEST_ENV = {
     "FAULT_LATENCY_MS": "0",
     "FAULT_READINESS_FAIL": "0",
     "FAULT_EXIT_AT_START": "0",
+    "FAULT_PATHS": "",
+    "FAULT_METHODS": "",
+    "FAULT_LATENCY_SHARE": "1",
+    "FAULT_AFTER_SECONDS": "0",
     "APP_LOG_LEVEL": "WARNING",
 }
 os.environ.update(TEST_ENV)
