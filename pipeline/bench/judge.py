@@ -7,9 +7,11 @@ Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
 same-quiet    ``--same`` deploys of a release identical to stable (a new build of the same code) on a
               quiet host: every one should be promoted; the check that came closest to failing is shown
 same-loaded   the same while two spinning processes keep both cores busy (bounded in time)
-errors-small  3 % of requests answered 500 (over the 1 % limit, under the old ratio check's noise)
-readiness     /readyz answers 503: no traffic may reach it
-slow          +200 ms on every request
+bad releases  every entry of ``pipeline.bench.releases.BAD_RELEASES``: fault knobs (a small error
+              rate, writes only, latency on a minority, readiness failing from the start or later,
+              a release that turns bad after 45 s) and real code changes kept as patches
+              (perf/releases/*.patch: a 500 on one endpoint, 503 on some writes, a slow list);
+              each must be rolled back
 
 Per deploy: outcome, wall time, the pipeline's overhead (wall time minus the configured step and bake
 time, for promoted deploys), seconds from the canary's first traffic to weight 0, failed requests over
@@ -30,17 +32,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipeline.analysis.source import EdgeLogSource
+from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build import build_image
 from pipeline.canary.run import Release, parse_faults
 from pipeline.cli.main import context
 from pipeline.cli.output import say
 from pipeline.k6 import BackgroundLoad
 
-BAD = {
-    "errors-small": ["error_rate=0.03"],
-    "readiness": ["readiness_fail=true"],
-    "slow": ["latency_ms=200"],
-}
 SPIN_SECONDS = 900  # a spinner ends by itself after this long, whatever happens to the bench
 
 
@@ -105,14 +103,20 @@ def main() -> None:
     release = Release(env, ctx.project, target, say)
     summary = ctx.project.state_path("bench", "judge-k6.json")
     url = f"http://127.0.0.1:{env.edge.port}"
-    plan: list[tuple[str, list[str]]] = [("same-quiet", [])] * args.same + [("same-loaded", [])] * args.loaded + list(BAD.items())
+    none: list[str] = []
+    plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
+    plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items()]
     runs: list[Run] = []
 
     for name, faults in plan:
         if args.only and name not in args.only:
             continue
         stable = target.status().tracks["stable"].version
-        candidate = next(c for c in candidates if c != stable)
+        bad = BAD_RELEASES.get(name)
+        if bad is not None and bad.patch is not None:  # a real code change: its own build
+            candidate = build_patched(ctx.ex, ctx.project, ctx.env, say, ctx.project.root / bad.patch)
+        else:
+            candidate = next(c for c in candidates if c != stable)
         say(f"{name}: {stable} -> {candidate} {' '.join(faults)}")
         busy = spinners(2) if name == "same-loaded" else []
         load = BackgroundLoad(ctx.project.root / "perf" / "mixed.js", url, args.rate, 900, summary)

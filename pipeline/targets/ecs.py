@@ -284,6 +284,9 @@ class EcsTarget:
             if track not in ("stable", "canary"):
                 continue
             found = self._read("elbv2", "describe_target_health", TargetGroupArn=self.arn(f"tg-{track}"))
+            if not found.get("TargetHealthDescriptions"):
+                probes += self._task_readiness(track)
+                continue
             for target in found.get("TargetHealthDescriptions", []):
                 health = target.get("TargetHealth", {})
                 state = str(health.get("State", "unknown"))
@@ -291,6 +294,23 @@ class EcsTarget:
                 why = " ".join(str(health.get(k, "")) for k in ("Reason", "Description")).strip()
                 probes.append(TaskReadiness(track, where, 200 if state == "healthy" else 503, f"{state} {why}".strip()))
         return probes
+
+    def _task_readiness(self, track: str) -> list[TaskReadiness]:
+        """A track whose tasks are registered with no target group (yet): ECS's own view of each task,
+        running and not unhealthy by its container health check."""
+        service = self.names.track(track)  # type: ignore[arg-type]
+        arns = self._read("ecs", "list_tasks", cluster=self.names.cluster, serviceName=service).get("taskArns", [])
+        if not arns:  # no task is listed (yet): the service's own count of running tasks is all ECS says
+            running = int(self._service(track).get("runningCount", 0))  # type: ignore[arg-type]
+            return [TaskReadiness(track, f"{service}#{i + 1}", 200, "RUNNING (service count)") for i in range(running)]
+        tasks = self._read("ecs", "describe_tasks", cluster=self.names.cluster, tasks=arns).get("tasks", [])
+        out = []
+        for task in tasks:
+            state, health = str(task.get("lastStatus", "")), str(task.get("healthStatus", "UNKNOWN"))
+            ok = state == "RUNNING" and health != "UNHEALTHY"
+            task_id = str(task.get("taskArn", "?")).rsplit("/", 1)[-1]
+            out.append(TaskReadiness(track, task_id, 200 if ok else 503, f"{state} {health}"))
+        return out
 
     def wait_running(self, track: TrackName, replicas: int, timeout: float) -> None:
         if self.ex.dry_run:

@@ -29,6 +29,7 @@ def project(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     env = {
         "target": {"kind": "ecs", "stack": "pl-moto-cli"},
         "ecs": {"region": REGION, "account_id": ACCOUNT, "listener_port": 8443, "latency_stats": ["Average"]},
+        "canary": {"compare_with": "stable"},  # ECS has no baseline track yet
     }
     (folder / "env.yaml").write_text(yaml.safe_dump(env))
     return root, moto_url
@@ -54,5 +55,5 @@ def test_weights_and_status_through_the_cli(project: tuple[Path, str], monkeypat
     assert shown.exit_code == 0, shown.output
     after = json.loads(shown.stdout)
     assert after["kind"] == "ecs"
-    assert after["weights"] == {"stable": 70, "canary": 30}
+    assert after["weights"] == {"stable": 70, "canary": 30, "baseline": 0}
     assert isinstance(after["lease"], float)

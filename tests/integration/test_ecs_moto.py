@@ -43,6 +43,7 @@ def environment(stack: str, account: str = ACCOUNT) -> Environment:
             },
             "canary": {
                 "steps": [10, 50, 100],
+                "compare_with": "stable",  # ECS has no baseline track yet
                 "step_seconds": 3,
                 "bake_seconds": 2,
                 "max_step_extensions": 1,

@@ -61,7 +61,13 @@ def test_pipeline_release_promotes_on_ecs(moto_url: str, tmp_path: Path, monkeyp
             "target": {"kind": "ecs", "stack": "pl-moto-rel"},
             "tracks": {"stable": {"replicas": 1}, "canary": {"replicas": 1}},
             "ecs": {"region": REGION, "account_id": ACCOUNT, "listener_port": 8443, "ecr_repository": "pl-moto-rel"},
-            "canary": {"steps": [25, 100], "step_seconds": 1, "bake_seconds": 1, "thresholds": {"min_requests": 20}},
+            "canary": {
+                "steps": [25, 100],
+                "compare_with": "stable",
+                "step_seconds": 1,
+                "bake_seconds": 1,
+                "thresholds": {"min_requests": 20},
+            },
         }
         | {"image": {"registry": "registry.example"}}
     )
