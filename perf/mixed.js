@@ -3,25 +3,11 @@
 // one of PATHS. Writes go through the same track split as reads.
 import http from 'k6/http';
 import { check } from 'k6';
-import { base, duration, guarded, hit, pick, rate, summaryTrendStats, thresholds } from './lib/gate.js';
+import { base, constantArrival, guarded, hit, pick } from './lib/gate.js';
 
 const writeShare = Number(__ENV.WRITE_SHARE || 0.2);
 
-export const options = {
-  discardResponseBodies: true,
-  scenarios: {
-    mixed: {
-      executor: 'constant-arrival-rate',
-      rate,
-      timeUnit: '1s',
-      duration,
-      preAllocatedVUs: Number(__ENV.VUS || 50),
-      maxVUs: Number(__ENV.MAX_VUS || 200),
-    },
-  },
-  thresholds,
-  summaryTrendStats,
-};
+export const options = constantArrival('mixed');
 
 export default guarded(() => {
   if (Math.random() < writeShare) {

@@ -21,6 +21,25 @@ export const thresholds = __ENV.THRESHOLDS
 // `count` lets the gate tell a metric that was never emitted from one that passed
 export const summaryTrendStats = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max', 'count'];
 
+// The options of a script that sends RATE iterations/s for DURATION (one named scenario).
+export function constantArrival(name) {
+  return {
+    discardResponseBodies: true,
+    scenarios: {
+      [name]: {
+        executor: 'constant-arrival-rate',
+        rate,
+        timeUnit: '1s',
+        duration,
+        preAllocatedVUs: Number(__ENV.VUS || 50),
+        maxVUs: Number(__ENV.MAX_VUS || 200),
+      },
+    },
+    thresholds,
+    summaryTrendStats,
+  };
+}
+
 // latency and failures by the track that served the request (the edge's X-Edge-Track)
 const trackDuration = new Trend('track_duration', true);
 const trackFailed = new Rate('track_failed');
