@@ -1,12 +1,14 @@
 """The canary judge's benchmark: false rollbacks, bad releases caught, and the pipeline's overhead.
 
-``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--only NAME...] [--json]``
+``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--only NAME...] [--json]``
 
 Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
 
 same-quiet    ``--same`` deploys of a release identical to stable (a new build of the same code) on a
               quiet host: every one should be promoted; the check that came closest to failing is shown
 same-loaded   the same while two spinning processes keep both cores busy (bounded in time)
+vs-stable     ``--vs-stable`` identical releases on the busy host judged against stable instead of a
+              fresh baseline (``compare_with: stable``), side by side with same-loaded: the baseline's gain
 bad releases  every entry of ``pipeline.bench.releases.BAD_RELEASES``: fault knobs (a small error
               rate, writes only, latency on a minority, readiness failing from the start or later,
               a release that turns bad after 45 s) and real code changes kept as patches
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=50)
     parser.add_argument("--same", type=int, default=10, help="identical releases on a quiet host")
     parser.add_argument("--loaded", type=int, default=10, help="identical releases while both cores are kept busy")
+    parser.add_argument("--vs-stable", type=int, default=0, help="identical releases on a busy host judged against stable")
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -101,10 +104,13 @@ def main() -> None:
     base = build_image(ctx.ex, ctx.project, ctx.env, say)
     candidates = [base] + [build_image(ctx.ex, ctx.project, ctx.env, say, suffix=s) for s in ("judge-a", "judge-b")]
     release = Release(env, ctx.project, target, say)
+    policy_vs_stable = env.canary.model_copy(update={"compare_with": "stable"})
+    versus_stable = Release(env.model_copy(update={"canary": policy_vs_stable}), ctx.project, target, say)
     summary = ctx.project.state_path("bench", "judge-k6.json")
     url = f"http://127.0.0.1:{env.edge.port}"
     none: list[str] = []
     plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
+    plan += [("vs-stable", none)] * args.vs_stable
     plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items()]
     runs: list[Run] = []
 
@@ -118,12 +124,13 @@ def main() -> None:
         else:
             candidate = next(c for c in candidates if c != stable)
         say(f"{name}: {stable} -> {candidate} {' '.join(faults)}")
-        busy = spinners(2) if name == "same-loaded" else []
+        busy = spinners(2) if name in ("same-loaded", "vs-stable") else []
         load = BackgroundLoad(ctx.project.root / "perf" / "mixed.js", url, args.rate, 900, summary)
         time.sleep(3)
         start = time.time()
         try:
-            result = release.canary(candidate, parse_faults(faults), f"bench judge {name}", lambda _k, _d: None)
+            judge = versus_stable if name == "vs-stable" else release
+            result = judge.canary(candidate, parse_faults(faults), f"bench judge {name}", lambda _k, _d: None)
         finally:
             end = time.time()
             time.sleep(2)
