@@ -77,12 +77,17 @@ class BodyLimit:
         if declared is not None and declared > limit:
             await self._too_large(send, path, scope, limit_name, value, start)
             return
-        state = {"seen": 0, "answered": False}
+        state = {"seen": 0, "answered": False, "complete": False}
         idle = float(getattr(settings, "BODY_IDLE_SECONDS", 30.0))
 
         async def counted_receive() -> Message:
             if state["answered"]:
                 return {"type": "http.disconnect"}
+            if state["complete"]:
+                # the body is in: what follows is Django waiting for a disconnect while the view runs;
+                # pass it straight through (a wait_for here can swallow the task's cancellation and
+                # turn a finished request into RequestAborted, mid-transaction)
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), timeout=idle)
             except TimeoutError:
@@ -96,6 +101,8 @@ class BodyLimit:
                 state["answered"] = True
                 await self._too_large(send, path, scope, limit_name, value, start)
                 return {"type": "http.disconnect"}  # Django stops reading and answers nothing
+            if not message.get("more_body", False):
+                state["complete"] = True
             if not message.get("more_body", False) and declared is None:
                 # a chunked body is complete: Django's parsers need its length (read when the request is built)
                 scope["headers"] = [*scope.get("headers", []), (b"content-length", str(state["seen"]).encode())]
