@@ -10,6 +10,9 @@ ARGS ?=
 EXPERIMENT ?=
 # BASE_IMAGE=debian:bookworm-slim builds from a public base where registries are reachable
 export BASE_IMAGE
+# Recipes read these from their environment ("$$ENV"), never as text make pastes into the shell
+# line; the guard below checks them on top of that.
+export ENV VERSION EXPERIMENT SCRIPT CANARY
 
 # --- input guard: no value given to make ever reaches a shell as code ----------------------
 # The variables below are pasted into recipe lines (and workflow_dispatch inputs arrive in
@@ -43,45 +46,45 @@ $(call _guard,BASE_IMAGE,$(value BASE_IMAGE),$(_image_chars),$(_names),BASE_IMAG
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  ENV=$(ENV) by default; e.g. make deploy ENV=local VERSION=<tag>"
+	@echo "  ENV=$$ENV by default; e.g. make deploy ENV=local VERSION=<tag>"
 
 .venv/.ready: scripts/bootstrap requirements/*.lock
 	@scripts/bootstrap
 	@touch $@
 
 setup: .venv/.ready ## Install everything: venvs, Docker engine, swarm, registry, base image
-	@$(PIPELINE) setup "$(ENV)" $(ARGS)
+	@$(PIPELINE) setup "$$ENV" $(ARGS)
 
 up: .venv/.ready ## Bring ENV up (engine, registry, images, db, cache, edge)
-	@$(PIPELINE) up "$(ENV)" $(ARGS)
+	@$(PIPELINE) up "$$ENV" $(ARGS)
 
 down: .venv/.ready ## Remove ENV's services and edge (data kept; ARGS=--volumes to delete it)
-	@$(PIPELINE) down "$(ENV)" $(ARGS)
+	@$(PIPELINE) down "$$ENV" $(ARGS)
 
 build: .venv/.ready ## Build the app image of this commit and push it to the registry
-	@$(PIPELINE) build --env "$(ENV)" $(ARGS)
+	@$(PIPELINE) build --env "$$ENV" $(ARGS)
 
 deploy: .venv/.ready ## Deploy VERSION (default: this commit, built first) to ENV
-	@v="$(VERSION)"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env "$(ENV)") || exit $$?; fi; \
-	$(PIPELINE) deploy "$(ENV)" --version "$$v" $(ARGS)
+	@v="$$VERSION"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env "$$ENV") || exit $$?; fi; \
+	$(PIPELINE) deploy "$$ENV" --version "$$v" $(ARGS)
 
 status: .venv/.ready ## What runs in ENV: version, replicas, health per track, weights
-	@$(PIPELINE) status "$(ENV)" $(ARGS)
+	@$(PIPELINE) status "$$ENV" $(ARGS)
 
 logs: .venv/.ready ## Logs of ENV (ARGS="--service edge --follow")
-	@$(PIPELINE) logs "$(ENV)" $(ARGS)
+	@$(PIPELINE) logs "$$ENV" $(ARGS)
 
 weights: .venv/.ready ## Set the canary weight: make weights CANARY=10
-	@$(PIPELINE) weights "$(ENV)" --canary "$(CANARY)" $(ARGS)
+	@$(PIPELINE) weights "$$ENV" --canary "$$CANARY" $(ARGS)
 
 versions: .venv/.ready ## Releases in the registry
-	@$(PIPELINE) versions "$(ENV)" $(ARGS)
+	@$(PIPELINE) versions "$$ENV" $(ARGS)
 
 demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test, show status
-	@$(PIPELINE) up "$(ENV)"
-	@v=$$($(PIPELINE) build --env "$(ENV)") && $(PIPELINE) deploy "$(ENV)" --version "$$v"
-	@$(PIPELINE) status "$(ENV)"
-	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$(ENV)")/"
+	@$(PIPELINE) up "$$ENV"
+	@v=$$($(PIPELINE) build --env "$$ENV") && $(PIPELINE) deploy "$$ENV" --version "$$v"
+	@$(PIPELINE) status "$$ENV"
+	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$$ENV")/"
 
 lint: .venv/.ready ## ruff (lint and format), mypy, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production
 	$(PY) -m ruff check pipeline tests app chaos
@@ -110,19 +113,19 @@ test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`;
 test: lint test-unit test-integration test-e2e ## Everything CI runs
 
 bench-canary: .venv/.ready ## Canary benchmark: good, 30 % errors, +200 ms, dies at start, and Swarm's own rollback
-	$(PY) -m pipeline.bench.canary "$(ENV)" $(ARGS)
+	$(PY) -m pipeline.bench.canary "$$ENV" $(ARGS)
 
 bench-perf: .venv/.ready ## Throughput and p95 through the edge at several rates; the edge's overhead vs one task
-	$(PY) -m pipeline.bench.perf "$(ENV)" $(ARGS)
+	$(PY) -m pipeline.bench.perf "$$ENV" $(ARGS)
 
 bench-judge: .venv/.ready ## The canary judge: false rollbacks (identical releases, quiet and loaded), bad releases caught, overhead
-	$(PY) -m pipeline.bench.judge "$(ENV)" $(ARGS)
+	$(PY) -m pipeline.bench.judge "$$ENV" $(ARGS)
 
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
-	$(PY) -m pipeline.bench.deploy "$(ENV)" $(ARGS)
+	$(PY) -m pipeline.bench.deploy "$$ENV" $(ARGS)
 
 perf: .venv/.ready ## Perf gate: k6 SCRIPT (smoke|load|stress|compare) against ENV's edge, thresholds from env.yaml
-	@$(PIPELINE) gate perf "$(ENV)" --script "$(or $(SCRIPT),load)" $(ARGS)
+	@$(PIPELINE) gate perf "$$ENV" --script "$${SCRIPT:-load}" $(ARGS)
 
 clean: ## Remove the venvs and build caches (not the Docker state)
 	rm -rf .venv .venv-app .pipeline/build
@@ -140,31 +143,31 @@ automerge: ## (CI) auto-merge a dependabot patch update once required checks pas
 	@python3 -m pipeline.gha.automerge
 
 validate: .venv/.ready ## Check ENV's env.yaml; touch nothing (exit 3: unknown environment)
-	@$(PIPELINE) env validate "$(ENV)"
+	@$(PIPELINE) env validate "$$ENV"
 
 release-version: .venv/.ready ## Build and push this commit for ENV (or take VERSION); prints version=<tag>
-	@v="$(VERSION)"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env "$(ENV)") || exit $$?; fi; echo "version=$$v"
+	@v="$$VERSION"; if [ -z "$$v" ]; then v=$$($(PIPELINE) build --env "$$ENV") || exit $$?; fi; echo "version=$$v"
 
 provision: .venv/.ready ## Pulumi up of environments/ENV/Pulumi.yaml (ARGS="--preview" or "--dry-run")
-	@$(PIPELINE) provision "$(ENV)" $(ARGS)
+	@$(PIPELINE) provision "$$ENV" $(ARGS)
 
 rollback: .venv/.ready ## Back to ENV's previous release in one step
-	@$(PIPELINE) rollback "$(ENV)" $(ARGS)
+	@$(PIPELINE) rollback "$$ENV" $(ARGS)
 
 # --- feature flags (issue 6) ---------------------------------------------------------
 .PHONY: flags bench-flags
 
 flags: .venv/.ready ## Feature flags: make flags ENV=local ARGS="set notes-excerpt on" (default: list)
-	@$(PIPELINE) flags $(or $(firstword $(ARGS)),list) "$(ENV)" $(wordlist 2,99,$(ARGS))
+	@$(PIPELINE) flags $(or $(firstword $(ARGS)),list) "$$ENV" $(wordlist 2,99,$(ARGS))
 
 bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 toggles) and evaluation cost
-	$(PY) -m pipeline.bench.flags "$(ENV)" $(ARGS)
+	$(PY) -m pipeline.bench.flags "$$ENV" $(ARGS)
 
 # --- chaos: Chaos Toolkit experiments (chaos/experiments) under k6 load, with a resilience score ---
 .PHONY: chaos chaos-list test-e2e-chaos
 
 chaos: .venv/.ready ## Chaos experiments on ENV under k6 load (EXPERIMENT=name; default: all), with a resilience score
-	@$(PIPELINE) chaos run "$(ENV)" $(if $(EXPERIMENT),"$(EXPERIMENT)") $(ARGS)
+	@$(PIPELINE) chaos run "$$ENV" $${EXPERIMENT:+"$$EXPERIMENT"} $(ARGS)
 
 chaos-list: .venv/.ready ## The chaos experiments, validated
 	@$(PIPELINE) chaos list $(ARGS)
@@ -178,5 +181,5 @@ test-e2e-vm: .venv/.ready ## End-to-end tests of the vm target on vm-local (~11 
 	$(PY) -m pytest tests/e2e/test_vm_target.py -q -m e2e
 
 vm-ssh: ## Log in to ENV's VM with the environment's key (vm-local: make vm-ssh ENV=vm-local)
-	@p=$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).vm.ssh.port)' "$(ENV)"); \
-	ssh -i ".pipeline/vm/$(ENV)/id_ed25519" -p "$$p" -o "UserKnownHostsFile=.pipeline/vm/$(ENV)/known_hosts" admin@127.0.0.1
+	@p=$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).vm.ssh.port)' "$$ENV"); \
+	ssh -i ".pipeline/vm/$$ENV/id_ed25519" -p "$$p" -o "UserKnownHostsFile=.pipeline/vm/$$ENV/known_hosts" admin@127.0.0.1

@@ -139,3 +139,12 @@ def test_the_real_tree_validates_a_good_environment_and_refuses_a_hostile_one(tm
     assert good.returncode == 0 and "environments/ci/env.yaml: valid" in good.stdout
     bad = subprocess.run([*run, f"ENV=ci; touch {marker}"], capture_output=True, text=True, env=environ, timeout=60)
     assert bad.returncode == 2 and "error: ENV " in bad.stderr and not marker.exists()
+
+
+def test_no_recipe_pastes_a_user_variable_into_its_shell_line() -> None:
+    """Recipes read ENV, VERSION, EXPERIMENT, SCRIPT and CANARY from their environment ("$$ENV"):
+    make never writes their text into a line the shell parses (the guard is a second line of defence)."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipes = [line for line in makefile.splitlines() if line.startswith("\t")]
+    pasted = [line for line in recipes for name in ("ENV", "VERSION", "EXPERIMENT", "SCRIPT", "CANARY") if f"$({name})" in line]
+    assert recipes and pasted == []
