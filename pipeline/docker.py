@@ -154,13 +154,7 @@ class ServiceSpec:
         argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
         argv += ["--endpoint-mode", self.endpoint_mode, "--replicas", str(self.replicas)]
         argv += self._update_flags()
-        for key, value in sorted(self.labels.items()):
-            argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
-        for key, value in sorted(self.env.items()):
-            argv += ["--env", f"{key}={value}"]
-        for mount in self.mounts:
-            argv += ["--mount", mount]
-        argv += self._secret_flags()
+        argv += self._task_flags()
         for publish in self.publish:
             argv += ["--publish", publish]
         for constraint in self.constraints:
@@ -172,18 +166,23 @@ class ServiceSpec:
         argv += list(self.command)
         return _d(*argv, description=f"create service {self.name}")
 
-    def create_job(self, attempts: int = 3) -> Command:
-        """A replicated job running ``command`` once (retried up to ``attempts`` times on failure)."""
-        argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
-        argv += ["--mode", "replicated-job", "--restart-condition", "on-failure"]
-        argv += ["--restart-max-attempts", str(attempts), "--restart-delay", "3s"]
+    def _task_flags(self) -> list[str]:
+        """Labels, environment, mounts and secrets: what a service and a job create alike."""
+        argv: list[str] = []
         for key, value in sorted(self.labels.items()):
             argv += ["--label", f"{key}={value}", "--container-label", f"{key}={value}"]
         for key, value in sorted(self.env.items()):
             argv += ["--env", f"{key}={value}"]
         for mount in self.mounts:
             argv += ["--mount", mount]
-        argv += self._secret_flags()
+        return argv + self._secret_flags()
+
+    def create_job(self, attempts: int = 3) -> Command:
+        """A replicated job running ``command`` once (retried up to ``attempts`` times on failure)."""
+        argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
+        argv += ["--mode", "replicated-job", "--restart-condition", "on-failure"]
+        argv += ["--restart-max-attempts", str(attempts), "--restart-delay", "3s"]
+        argv += self._task_flags()
         argv.append(self.image)
         argv += list(self.command)
         return _d(*argv, description=f"start job {self.name}")
