@@ -4,6 +4,12 @@ Two files live in the edge's config volume (``/etc/nginx/pipeline``):
 ``nginx.conf`` (rendered once per ``up``) and ``split.conf`` (rewritten on every
 weight change and applied with a graceful reload). ``split.conf`` starts with a
 ``# pipeline-weights: {...}`` line, so the weights are read back from the edge itself.
+
+On the local target ``split.conf`` also holds the **slots**: the app runs in two services
+(``app-blue`` and ``app-green``) and a ``# pipeline-slots: {...}`` line with its
+``map $pl_route $pl_backend`` block says which one is the stable track and which the
+canary. A promotion swaps them, with the weights, in one graceful reload: the canary's
+tasks, already running and judged, become stable; nothing restarts.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ CONF_DIR = "/etc/nginx/pipeline"
 LOG_PATH = "/var/log/nginx/pipeline/access.json"
 EDGE_PORT = 8080
 WEIGHTS_MARK = "# pipeline-weights: "
+SLOTS_MARK = "# pipeline-slots: "
 # A request may pick its track with PIN_TRACK_HEADER only when it also carries the
 # environment's secret PIN_TOKEN_HEADER (the perf gate's canary-vs-stable run); the public cannot.
 PIN_TRACK_HEADER = "X-Pipeline-Track"
@@ -60,8 +67,51 @@ class Weights:
         return {"stable": self.stable, "canary": self.canary, "baseline": self.baseline}
 
 
-def upstream_host(env: Environment, track: str) -> str:
-    return f"{env.stack}-app-{track}"
+@dataclass(frozen=True)
+class Slots:
+    """Which service (``<stack>-app-<slot>``) serves the stable track and which the canary.
+
+    The baseline always has its own service. Environments made before slots keep their
+    services' names: their slots are ``stable`` and ``canary`` (``LEGACY_SLOTS``), swapped
+    like any other pair."""
+
+    stable: str = "blue"
+    canary: str = "green"
+
+    def __post_init__(self) -> None:
+        if self.stable == self.canary or not all(s in SLOT_NAMES for s in (self.stable, self.canary)):
+            raise UserError(f"slots {self.stable}/{self.canary} are not two of {', '.join(SLOT_NAMES)}", hint="pipeline up")
+
+    def of(self, track: str) -> str:
+        """The slot (service suffix) of a track."""
+        if track == "stable":
+            return self.stable
+        if track == "canary":
+            return self.canary
+        return track
+
+    def track_of(self, slot: str) -> str | None:
+        """The track a slot serves now (None: not an app slot of this pair)."""
+        if slot == self.stable:
+            return "stable"
+        if slot == self.canary:
+            return "canary"
+        return "baseline" if slot == "baseline" else None
+
+    def swapped(self) -> Slots:
+        return Slots(self.canary, self.stable)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"stable": self.stable, "canary": self.canary}
+
+
+SLOT_NAMES = ("blue", "green", "stable", "canary")
+FRESH_SLOTS = Slots("blue", "green")
+LEGACY_SLOTS = Slots("stable", "canary")
+
+
+def upstream_host(env: Environment, track: str, slots: Slots = LEGACY_SLOTS) -> str:
+    return f"{env.stack}-app-{slots.of(track)}"
 
 
 def split_key(env: Environment) -> str:
@@ -78,13 +128,22 @@ def pin_token(secret_key: str) -> str:
     return hmac.new(secret_key.encode(), b"pipeline track pin", hashlib.sha256).hexdigest()[:40]
 
 
-def render_split(env: Environment, weights: Weights) -> str:
-    """The ``split_clients`` block; sticky keys fall back to the request id when absent."""
+def render_split(env: Environment, weights: Weights, slots: Slots | None = None) -> str:
+    """The ``split_clients`` block; sticky keys fall back to the request id when absent. With ``slots``
+    (the local target) also the map from a track to the service that serves it (``$pl_backend``)."""
     key = split_key(env)
-    lines = [
-        WEIGHTS_MARK + json.dumps(weights.as_dict(), sort_keys=True),
-        "# written by the pipeline; applied with a graceful reload",
-    ]
+    lines = [WEIGHTS_MARK + json.dumps(weights.as_dict(), sort_keys=True)]
+    if slots is not None:
+        lines.append(SLOTS_MARK + json.dumps(slots.as_dict(), sort_keys=True))
+    lines.append("# written by the pipeline; applied with a graceful reload")
+    if slots is not None:  # the edge-watchdog keeps this block as it is when it resets the weights
+        lines += [
+            "map $pl_route $pl_backend {",
+            f"    canary {upstream_host(env, 'canary', slots)};",
+            f"    baseline {upstream_host(env, 'baseline', slots)};",
+            f"    default {upstream_host(env, 'stable', slots)};",
+            "}",
+        ]
     if key != "$request_id":
         lines += [f"map {key} $pl_split_key {{", '    "" $request_id;', f"    default {key};", "}"]
         key = "$pl_split_key"
@@ -102,6 +161,15 @@ def parse_weights(text: str) -> Weights | None:
         if line.startswith(WEIGHTS_MARK):
             data = json.loads(line.removeprefix(WEIGHTS_MARK))
             return Weights(canary=int(data["canary"]), baseline=int(data.get("baseline", 0)))
+    return None
+
+
+def parse_slots(text: str) -> Slots | None:
+    """The slots a ``split.conf`` names; None for a file written before slots (or by another kind)."""
+    for line in text.splitlines():
+        if line.startswith(SLOTS_MARK):
+            data = json.loads(line.removeprefix(SLOTS_MARK))
+            return Slots(stable=str(data["stable"]), canary=str(data["canary"]))
     return None
 
 
@@ -150,9 +218,6 @@ def render_nginx_conf(env: Environment, token: str | None = None) -> str:
     """The edge's whole nginx.conf (the split is included from split.conf)."""
     ttl = env.edge.dns_ttl_seconds
     port = env.app.port
-    stable = upstream_host(env, "stable")
-    canary = upstream_host(env, "canary")
-    baseline = upstream_host(env, "baseline")
     return f"""# written by the pipeline for environment {env.name}; do not edit by hand
 worker_processes auto;
 pid /run/nginx.pid;
@@ -171,14 +236,9 @@ http {{
     resolver 127.0.0.11 valid={ttl}s ipv6=off;
     resolver_timeout 2s;
 
+    # the weights, and which service serves each track ($pl_backend): one file, one reload
     include {CONF_DIR}/split.conf;
     {render_pin(token)}
-
-    map $pl_route $pl_upstream {{
-        canary {canary};
-        baseline {baseline};
-        default {stable};
-    }}
 
     server {{
         listen {EDGE_PORT} default_server;
@@ -188,7 +248,7 @@ http {{
             return 200 "ok\\n";
         }}
         location / {{
-            proxy_pass http://$pl_upstream:{port};
+            proxy_pass http://$pl_backend:{port};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;

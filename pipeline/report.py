@@ -486,6 +486,12 @@ def summarize(ev: EventRow) -> str:
                 f"live traffic: {fmt_num(d.get('matching'))} of {fmt_num(d.get('requests'))} requests since the switch "
                 f"served by {expected}" + ("" if share is None else f" ({share * 100:.1f} %)")
             )
+        case "promoted":
+            return f"promoted {d.get('version', '—')}: its tasks took over stable in {fmt_num(d.get('seconds'))} s" + (
+                f"; {d.get('previous')} kept warm at weight 0" if d.get("previous") else ""
+            )
+        case "reverted":
+            return f"reverted to the warm {d.get('version', '—')} in {fmt_num(d.get('seconds'))} s"
         case "verdict":
             raw = d.get("checks")
             checks: list[Any] = raw if isinstance(raw, list) else []

@@ -112,7 +112,7 @@ class FakeCanaryTarget:
         self.weights.append(canary)
         self.baselines.append(baseline)
 
-    def remove_track(self, track: object) -> None:
+    def remove_track(self, track: object, wait: bool = True) -> None:
         self.calls.append(("remove_track", (track,)))
         setattr(self, str(track), None)
 

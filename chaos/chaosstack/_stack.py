@@ -20,11 +20,12 @@ from chaoslib.exceptions import ActivityFailed
 from pipeline import docker
 from pipeline.chaos import commands as fault
 from pipeline.commands import Command, Result
+from pipeline.edge import Slots
 from pipeline.environment import Environment, load_environment
 from pipeline.errors import PipelineError
 from pipeline.executor import Executor, SubprocessExecutor
 from pipeline.project import Project
-from pipeline.targets.local_edge import LocalEdge
+from pipeline.targets.local_edge import LocalEdge, slots_in
 
 if TYPE_CHECKING:
     from pipeline.targets.vm import VmTarget
@@ -75,6 +76,7 @@ class Stack:
         self.project = project
         self.name = env.stack
         self.edge_name = f"{self.name}-edge"
+        self._slots: Slots | None = None
 
     @classmethod
     def from_configuration(cls, configuration: dict[str, Any] | None) -> Stack:
@@ -115,7 +117,21 @@ class Stack:
 
     # --- names and containers ------------------------------------------------------
     def service(self, part: str) -> str:
-        return part if part.startswith(self.name + "-") else f"{self.name}-{part}"
+        """A service's full name; ``app-stable`` and ``app-canary`` name a track: the slot serving it now."""
+        if part.startswith(self.name + "-"):
+            return part
+        if part in ("app-stable", "app-canary") and self.env.target.kind == "local":
+            return f"{self.name}-app-{self.slots().of(part.removeprefix('app-'))}"
+        return f"{self.name}-{part}"
+
+    def slots(self) -> Slots:
+        """Which app service is stable and which the canary, as the edge routes now (read once)."""
+        if self._slots is None:
+            text = LocalEdge(self.env, self.ex, self.edge_name).split_text()
+            if text is None:
+                raise ActivityFailed(f"cannot read the edge of {self.env.name}: is it up?")
+            self._slots = slots_in(text)
+        return self._slots
 
     @property
     def url(self) -> str:

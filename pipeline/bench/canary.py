@@ -156,7 +156,7 @@ def swarm_native(ctx: Any, target: Any, candidates: list[str], url: str, args: A
     stable = target.status().tracks["stable"].version
     candidate = _other(candidates, stable)
     image = target.require_version(candidate)
-    name = target.service("app-stable")
+    name = target.track_service("stable")
     say(f"scenario swarm: docker service update --update-failure-action rollback {name} -> {candidate} with 30 % errors")
     load = Load(url, args.rate, summary, ctx.project.root)
     time.sleep(3)

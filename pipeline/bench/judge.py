@@ -1,6 +1,7 @@
 """The canary judge's benchmark: false rollbacks, bad releases caught, and the pipeline's overhead.
 
-``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--only NAME...] [--json]``
+``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--rollout 0]
+[--rollback-bake 0] [--bake SECONDS] [--only NAME...] [--json]``
 
 Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
 
@@ -14,11 +15,19 @@ bad releases  every entry of ``pipeline.bench.releases.BAD_RELEASES``: fault kno
               a release that turns bad after 45 s) and real code changes kept as patches
               (perf/releases/*.patch: a 500 on one endpoint, 503 on some writes, a slow list);
               each must be rolled back
+rollout       ``--rollout`` identical releases promoted the way it was done before slots (a rolling
+              update of stable, then the previous release started again on the canary track),
+              side by side with same-quiet: the overhead the swap saves
+rollback-bake ``--rollback-bake`` identical releases, each rolled back with ``pipeline rollback``
+              (``Release.rollback``, as the CLI does) 5 s into the bake: the seconds from the
+              command to the last request the new version answered (full traffic on the previous)
 
 Per deploy: outcome, wall time, the pipeline's overhead (wall time minus the configured step and bake
 time, for promoted deploys), seconds from the canary's first traffic to weight 0, failed requests over
-the run (from the edge's log) and the verdict that came closest to failing. The bake is shortened to
-10 s (the overhead does not depend on it). Traffic goes to 127.0.0.1 only.
+the run (from the edge's log), for a bad release the seconds from its first failed request to the
+last request it answered (the fault's onset to weight 0, from the edge's log), and the verdict that
+came closest to failing. The bake is the environment's own (``--bake`` shortens it for a quick
+look). Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -29,10 +38,12 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline.analysis.records import Record
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build import build_image
@@ -55,6 +66,9 @@ class Run:
     failed: int
     closest: str
     reason: str
+    onset_to_zero: float | None = None  # a bad release: its first failed request to the last it answered
+    to_previous: float | None = None  # rollback-bake: the command to the last request of the new version
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed_share(self) -> float:
@@ -83,6 +97,21 @@ def spinners(count: int) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
 
 
+def onset_to_zero(records: tuple[Record, ...], version: str, start: float, end: float) -> float | None:
+    """From the first request ``version`` failed to the last one it answered (edge log), or None."""
+    mine = sorted((r for r in records if r.version == version and start <= r.ts <= end), key=lambda r: r.ts)
+    failed = [r for r in mine if r.failed]
+    if not failed:
+        return None
+    return round(mine[-1].ts - failed[0].started, 2)
+
+
+def to_previous(records: tuple[Record, ...], version: str, asked: float) -> float:
+    """Seconds from the rollback command to the last request that ``version`` answered (0: none after it)."""
+    after = [r.ts for r in records if r.version == version and r.started >= asked]
+    return round(max(after) - asked, 2) if after else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("env", nargs="?", default="local")
@@ -90,12 +119,17 @@ def main() -> None:
     parser.add_argument("--same", type=int, default=10, help="identical releases on a quiet host")
     parser.add_argument("--loaded", type=int, default=10, help="identical releases while both cores are kept busy")
     parser.add_argument("--vs-stable", type=int, default=0, help="identical releases on a busy host judged against stable")
+    parser.add_argument("--rollout", type=int, default=0, help="identical releases promoted by a rolling update (before slots)")
+    parser.add_argument("--rollback-bake", type=int, default=0, help="identical releases rolled back 5 s into the bake")
+    parser.add_argument("--bake", type=float, default=None, help="bake seconds (default: the environment's)")
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     ctx = context(args.env)
-    env = ctx.env.model_copy(update={"canary": ctx.env.canary.model_copy(update={"bake_seconds": 10.0})})
+    env = ctx.env
+    if args.bake is not None:
+        env = env.model_copy(update={"canary": env.canary.model_copy(update={"bake_seconds": args.bake})})
     policy = env.canary
     configured = len(policy.steps) * policy.step_seconds + policy.bake_seconds
     target = ctx.target
@@ -111,6 +145,7 @@ def main() -> None:
     none: list[str] = []
     plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
     plan += [("vs-stable", none)] * args.vs_stable
+    plan += [("rollout", none)] * args.rollout + [("rollback-bake", none)] * args.rollback_bake
     plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items()]
     runs: list[Run] = []
 
@@ -128,16 +163,24 @@ def main() -> None:
         load = BackgroundLoad(ctx.project.root / "perf" / "mixed.js", url, args.rate, 900, summary)
         time.sleep(3)
         start = time.time()
+        asked: list[float] = []
+        record = rollback_in_bake(args.env, asked) if name == "rollback-bake" else (lambda _k, _d: None)
+        promote = target.promote
+        if name == "rollout":  # the promotion as it was before slots, for the side-by-side overhead
+            target.promote = getattr(target, "_promote_by_update")  # type: ignore[method-assign]  # noqa: B009
         try:
             judge = versus_stable if name == "vs-stable" else release
-            result = judge.canary(candidate, parse_faults(faults), f"bench judge {name}", lambda _k, _d: None)
+            result = judge.canary(candidate, parse_faults(faults), f"bench judge {name}", record)
         finally:
+            target.promote = promote  # type: ignore[method-assign]
             end = time.time()
             time.sleep(2)
             load.stop()
             for spinner in busy:
                 spinner.kill()
-        windows = EdgeLogSource(target.log_reader(), offset=max(0, target.log_size() - 30_000_000)).window(start, end + 2)
+        source = EdgeLogSource(target.log_reader(), offset=max(0, target.log_size() - 30_000_000))
+        windows = source.window(start, end + 2)
+        records = source.records
         wall = end - start
         runs.append(
             Run(
@@ -150,21 +193,46 @@ def main() -> None:
                 sum(w.errors for w in windows.values()),
                 closest_call(result.timeline),
                 result.reason[:200],
+                onset_to_zero(records, candidate, start, end + 2) if bad is not None else None,
+                to_previous(records, candidate, asked[0]) if asked else None,
+                {k: d for _, k, d in result.timeline if k in ("promoted", "reverted")},
             )
         )
         say(f"{name}: {runs[-1].outcome} in {runs[-1].wall_seconds} s ({runs[-1].failed}/{runs[-1].requests} failed)")
     report(runs, args.json, os.environ.get("COLUMNS"))
 
 
+def rollback_in_bake(env: str, asked: list[float]) -> Any:
+    """A journal hook that, 5 s after the promotion, runs ``pipeline rollback`` (in a thread, with its
+    own target, as another terminal would) and notes when it asked."""
+
+    def rollback() -> None:
+        time.sleep(5)
+        other = context(env)
+        asked.append(time.time())
+        Release(other.env, other.project, other.target, say).rollback()
+
+    def record(kind: str, _data: dict[str, Any]) -> None:
+        if kind == "promoted":
+            threading.Thread(target=rollback, daemon=True).start()
+
+    return record
+
+
 def report(runs: list[Run], as_json: bool, _columns: str | None) -> None:
     if as_json:
         print(json.dumps([{**asdict(r), "failed_share": r.failed_share} for r in runs], indent=2))
         return
-    print(f"{'scenario':<13} {'outcome':<12} {'wall s':>7} {'overhead':>8} {'to w=0':>7} {'requests':>8} {'failed':>7}")
+    print(
+        f"{'scenario':<13} {'outcome':<12} {'wall s':>7} {'overhead':>8} {'to w=0':>7} {'onset':>6} {'back':>5} "
+        f"{'requests':>8} {'failed':>7}"
+    )
     for r in runs:
-        overhead = "-" if r.overhead_seconds is None else f"{r.overhead_seconds:g}"
-        zero = "-" if r.seconds_to_zero is None else f"{r.seconds_to_zero:g}"
-        print(f"{r.scenario:<13} {r.outcome:<12} {r.wall_seconds:>7} {overhead:>8} {zero:>7} {r.requests:>8} {r.failed:>7}")
+        cells = ["-" if v is None else f"{v:g}" for v in (r.overhead_seconds, r.seconds_to_zero, r.onset_to_zero, r.to_previous)]
+        print(
+            f"{r.scenario:<13} {r.outcome:<12} {r.wall_seconds:>7} {cells[0]:>8} {cells[1]:>7} {cells[2]:>6} {cells[3]:>5} "
+            f"{r.requests:>8} {r.failed:>7}"
+        )
         print(f"              closest: {r.closest}; {r.reason}")
 
 

@@ -55,7 +55,7 @@ def rate_run(ctx: Any, url: str, rate: int, seconds: int) -> dict[str, Any]:
 
 
 def one_task_address(ctx: Any) -> str:
-    service = f"{ctx.env.stack}-app-stable"
+    service = ctx.target.track_service("stable")  # whichever slot serves stable now
     found = ctx.ex.run(
         Command(
             ("docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"),

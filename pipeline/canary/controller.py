@@ -10,8 +10,10 @@
          |  insufficient data -> extend (bounded) -> still insufficient -> rollback
          |  pass -> [perf gate at this step, if the policy asks: fail/error -> rollback]
          |  -> step i+1 ... last step passed (or operator promote) -> promote
-    promote: stable <- new version, weight 0, previous release kept warm on the canary track
-    bake: watch the new stable for bake_seconds --FAIL--> revert to the warm previous release
+    promote: the canary's own tasks become stable (scaled to stable's size, then one swap at the edge);
+             the previous release stays warm, at weight 0, on the other slot
+    bake: watch the new stable for bake_seconds --FAIL (or the operator's rollback)--> swap back to
+          the warm previous release -> the warm previous release is removed
          -> the edge log confirms who served since the switch (a mismatch: FAILED) -> PROMOTED
 
 Every transition is reported to ``record(kind, data)`` (the journal and the live view).
@@ -55,7 +57,7 @@ class CanaryTarget(Protocol):
 
     def set_weights(self, weights: Weights, lease_until: float | None = None) -> None: ...
 
-    def remove_track(self, track: Any) -> None: ...
+    def remove_track(self, track: Any, wait: bool = True) -> None: ...
 
     def renew_lease(self, until: float | None) -> None: ...
 
@@ -112,6 +114,8 @@ Record = Callable[[str, dict[str, Any]], None]
 
 READINESS_EVERY = 2.0  # seconds between readiness probes of the judged tracks during the walk and the bake
 NOT_READY_STREAK = 2  # consecutive probes a task must fail before it fails the step (one can be a blip)
+OPERATOR = "rolled back by the operator"
+PROMOTE_SECONDS = 180.0  # how long a promotion may take (scaling the canary to stable's size) with the split held
 
 
 class Controller:
@@ -350,28 +354,38 @@ class Controller:
         return self._stop(Outcome.ABORTED, reason)
 
     def _promote(self, version: str, previous: str | None, reason: str) -> Result:
+        """The canary's tasks become stable (the target swaps them in: no second rollout of the same
+        version), the previous release stays warm at weight 0 through the bake, then goes."""
         assert self.result is not None
         self._emit("phase", {"phase": "promoting", "version": version})
-        if self.baseline:  # the baseline's share goes back to stable before the baseline goes
-            self.target.set_weights(Weights(self.weight, 0), lease_until=self.clock.now() + self.lease_seconds)
-            self.target.remove_track("baseline")
+        if self.weight:  # the target may first scale the canary to stable's size: the split stays held meanwhile
+            self.target.renew_lease(self.clock.now() + self.lease_seconds + PROMOTE_SECONDS)
+        began = self.clock.now()
         self.target.promote(version, previous)
         self.weight = 0
         promoted = self.clock.now()
+        self._emit("promoted", {"version": version, "previous": previous, "seconds": round(promoted - began, 1)})
         if previous is not None and self.policy.bake_seconds > 0:
             regression = self._bake()
             if regression is not None:
                 self._emit("phase", {"phase": "reverting to the previous release", "version": previous})
+                asked = self.clock.now()
                 self.target.revert_to_previous(previous)
                 reverted = self.clock.now()
+                self._emit("reverted", {"version": previous, "seconds": round(reverted - asked, 1)})
                 self.result.outcome = Outcome.ROLLED_BACK
-                self.result.reason = f"regression after promotion, reverted to {previous}: {regression}"
+                if regression.startswith(OPERATOR):
+                    self.result.reason = f"{regression}: reverted to {previous}"
+                else:
+                    self.result.reason = f"regression after promotion, reverted to {previous}: {regression}"
                 mismatch = self._verify(reverted, "stable", previous)
                 if mismatch:
                     self.result.reason += f"; and {mismatch}"
                 self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
                 return self.result
-            self.target.remove_track("canary")
+            self.target.remove_track("canary", wait=False)  # it drains at weight 0; nothing waits for it
+        elif self.baseline:
+            self.target.remove_track("baseline", wait=False)
         mismatch = self._verify(promoted, "stable", version)
         self.result.outcome = Outcome.FAILED if mismatch else Outcome.PROMOTED
         self.result.reason = f"promoted, but {mismatch}" if mismatch else reason
@@ -432,11 +446,20 @@ class Controller:
         self._probed_at = -math.inf
         readiness: CheckResult | None = None
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
+        if self.baseline:  # at weight 0 since the promotion; it goes while the new stable is watched
+            self.target.remove_track("baseline", wait=False)
         while True:
             self.clock.sleep(self.tick)
             now = self.clock.now()
             if now < start:
                 start = now
+            command = self.target.take_command()
+            if command in ("rollback", "abort"):
+                self._emit("decision", {"action": "rollback", "reason": f"the operator asked to {command} during the bake"})
+                return f"{OPERATOR} during the bake ({command})"
+            if command == "promote":
+                self._emit("decision", {"action": "promote", "reason": "the operator ended the bake"})
+                break
             windows = self.source.window(start, now)
             baseline = TrackWindow("none", 0, 0, ())
             results = analyse(windows["stable"], baseline, self.policy.thresholds, "previous")

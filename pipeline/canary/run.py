@@ -246,7 +246,8 @@ class Release:
         return f"{command}: {canary} {'is now stable' if command == 'promote' else 'removed, weight 0'}"
 
     def rollback(self) -> str:
-        """Back to the previous release in one step: the warm one if it is still there."""
+        """Back to the previous release in one step: the warm one if it is still there. During a bake
+        the running controller does it (asked through the target), as one swap at the edge."""
         status = self.target.status()
         stable = status.tracks["stable"].version
         labels = self.target.track_labels("canary")
@@ -254,6 +255,25 @@ class Release:
         previous = warm or self.target.track_labels("stable").get(PREVIOUS_LABEL)
         if not previous or previous == stable:
             raise NothingToDo(f"no previous release is known for {self.env.name}", hint=f"pipeline history {self.env.name}")
+        held = self.target.read_lock()
+        if warm and held is not None and self.controller_alive(held):
+            started = time.time()
+            self.target.send_command("rollback")
+            self.say(f"asked the running controller ({held.describe()}) to roll back to the warm {previous}")
+            deadline = time.monotonic() + 120
+            now = stable
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                now = self.target.status().tracks["stable"].version
+                if now == previous:
+                    break
+            if now != previous:
+                raise DeployFailed(
+                    f"the running controller did not roll back to {previous} within 120 s (stable runs {now})",
+                    hint=f"pipeline canary status {self.env.name}",
+                )
+            took = time.time() - started
+            return f"rolled back {self.env.name}: {stable} -> {previous} by the running controller ({took:.1f} s)"
         with self.locked(previous, "rollback"), self.journal() as journal:
             started = time.time()
             self.target.revert_to_previous(previous)

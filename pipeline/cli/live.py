@@ -59,6 +59,10 @@ class LiveView:
         elif kind == "decision":
             self.decision = f"{data.get('action')}: {data.get('reason')}"
             self._log(f"decision {self.decision}")
+        elif kind == "promoted":
+            self._log(f"promoted {data.get('version')}: its tasks took over stable in {data.get('seconds')} s")
+        elif kind == "reverted":
+            self._log(f"reverted to the warm {data.get('version')} in {data.get('seconds')} s")
         elif kind == "ready":
             self._log(f"every {' and '.join(data.get('tracks', []))} task answers {data.get('path')}")
         elif kind == "verify":

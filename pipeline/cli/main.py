@@ -342,7 +342,9 @@ def versions(env: EnvArg, as_json: JsonOpt = False) -> None:
 @app.command()
 def logs(
     env: EnvArg,
-    service: Annotated[str, typer.Option("--service", "-s", help="app-stable, app-canary, db, cache or edge")] = "app-stable",
+    service: Annotated[
+        str, typer.Option("--service", "-s", help="app-stable, app-canary (a track: the slot serving it), db, cache or edge")
+    ] = "app-stable",
     tail: Annotated[int, typer.Option("--tail", help="lines from the end")] = 100,
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
 ) -> None:

@@ -59,6 +59,7 @@ class TrackStatus:
     desired: int
     running: int
     update: str = ""
+    service: str = ""  # the service (or unit) that serves the track now, where the kind names one
 
     @property
     def health(self) -> str:
@@ -155,8 +156,8 @@ class Target(Protocol):
         """The image reference of ``version``; ``UnknownVersion`` when it does not exist."""
         ...
 
-    def remove_track(self, track: TrackName) -> None:
-        """Empty a track (no tasks left)."""
+    def remove_track(self, track: TrackName, wait: bool = True) -> None:
+        """Empty a track (no tasks left); ``wait=False`` returns once the tasks were told to stop."""
 
     def scale_track(self, track: TrackName, replicas: int) -> None: ...
 
@@ -187,9 +188,11 @@ class Target(Protocol):
 
     def log_size(self) -> int: ...
 
-    def promote(self, version: str, previous: str | None) -> None: ...
+    def promote(self, version: str, previous: str | None) -> None:
+        """``version`` (the canary) becomes stable; ``previous`` stays warm at weight 0 where the kind can."""
 
-    def revert_to_previous(self, previous: str) -> None: ...
+    def revert_to_previous(self, previous: str) -> None:
+        """Back to ``previous``: at once from its warm tasks while they run, else by a deploy."""
 
     def read_lock(self) -> LockInfo | None: ...
 

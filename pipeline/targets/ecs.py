@@ -328,7 +328,8 @@ class EcsTarget:
                 )
             time.sleep(self.poll_seconds)
 
-    def remove_track(self, track: TrackName) -> None:
+    def remove_track(self, track: TrackName, wait: bool = True) -> None:
+        """No tasks on the track (ECS drains them behind the target group; nothing to wait for here)."""
         self._change(
             "ecs",
             "update_service",

@@ -1,8 +1,10 @@
 """The ``local`` target: a single-node Docker Swarm on this machine.
 
 Objects (all prefixed with the environment's stack name, all labelled ``pipeline.env``):
-an attachable overlay network; services ``db``, ``cache``, ``app-stable``, ``app-canary``
-(``endpoint_mode`` from env.yaml, dnsrr by default); the ``edge`` container on the overlay,
+an attachable overlay network; services ``db``, ``cache``, the two app slots ``app-blue`` and
+``app-green`` (the edge's split.conf says which one is stable and which the canary; an
+environment made before slots keeps ``app-stable`` and ``app-canary`` as its pair), ``app-baseline``
+during a release (``endpoint_mode`` from env.yaml, dnsrr by default); the ``edge`` container on the overlay,
 published on 127.0.0.1 only; volumes for the database, the edge config and the edge log;
 a swarm config holding the generated secrets (the pipeline's own record), and one swarm
 secret per value, which the services mount as files (never as --env). Everything is read
@@ -23,7 +25,7 @@ from typing import Any
 from pipeline import docker, edge, poll, registry
 from pipeline.commands import Command
 from pipeline.docker import Health, SecretMount, ServiceSpec
-from pipeline.edge import Weights
+from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
@@ -48,7 +50,7 @@ from pipeline.targets.base import (
     TrackStatus,
     canary_state,
 )
-from pipeline.targets.local_edge import LocalEdge
+from pipeline.targets.local_edge import LocalEdge, slots_in
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
@@ -76,10 +78,36 @@ class LocalTarget:
         self.edge_name = f"{self.stack}-edge"
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
         self.edge = LocalEdge(env, ex, self.edge_name)
+        self._slots: Slots | None = None  # read once from the edge; kept in step with every swap this process makes
 
     # --- names -------------------------------------------------------------
     def service(self, part: str) -> str:
         return f"{self.stack}-{part}"
+
+    def slots(self) -> Slots:
+        """Which app service is the stable track and which the canary: the edge's split.conf says so
+        (it routes by it). With the edge away, the services' ``pipeline.track`` labels (kept in step at
+        every swap); with neither, a fresh environment's pair."""
+        if self._slots is None:
+            text = self.edge.split_text()
+            self._slots = slots_in(text) if text is not None else self._slots_from_labels()
+        return self._slots
+
+    def _slots_from_labels(self) -> Slots:
+        roles: dict[str, str] = {}
+        for name in self._replicas():
+            slot = name.removeprefix(self.stack + "-app-")
+            if slot != name and slot != "baseline":
+                track = ((self._inspect(name) or {}).get("Spec", {}).get("Labels", {}) or {}).get("pipeline.track", "")
+                roles.setdefault(track, slot)
+        try:
+            return Slots(roles["stable"], roles["canary"])
+        except (KeyError, UserError):
+            return LEGACY_SLOTS if "stable" in roles.values() or "canary" in roles.values() else FRESH_SLOTS
+
+    def track_service(self, track: str) -> str:
+        """The service that serves a track now (``<stack>-app-<slot>``)."""
+        return self.service(f"app-{self.slots().of(track)}")
 
     @property
     def url(self) -> str:
@@ -130,7 +158,7 @@ class LocalTarget:
 
     def app_image(self, track: TrackName) -> str | None:
         """The image a track's service runs (without its digest), or None."""
-        info = self._inspect(self.service(f"app-{track}")) or {}
+        info = self._inspect(self.track_service(track)) or {}
         image: str = info.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
         return image.split("@")[0] or None
 
@@ -144,7 +172,7 @@ class LocalTarget:
         return probe_command(
             image,
             self.network,
-            [self.service(f"app-{t}") for t in TRACKS],
+            [self.track_service(t) for t in TRACKS],
             f"{self.stack}-flags-probe-{secrets.token_hex(3)}",
             {**self.labels, "pipeline.role": "flags-probe"},
             mode=mode,
@@ -311,6 +339,10 @@ class LocalTarget:
         if running.ok:
             info = json.loads(running.stdout)[0]
             if info["Config"]["Image"] == image and info["State"]["Running"]:
+                text = self.edge.split_text()
+                if text is not None and edge.parse_slots(text) is None:  # an edge from before slots: name its pair
+                    self._slots = slots_in(text)
+                    self.edge.set_weights(edge.parse_weights(text) or Weights(0), None, self._slots)
                 self.ex.run(
                     docker.exec_(
                         self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf, description="apply the edge configuration"
@@ -319,13 +351,23 @@ class LocalTarget:
                 self.say(f"edge {self.edge_name}: running, configuration applied")
                 return
             self.ex.run(docker.container_rm(self.edge_name))
-        write = "cat > /conf/nginx.conf && { [ -s /conf/split.conf ] || printf '%s' \"$SPLIT\" > /conf/split.conf; }"
+        # a split.conf is kept as it is; one from before slots is rewritten at weight 0 naming the
+        # services it routed to (stable, canary); a new volume gets the fresh pair (blue, green)
+        write = (
+            "cat > /conf/nginx.conf && f=/conf/split.conf && "
+            "if [ ! -s $f ]; then printf '%s' \"$FRESH\" > $f; "
+            "elif ! grep -q '^# pipeline-slots: ' $f; then printf '%s' \"$LEGACY\" > $f; fi"
+        )
+        self._slots = None
         self.ex.run(
             docker.run_once(
                 image,
                 None,
                 ["sh", "-c", write],
-                env={"SPLIT": edge.render_split(self.env, Weights(0))},
+                env={
+                    "FRESH": edge.render_split(self.env, Weights(0), FRESH_SLOTS),
+                    "LEGACY": edge.render_split(self.env, Weights(0), LEGACY_SLOTS),
+                },
                 mounts=[f"type=volume,src={self.service('edge-conf')},dst=/conf"],
                 stdin=conf,
                 description="write the edge configuration",
@@ -485,7 +527,7 @@ class LocalTarget:
     ) -> ServiceSpec:
         app = self.env.app
         return ServiceSpec(
-            name=self.service(f"app-{track}"),
+            name=self.track_service(track),
             image=image,
             network=self.network,
             replicas=self._track_model(track).replicas if replicas is None else replicas,
@@ -599,7 +641,7 @@ class LocalTarget:
         """Every task of the tracks, asked from the edge for the app's readiness path (one exec)."""
         if self.ex.dry_run:
             return []
-        pairs = [f"{track}={self.service(f'app-{track}')}" for track in tracks]
+        pairs = [f"{track}={self.track_service(track)}" for track in tracks]
         command = docker.exec_(
             self.edge_name,
             ["edge-ready", str(self.env.app.port), self.env.app.readiness_path, *pairs],
@@ -627,7 +669,7 @@ class LocalTarget:
         """Address -> "task-id (address)" for the running tasks of the tracks."""
         ids: list[str] = []
         for track in tracks:
-            result = self.ex.run(docker.service_ps(self.service(f"app-{track}")))
+            result = self.ex.run(docker.service_ps(self.track_service(track)))
             for line in result.stdout.splitlines():
                 row = json.loads(line) if line.strip() else {}
                 if row.get("DesiredState") == "Running" and row.get("ID"):
@@ -645,22 +687,28 @@ class LocalTarget:
         return found
 
     def track_labels(self, track: TrackName) -> dict[str, str]:
-        info = self._inspect(self.service(f"app-{track}")) or {}
+        info = self._inspect(self.track_service(track)) or {}
         labels: dict[str, str] = info.get("Spec", {}).get("Labels", {}) or {}
         return labels
 
     def label_track(self, track: TrackName, add: dict[str, str], remove: tuple[str, ...] = ()) -> None:
-        name = self.service(f"app-{track}")
+        """Labels of the track's service (not of its tasks: nothing restarts)."""
+        name = self.track_service(track)
+        present = self.track_labels(track) if remove else {}
         argv = ["docker", "service", "update", "--detach", "--quiet"]
         for key, value in sorted(add.items()):
             argv += ["--label-add", f"{key}={value}"]
         for key in remove:
-            argv += ["--label-rm", key]
+            if key in present:
+                argv += ["--label-rm", key]
+        if len(argv) == 5:
+            return
         self.ex.run(Command((*argv, name), description=f"label {name}"))
 
-    def remove_track(self, track: TrackName) -> None:
-        """Empty a track: no tasks, and no deploy or warm marks left on it."""
-        name = self.service(f"app-{track}")
+    def remove_track(self, track: TrackName, wait: bool = True) -> None:
+        """Empty a track: no tasks, and no deploy or warm marks left on it. ``wait=False``: the tasks
+        are told to stop (they drain at weight 0) and this returns."""
+        name = self.track_service(track)
         current = self._inspect(name)
         if current is None:
             return
@@ -670,7 +718,7 @@ class LocalTarget:
         for key in marks:
             argv += ["--label-rm", key]
         self.ex.run(Command((*argv, name), description=f"empty the {track} track"))
-        if not self.ex.dry_run:
+        if wait and not self.ex.dry_run:
             poll.until(
                 lambda: True if self._replicas().get(name, (0, 0))[0] == 0 else None,
                 self.env.app.stop_grace_seconds + 30,
@@ -679,7 +727,7 @@ class LocalTarget:
 
     def scale_track(self, track: TrackName, replicas: int) -> None:
         """More (or fewer) tasks of the running version; waits until they are healthy."""
-        name = self.service(f"app-{track}")
+        name = self.track_service(track)
         self.ex.run(docker.service_scale(name, replicas))
         self.wait_services([name], timeout=180)
 
@@ -706,7 +754,31 @@ class LocalTarget:
         return self.edge.log_size()
 
     def promote(self, version: str, previous: str | None) -> None:
-        """The new version becomes stable; the previous one is kept warm on the canary track at weight 0."""
+        """The canary's own tasks become stable, in one reload that swaps the slots; the previous
+        release keeps running, warm, on the other slot at weight 0 (``revert_to_previous`` swaps back).
+
+        Before the swap the canary slot is scaled to stable's size (those tasks answer the readiness
+        path before they get traffic). A canary whose tasks are gone (an orphan) is promoted the old
+        way: a rolling update of stable."""
+        canary = self.track_service("canary")
+        labels = self.track_labels("canary")
+        running = self._replicas().get(canary, (0, 0))[0]
+        if labels.get("pipeline.version") != version or (running == 0 and not self.ex.dry_run):
+            self._promote_by_update(version, previous)
+            return
+        want = max(self.env.tracks.stable.replicas, running)
+        if running < want:
+            self.scale_track("canary", want)
+            self._await_ready("canary", want)
+        self.swap_slots(Weights(0))
+        marks = {"pipeline.track": "stable", **({PREVIOUS_LABEL: previous} if previous else {})}
+        self.label_track("stable", marks, (DEPLOY_LABEL,))
+        if previous:
+            self.label_track("canary", {"pipeline.track": "canary", WARM_LABEL: "previous"})
+        else:
+            self.remove_track("canary")
+
+    def _promote_by_update(self, version: str, previous: str | None) -> None:
         self.deploy_track("stable", version)
         self.label_track("stable", {PREVIOUS_LABEL: previous} if previous else {})
         self.set_weights(Weights(0))
@@ -715,12 +787,48 @@ class LocalTarget:
         else:
             self.remove_track("canary")
 
+    def _await_ready(self, track: str, tasks: int) -> None:
+        """Until ``tasks`` tasks of the track answer the readiness path (bounded), and the edge's DNS
+        cache has seen them."""
+        if self.ex.dry_run:
+            return
+        timeout = self.env.canary.readiness_timeout_seconds
+        path = self.env.app.readiness_path
+        seen: list[TaskReadiness] = []
+
+        def ready() -> bool | None:
+            seen[:] = self.readiness((track,))
+            return True if len(seen) >= tasks and all(p.ready for p in seen) else None
+
+        def late() -> Exception:
+            bad = [p for p in seen if not p.ready]
+            why = bad[0].describe(path) if bad else f"{len(seen)} of {tasks} tasks answer {path}"
+            return NotReady(f"{track} tasks not ready after {timeout:g} s: {why}", hint=f"pipeline logs {self.env.name}")
+
+        poll.until(ready, timeout, late)
+        time.sleep(self.env.edge.dns_ttl_seconds)
+
+    def swap_slots(self, weights: Weights) -> None:
+        """Stable and canary swap services, with new weights, in one reload of the edge."""
+        swapped = self.slots().swapped()
+        self.edge.set_weights(weights, None if not weights.canary else time.time() + 600, swapped)
+        self._slots = swapped
+
     def revert_to_previous(self, previous: str) -> None:
-        """Back to the previous release in one step: its warm tasks take all traffic, then stable follows."""
-        warm = self.track_labels("canary").get(WARM_LABEL) == "previous"
-        running = self._replicas().get(self.service("app-canary"), (0, 0))[0]
-        if warm and running > 0:
-            self.set_weights(Weights(100), lease_until=time.time() + 600)
+        """Back to the previous release in one step. While it is warm (the bake after a promotion) that
+        is one reload that swaps the slots back: its running tasks take all traffic, nothing starts.
+        Otherwise a rolling update of stable to it."""
+        labels = self.track_labels("canary")
+        running = self._replicas().get(self.track_service("canary"), (0, 0))[0]
+        warm = labels.get(WARM_LABEL) == "previous" and labels.get("pipeline.version") == previous
+        if warm and (running > 0 or self.ex.dry_run):
+            self.swap_slots(Weights(0))
+            self.label_track("stable", {"pipeline.track": "stable"}, (WARM_LABEL,))
+            self.label_track("canary", {"pipeline.track": "canary"}, (DEPLOY_LABEL,))
+            self.remove_track("canary", wait=False)  # the failed release drains at weight 0
+            return
+        if warm and running == 0:
+            self.label_track("canary", {}, (WARM_LABEL,))
         self.deploy_track("stable", previous)
         self.set_weights(Weights(0))
         self.remove_track("canary")
@@ -728,7 +836,7 @@ class LocalTarget:
     # --- weights ----------------------------------------------------------------
     def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
         """Split traffic; a canary weight above 0 is held until ``lease_until`` (None: until changed)."""
-        self.edge.set_weights(weights, lease_until)
+        self.edge.set_weights(weights, lease_until, self.slots())
 
     def weights(self) -> Weights | None:
         return self.edge.weights()
@@ -777,15 +885,19 @@ class LocalTarget:
         tracks: dict[str, TrackStatus] = {}
         services: dict[str, ServiceStatus] = {}
         track_labels: dict[str, dict[str, str]] = {}
+        self._slots = None  # read afresh: another process (the running controller) may have swapped them
+        slots = self.slots()
         for name, (running, desired) in sorted(replicas.items()):
             part = name.removeprefix(self.stack + "-")
             if part.startswith("app-"):
-                track = part.removeprefix("app-")
+                slot = part.removeprefix("app-")
+                track = slots.track_of(slot) or slot  # a slot of no track (left from another pair) shows as itself
                 info = self._inspect(name) or {}
                 labels = info.get("Spec", {}).get("Labels", {}) or {}
                 track_labels[track] = labels
                 update = (info.get("UpdateStatus") or {}).get("State", "")
-                tracks[track] = TrackStatus(track, labels.get("pipeline.version") if desired else None, desired, running, update)
+                version = labels.get("pipeline.version") if desired else None
+                tracks[track] = TrackStatus(track, version, desired, running, update, service=name)
             else:
                 services[part] = ServiceStatus(part, desired, running)
         tracks = {t: tracks.get(t, TrackStatus(t, None, 0, 0)) for t in ALL_TRACKS} | tracks
@@ -848,6 +960,8 @@ class LocalTarget:
     def logs(self, service: str, tail: int, follow: bool) -> None:
         if service == "edge":
             command = docker.container_logs(self.edge_name, tail, follow)
+        elif service.startswith("app-"):  # a track: whichever slot serves it now
+            command = docker.service_logs(self.track_service(service.removeprefix("app-")), tail, follow)
         else:
             command = docker.service_logs(self.service(service), tail, follow)
         subprocess.run(list(command.argv), check=False)

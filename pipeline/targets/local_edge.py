@@ -12,12 +12,21 @@ from collections.abc import Callable
 
 from pipeline import docker, edge
 from pipeline.analysis.source import LogTruncated
-from pipeline.edge import Weights
+from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.environment import Environment
 from pipeline.errors import NotReady
 from pipeline.executor import Executor
 
-COMMANDS = ("promote", "abort")
+COMMANDS = ("promote", "abort", "rollback")
+
+
+def slots_in(split: str) -> Slots:
+    """The slots of a split.conf: as written; an edge from before slots routes by the tracks' own
+    names (``LEGACY_SLOTS``); an empty file is a fresh edge."""
+    found = edge.parse_slots(split)
+    if found is not None:
+        return found
+    return LEGACY_SLOTS if split.strip() else FRESH_SLOTS
 
 
 class LocalEdge:
@@ -41,21 +50,33 @@ class LocalEdge:
         return result.stdout if result.ok else None
 
     # --- weights and lease ----------------------------------------------------
-    def set_weights(self, weights: Weights, lease_until: float | None) -> None:
-        """Write the lease first, then the weights: a split is never left without one."""
+    def set_weights(self, weights: Weights, lease_until: float | None, slots: Slots) -> None:
+        """Write the lease first, then the weights and the slots (one file, one reload): a split is
+        never left without a lease, and a swap of the slots is never half done."""
         if not self.ex.dry_run and not self.running():
             raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
         if weights.canary > 0:
             self.renew_lease(lease_until)
         self._write(
             "split.conf",
-            edge.render_split(self.env, weights),
-            f"set weights stable {weights.stable}% / canary {weights.canary}%",
+            edge.render_split(self.env, weights, slots),
+            f"set weights stable {weights.stable}% / canary {weights.canary}%"
+            + (f" / baseline {weights.baseline}%" if weights.baseline else "")
+            + f" (stable on {slots.stable}, canary on {slots.canary})",
         )
 
+    def split_text(self) -> str | None:
+        """The edge's split.conf as it is now; None when the edge cannot be read."""
+        return self._read("split.conf")
+
     def weights(self) -> Weights | None:
-        text = self._read("split.conf")
+        text = self.split_text()
         return edge.parse_weights(text) if text is not None else None
+
+    def slots(self) -> Slots | None:
+        """Which service serves which track, as the edge routes now; None when the edge cannot be read."""
+        text = self.split_text()
+        return slots_in(text) if text is not None else None
 
     def renew_lease(self, until: float | None) -> None:
         """``until`` is an epoch second; None holds the split until somebody changes it."""

@@ -485,7 +485,8 @@ class VmTarget:
     def _units(self, track: str) -> str:
         return f"'refapp-{track}@*.service'"
 
-    def remove_track(self, track: TrackName) -> None:
+    def remove_track(self, track: TrackName, wait: bool = True) -> None:
+        """Stop the track's units (systemctl waits for them either way: ``wait`` changes nothing here)."""
         self.ssh(
             f"sudo systemctl disable --now {self._units(track)} 2>/dev/null; "
             f"sudo systemctl stop {self._units(track)}; sudo rm -f {self._labels_path(track)}",

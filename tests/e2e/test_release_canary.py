@@ -63,9 +63,17 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def running_tasks(service: str) -> set[str]:
+    out = subprocess.run(
+        ["docker", "service", "ps", "-q", "--filter", "desired-state=running", service], capture_output=True, text=True
+    )
+    return set(out.stdout.split())
+
+
 def test_good_canary_is_promoted(load: None, second_release: str, third_release: str) -> None:
     if status()["tracks"]["stable"]["version"] != second_release:
         pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
+    stable_before = status()["tracks"]["stable"]["service"]
     result = pipeline("deploy", ENV, "--version", third_release, "--json", timeout=600)
     report = json.loads(result.stdout)
     assert report["outcome"] == "promoted", report["reason"]
@@ -76,12 +84,42 @@ def test_good_canary_is_promoted(load: None, second_release: str, third_release:
     current = status()
     assert current["tracks"]["baseline"]["running"] == 0  # the baseline is removed at the end
     assert current["tracks"]["stable"]["version"] == third_release
+    # promoted by a swap: the canary's slot is stable now (its judged tasks took over), the old one is empty
+    assert current["tracks"]["stable"]["service"] != stable_before
+    assert current["tracks"]["canary"]["service"] == stable_before and current["tracks"]["canary"]["desired"] == 0
     assert current["weights"]["canary"] == 0
     assert current["canary_state"] == "idle"  # the warm previous release is gone after the bake
     assert current["lock"] is None
     history = json.loads(pipeline("history", ENV, "--json").stdout)
     assert history["deploys"][0]["outcome"] == "promoted"
     assert history["deploys"][0]["version"] == third_release
+
+
+def test_a_rollback_during_the_bake_swaps_the_warm_previous_release_back(load: None, release: str, third_release: str) -> None:
+    before = status()
+    assert before["tracks"]["stable"]["version"] == third_release
+    slot = before["tracks"]["stable"]["service"]
+    tasks = running_tasks(slot)
+    run = background_deploy("--version", release, "--json")
+    try:
+        wait_for(lambda: status()["canary_state"] == "warm-previous", 240, "the bake after the promotion")
+        assert running_tasks(slot) == tasks  # the previous release is kept as it was, at weight 0
+        out = pipeline("rollback", ENV, timeout=180)
+        assert "by the running controller" in out.stdout, out.stdout
+        code = run.wait(timeout=180)
+        stdout = run.stdout.read() if run.stdout else ""
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert code == 20, stdout
+    report = json.loads(stdout)
+    assert report["reason"].startswith("rolled back by the operator during the bake"), report["reason"]
+    assert report["verified"]["verifiable"] and report["verified"]["share"] == 1.0, report["verified"]
+    current = status()
+    assert current["tracks"]["stable"]["version"] == third_release
+    assert current["tracks"]["stable"]["service"] == slot  # back on its own slot ...
+    assert running_tasks(slot) == tasks  # ... with the very tasks that served before: nothing was started
+    assert current["weights"]["canary"] == 0 and current["lock"] is None
 
 
 def test_bad_canary_is_rolled_back_and_reported(load: None, release: str, third_release: str) -> None:

@@ -31,3 +31,31 @@ def test_every_bad_release_of_the_bench_must_be_rolled_back() -> None:
     assert len(BAD_RELEASES) >= 6
     assert all(bad.expect.value == "rolled_back" for bad in BAD_RELEASES.values())
     assert any(bad.patch is not None for bad in BAD_RELEASES.values())  # real code changes, not only knobs
+
+
+def test_onset_to_zero_runs_from_the_first_failure_to_the_last_answer_of_the_release() -> None:
+    from pipeline.analysis.records import Record
+    from pipeline.bench.judge import onset_to_zero
+
+    records = (
+        Record(100.0, "canary", 200, 10, version="bad"),
+        Record(101.0, "canary", 500, 20, version="bad"),  # arrived at 100.98
+        Record(102.0, "stable", 500, 10, version="good"),  # stable's failures are not the release's onset
+        Record(103.5, "canary", 200, 10, version="bad"),
+        Record(104.0, "stable", 200, 10, version="good"),
+    )
+    assert onset_to_zero(records, "bad", 99, 105) == 2.52
+    assert onset_to_zero(records, "good", 99, 101.5) is None  # no failure of good in that window
+
+
+def test_to_previous_is_the_last_request_the_new_version_answered_after_the_command() -> None:
+    from pipeline.analysis.records import Record
+    from pipeline.bench.judge import to_previous
+
+    records = (
+        Record(10.0, "stable", 200, 10, version="new"),
+        Record(11.2, "stable", 200, 100, version="new"),  # arrived at 11.1: after the command
+        Record(11.5, "stable", 200, 10, version="old"),
+    )
+    assert to_previous(records, "new", 11.0) == 0.2
+    assert to_previous(records, "new", 12.0) == 0.0

@@ -35,9 +35,13 @@ def test_good_release_walks_every_step_bakes_and_is_promoted() -> None:
     # canary and baseline (the stable version afresh) start together, are probed ready, then get traffic
     assert target.calls[:2] == [("deploy_track", ("canary", "v2")), ("deploy_track", ("baseline", "v1"))]
     assert names.index("readiness") < names.index("set_weights")
-    assert ("remove_track", ("baseline",)) in target.calls
-    assert names.index("remove_track") < names.index("promote")  # the baseline goes before the promotion
     assert ("promote", ("v2", "v1")) in target.calls
+    # promotion is one swap from the last step's split: no weight change, no track removed before it
+    before = [n for n in names[: names.index("promote")] if n not in ("readiness", "renew_lease")]
+    assert before[-1] == "set_weights" and target.weights[2] == 50 and "remove_track" not in before
+    assert target.calls[names.index("promote") - 1][0] == "renew_lease"  # the split is held while it scales
+    # the baseline (at weight 0 since the swap) goes during the bake; the warm previous release after it
+    assert [c for c in target.calls if c[0] == "remove_track"] == [("remove_track", ("baseline",)), ("remove_track", ("canary",))]
     assert target.stable == "v2" and target.baseline is None
     assert names[-1] == "remove_track"  # the warm previous release goes after the bake
     assert [d["step"] for k, d in events if k == "step"] == [1, 2, 3]
@@ -132,6 +136,43 @@ def test_regression_during_bake_reverts_to_the_warm_previous_release() -> None:
     assert "regression after promotion" in result.reason
     assert ("revert_to_previous", ("v1",)) in target.calls
     assert target.stable == "v1"
+
+
+def test_the_operator_rolls_back_during_the_bake_through_the_running_controller() -> None:
+    controller, target, _, events = make()
+    original = target.promote
+
+    def promote_then_ask(version: str, previous: str | None) -> None:
+        original(version, previous)
+        target.commands = [None, None, None, "rollback"]  # type: ignore[list-item]  # `pipeline rollback`, 4 s in
+
+    target.promote = promote_then_ask  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert result.reason.startswith("rolled back by the operator during the bake")
+    assert result.reason.endswith("reverted to v1")
+    assert ("revert_to_previous", ("v1",)) in target.calls and target.stable == "v1"
+    reverted = [d for k, d in events if k == "reverted"]
+    assert reverted and reverted[0]["version"] == "v1"
+    assert not any(k == "bake" for k, _ in events)  # the bake did not run to its end
+    # verified from live traffic: what came after the swap back was served by stable v1
+    assert result.verified is not None and result.verified["expected"] == "v1"
+
+
+def test_an_operator_promote_during_the_bake_ends_it() -> None:
+    controller, target, clock, _ = make()
+    original = target.promote
+
+    def promote_then_ask(version: str, previous: str | None) -> None:
+        original(version, previous)
+        target.commands = ["promote"]
+
+    target.promote = promote_then_ask  # type: ignore[method-assign]
+    start = clock.t
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    assert clock.t - start < 40  # 3 steps of 10 s, then the bake ends at once (it would be 20 s more)
+    assert ("remove_track", ("canary",)) in target.calls
 
 
 def test_a_slow_start_after_promotion_is_judged_over_the_whole_bake() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.edge import LOG_FORMAT, Weights, parse_weights, render_nginx_conf, render_split
+from pipeline.edge import FRESH_SLOTS, LOG_FORMAT, Weights, parse_weights, render_nginx_conf, render_split
 from pipeline.environment import load_environment
 from pipeline.environment.model import Edge, Environment, Sticky
 from pipeline.errors import UserError
@@ -49,9 +49,9 @@ def test_weight_out_of_range(bad: int) -> None:
 def test_nginx_conf_resolves_tasks_through_docker_dns_and_retries() -> None:
     conf = render_nginx_conf(ENV)
     assert "resolver 127.0.0.11 valid=1s" in conf
-    assert "proxy_pass http://$pl_upstream:8000;" in conf
-    assert "canary pl-local-app-canary;" in conf
-    assert "default pl-local-app-stable;" in conf
+    assert "proxy_pass http://$pl_backend:8000;" in conf
+    split = render_split(ENV, Weights(0), FRESH_SLOTS)  # which service serves a track is in the split
+    assert "canary pl-local-app-green;" in split and "default pl-local-app-blue;" in split
     assert "proxy_next_upstream error timeout http_502;" in conf
     assert "proxy_next_upstream_tries 3;" in conf
     assert "client_max_body_size 2m;" in conf

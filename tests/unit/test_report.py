@@ -222,3 +222,11 @@ def test_write_report_from_journal(tmp_path: Path) -> None:
     page = out.read_text(encoding="utf-8")
     assert "v9" in page and "promoted" in page
     assert not list(out.parent.glob("*.tmp"))
+
+
+def test_the_timeline_says_how_the_promotion_and_a_revert_went() -> None:
+    from pipeline.report import summarize
+
+    promoted = summarize(ev(1, 0, "promoted", {"version": "v2", "previous": "v1", "seconds": 4.2}))
+    assert promoted == "promoted v2: its tasks took over stable in 4.2 s; v1 kept warm at weight 0"
+    assert summarize(ev(2, 1, "reverted", {"version": "v1", "seconds": 0.4})) == "reverted to the warm v1 in 0.4 s"

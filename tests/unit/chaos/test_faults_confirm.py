@@ -28,6 +28,24 @@ def running(ex: FakeExecutor, containers: list[str]) -> None:
 # --- kill a task ------------------------------------------------------------------
 
 
+def test_a_track_names_the_slot_that_serves_it_now(fake: FakeExecutor) -> None:
+    from pipeline.edge import Slots, Weights, render_split
+    from pipeline.environment import load_environment
+
+    from .conftest import ROOT, SPLIT_READ
+
+    swapped = render_split(load_environment(ROOT, "ci"), Weights(0), Slots("green", "blue"))  # after a promotion
+    fake.on(*SPLIT_READ, result=Result(0, swapped))
+    killed: list[str] = []
+    fake.on(*PS, result=lambda c: Result(0, "" if killed else f"{C1} pl-ci-app-green.1\n"))
+    fake.on("docker", "kill", result=lambda c: killed.append(c.argv[-1]) or Result(0))
+    fake.on(*INSPECT, result=Result(0, "false 0 0 2026-01-01"))
+    out = service.kill_task("app-stable", configuration=CONFIG)
+    assert out["service"] == "pl-ci-app-green"
+    ps = [c for c in fake.calls if c.argv[: len(PS)] == PS]
+    assert ps and any("pl-ci-app-green" in arg for arg in ps[0].argv)
+
+
 def test_kill_task_is_confirmed_when_the_container_is_gone(fake: FakeExecutor) -> None:
     killed: list[str] = []
     fake.on(*PS, result=lambda c: Result(0, "" if killed else f"{C1} pl-ci-app-stable.1\n"))
