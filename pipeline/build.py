@@ -8,6 +8,7 @@ tree, so the same commit gives the same layer content.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -28,6 +29,7 @@ Say = Callable[[str], None]
 # in the layer (opt, opt/refapp, ...) carries the normalised mtime, not the build time.
 SITE = "layer-site/opt/refapp/site"
 SOURCES = "layer-app/opt/refapp"
+MIGRATIONS_LABEL = "pipeline.migrations"  # a digest of the app's migration files: equal digests, same schema
 
 
 def wheel_commands(project: Project, python: str = sys.executable) -> list[Command]:
@@ -115,6 +117,16 @@ def normalise(tree: Path, epoch: int) -> None:
     os.utime(tree, (epoch, epoch))
 
 
+def migrations_digest(root: Path) -> str:
+    """A digest of every tracked migration file (path and content): two releases with the same digest
+    need the same database schema, so a release whose digest stable already has needs no migration."""
+    digest = hashlib.sha256()
+    for name in sorted(tracked_app_files(root)):
+        if "/migrations/" in name and name.endswith(".py") and (root / name).is_file():
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:32]
+
+
 def build_labels(release: Release) -> dict[str, str]:
     created = datetime.fromtimestamp(release.epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
@@ -154,6 +166,7 @@ def build_image(
                 "REVISION": release.commit,
                 "CREATED": labels["org.opencontainers.image.created"],
             },
+            labels={MIGRATIONS_LABEL: migrations_digest(project.root)},
         )
     )
     if push:

@@ -146,6 +146,7 @@ class ServiceSpec:
     update_order: str = "start-first"
     update_delay: str = "1s"
     update_monitor: str = "5s"
+    update_parallelism: int = 1  # tasks replaced at once; 0: all (a track without traffic)
     constraints: Sequence[str] = ()
     hostname: str | None = None
     secrets: Sequence[SecretMount] = ()
@@ -216,7 +217,7 @@ class ServiceSpec:
             "--update-order",
             self.update_order,
             "--update-parallelism",
-            "1",
+            str(self.update_parallelism),
             "--update-delay",
             self.update_delay,
             "--update-monitor",

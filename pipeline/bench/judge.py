@@ -7,7 +7,8 @@ Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
 
 same-quiet    ``--same`` deploys of a release identical to stable (a new build of the same code) on a
               quiet host: every one should be promoted; the check that came closest to failing is shown
-same-loaded   the same while two spinning processes keep both cores busy (bounded in time)
+same-loaded   the same while two spinning processes keep both cores busy (bounded in time; ``--spin 0``
+              when another workload, e.g. a test suite, loads the host instead)
 vs-stable     ``--vs-stable`` identical releases on the busy host judged against stable instead of a
               fresh baseline (``compare_with: stable``), side by side with same-loaded: the baseline's gain
 bad releases  every entry of ``pipeline.bench.releases.BAD_RELEASES``: fault knobs (a small error
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--vs-stable", type=int, default=0, help="identical releases on a busy host judged against stable")
     parser.add_argument("--rollout", type=int, default=0, help="identical releases promoted by a rolling update (before slots)")
     parser.add_argument("--rollback-bake", type=int, default=0, help="identical releases rolled back 5 s into the bake")
+    parser.add_argument("--spin", type=int, default=2, help="spinning processes that keep the host busy in the loaded arms")
     parser.add_argument("--bake", type=float, default=None, help="bake seconds (default: the environment's)")
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", action="store_true")
@@ -159,7 +161,7 @@ def main() -> None:
         else:
             candidate = next(c for c in candidates if c != stable)
         say(f"{name}: {stable} -> {candidate} {' '.join(faults)}")
-        busy = spinners(2) if name in ("same-loaded", "vs-stable") else []
+        busy = spinners(args.spin) if name in ("same-loaded", "vs-stable") else []
         load = BackgroundLoad(ctx.project.root / "perf" / "mixed.js", url, args.rate, 900, summary)
         time.sleep(3)
         start = time.time()

@@ -203,6 +203,12 @@ class Controller:
             return self._rollback(decision.reason)
         return self._promote(version, previous, "all steps passed")
 
+    def _next_tick(self, began: float) -> None:
+        """Sleep until one tick after ``began`` (the last tick's start): its work (reading the log,
+        probing) counts toward the tick, so a step of 10 s holds 10 s, not 10 ticks plus their work."""
+        spent = self.clock.now() - began
+        self.clock.sleep(self.tick if spent < 0 else max(0.0, self.tick - spent))
+
     # --- readiness -----------------------------------------------------------------
     def _await_ready(self) -> str | None:
         """Bounded wait until every task of the judged tracks answers the readiness path; else why not."""
@@ -258,8 +264,9 @@ class Controller:
         confirmations = 0
         last_renew = start
         readiness: CheckResult | None = None
+        now = start
         while True:
-            self.clock.sleep(self.tick)
+            self._next_tick(now)
             now = self.clock.now()
             if now < start:  # the clock jumped back: restart the hold, keep the data rule
                 self._emit("clock", {"jump_seconds": round(now - start, 3)})
@@ -448,8 +455,9 @@ class Controller:
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
         if self.baseline:  # at weight 0 since the promotion; it goes while the new stable is watched
             self.target.remove_track("baseline", wait=False)
+        now = start
         while True:
-            self.clock.sleep(self.tick)
+            self._next_tick(now)
             now = self.clock.now()
             if now < start:
                 start = now

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline import docker, edge, poll, registry
+from pipeline.build import MIGRATIONS_LABEL
 from pipeline.commands import Command
 from pipeline.docker import Health, SecretMount, ServiceSpec
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
@@ -63,6 +64,9 @@ APP_UID = 10001  # the app image's user (app/Dockerfile)
 #: each generated secret and the file it is mounted as (/run/secrets/<file>)
 SECRET_FILES = {"db_password": "db-password", "django_secret_key": "django-secret-key", "docs_password": "docs-password"}
 MIGRATE_ATTEMPTS = 3
+# how often a release's waits look again (tasks healthy, the migration done, the scaled canary ready):
+# every second of lag here is a second of the deploy's overhead; each look is a few docker reads
+RELEASE_POLL = 0.5
 
 
 class LocalTarget:
@@ -416,14 +420,19 @@ class LocalTarget:
                 hint=f"pipeline logs {self.env.name} --service {late[0].removeprefix(self.stack + '-')}",
             )
 
-        poll.until(lambda: True if not pending() else None, timeout, timed_out)
+        poll.until(lambda: True if not pending() else None, timeout, timed_out, max_delay=RELEASE_POLL)
 
     def task_ids(self, name: str) -> set[str]:
         result = self.ex.run(docker.service_ps(name))
         return {json.loads(line).get("ID", "") for line in result.stdout.splitlines() if line.strip()}
 
-    def wait_update(self, name: str, version: str, timeout: float = 300.0, ignore: set[str] | None = None) -> None:
-        """Wait until a rolling update is complete and every task runs (healthy) the new image."""
+    def wait_update(
+        self, name: str, version: str, timeout: float = 300.0, ignore: set[str] | None = None, settle: bool = True
+    ) -> None:
+        """Wait until a rolling update is complete and every task runs (healthy) the new image.
+
+        ``settle=False`` (a canary or baseline, which has no traffic yet and whose readiness is gated
+        next): every task healthy is enough; the swarm's monitor period after the update is not awaited."""
         if self.ex.dry_run:
             return
         hint = f"pipeline logs {self.env.name} --service {name.removeprefix(self.stack + '-')}"
@@ -440,7 +449,8 @@ class LocalTarget:
             healthy, failures = self._tasks_on(name, version, ignore or set())
             if len(failures) >= 3:
                 raise NotReady(f"{name}: {len(failures)} tasks of {version} failed to start: {failures[0]}", hint=hint)
-            return True if state == "completed" and running >= desired and healthy >= desired else None
+            settled = state == "completed" or not settle
+            return True if settled and running >= desired and healthy >= desired else None
 
         def timed_out() -> Exception:
             return NotReady(
@@ -448,7 +458,7 @@ class LocalTarget:
                 hint=hint,
             )
 
-        poll.until(done, timeout, timed_out)
+        poll.until(done, timeout, timed_out, max_delay=RELEASE_POLL)
 
     def _tasks_on(self, name: str, version: str, ignore: set[str]) -> tuple[int, list[str]]:
         """Healthy running tasks of ``version``, and the errors of its tasks that failed (not in ``ignore``)."""
@@ -552,7 +562,26 @@ class LocalTarget:
             update_order="start-first",
             update_delay="1s",
             update_monitor="5s",
+            # stable is rolled one task at a time; a canary or a baseline has no traffic while it
+            # starts (readiness gates it), so all its tasks start at once
+            update_parallelism=1 if track == "stable" else 0,
         )
+
+    def migrations_of(self, image: str) -> str | None:
+        """The image's digest of its migration files (a build label); None when it is not known here."""
+        result = self.ex.run(
+            Command(
+                ("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image),
+                mutates=False,
+                check=False,
+                description=f"read the migrations digest of {image}",
+            )
+        )
+        if not result.ok:
+            return None
+        labels = json.loads(result.stdout or "null") or {}
+        value = labels.get(MIGRATIONS_LABEL) if isinstance(labels, dict) else None
+        return str(value) if value else None
 
     def migrate(self, version: str, image: str) -> None:
         """Migrations run once, as a swarm job (so it mounts the secrets), before any replica of the release starts.
@@ -605,7 +634,10 @@ class LocalTarget:
             return None
 
         poll.until(
-            done, timeout, lambda: NotReady(f"{name}: not complete after {timeout:.0f} s", hint=f"docker service ps {name}")
+            done,
+            timeout,
+            lambda: NotReady(f"{name}: not complete after {timeout:.0f} s", hint=f"docker service ps {name}"),
+            max_delay=RELEASE_POLL,
         )
 
     def deploy_track(
@@ -623,7 +655,11 @@ class LocalTarget:
         images = {plan.version: self.require_version(plan.version) for plan in plans}
         self.wait_services([self.service("db"), self.service("cache")], timeout=120)
         stable = self.track_labels("stable").get("pipeline.version")
+        schema = self.migrations_of(image_ref(self.env.image.registry, self.env.image.name, stable)) if stable else None
         for version in dict.fromkeys(p.version for p in plans if p.track != "baseline" and p.version != stable):
+            if schema is not None and self.migrations_of(images[version]) == schema:
+                self.say(f"migrations: {version} has stable's migration files ({schema[:12]}): nothing to migrate")
+                continue
             self.migrate(version, images[version])
         self._ensure_flags()
         started: list[tuple[TrackPlan, str, set[str], bool]] = []
@@ -633,7 +669,9 @@ class LocalTarget:
             started.append((plan, spec.name, before, self._ensure_service(spec)))
         for plan, name, before, changed in started:
             # unchanged: the running tasks are the release; otherwise only new tasks count
-            self.wait_update(name, plan.version, timeout=timeout, ignore=before if changed else set())
+            self.wait_update(
+                name, plan.version, timeout=timeout, ignore=before if changed else set(), settle=plan.track == "stable"
+            )
             if plan.labels:
                 self.label_track(plan.track, plan.labels)
 
@@ -805,7 +843,7 @@ class LocalTarget:
             why = bad[0].describe(path) if bad else f"{len(seen)} of {tasks} tasks answer {path}"
             return NotReady(f"{track} tasks not ready after {timeout:g} s: {why}", hint=f"pipeline logs {self.env.name}")
 
-        poll.until(ready, timeout, late)
+        poll.until(ready, timeout, late, max_delay=RELEASE_POLL)
         time.sleep(self.env.edge.dns_ttl_seconds)
 
     def swap_slots(self, weights: Weights) -> None:

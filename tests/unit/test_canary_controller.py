@@ -461,3 +461,21 @@ def test_a_lasting_slowdown_fails_every_window_and_rolls_back() -> None:
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.ROLLED_BACK
     assert [d["action"] for k, d in events if k == "decision"][-2:] == ["confirm", "rollback"]
+
+
+def test_a_tick_s_own_work_counts_toward_the_hold() -> None:
+    """Reading the log and probing take time; the walk still holds each step for step_seconds."""
+    controller, target, clock, events = make()
+    window = controller.source.window
+
+    def slow_window(start: float, end: float) -> Any:
+        clock.jump(0.4)  # every tick's work: 0.4 s of a 1 s tick
+        return window(start, end)
+
+    controller.source.window = slow_window  # type: ignore[method-assign]
+    start = clock.t
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    steps = [t for t, kind, _ in result.timeline if kind == "step"]
+    assert steps[1] - steps[0] == pytest.approx(10, abs=0.6)  # not 8 ticks of 1.4 s
+    assert clock.t - start == pytest.approx(50, abs=2)
