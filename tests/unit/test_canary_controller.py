@@ -465,7 +465,7 @@ def test_a_lasting_slowdown_fails_every_window_and_rolls_back() -> None:
 
 def test_a_tick_s_own_work_counts_toward_the_hold() -> None:
     """Reading the log and probing take time; the walk still holds each step for step_seconds."""
-    controller, target, clock, events = make()
+    controller, _, clock, _ = make()
     window = controller.source.window
 
     def slow_window(start: float, end: float) -> Any:
