@@ -490,6 +490,8 @@ def summarize(ev: EventRow) -> str:
             return f"promoted {d.get('version', '—')}: its tasks took over stable in {fmt_num(d.get('seconds'))} s" + (
                 f"; {d.get('previous')} kept warm at weight 0" if d.get("previous") else ""
             )
+        case "settled":
+            return f"hand-over done: all traffic on the new stable {fmt_num(d.get('seconds'))} s after the promotion"
         case "reverted":
             return f"reverted to the warm {d.get('version', '—')} in {fmt_num(d.get('seconds'))} s"
         case "verdict":

@@ -80,6 +80,7 @@ class FakeCanaryTarget:
     baseline: str | None = None
     tasks: dict[str, int] = field(default_factory=lambda: {"stable": 2})
     unready: Callable[[str, int], bool] | None = None
+    handover_ticks: int = 0
 
     def deploy_tracks(self, plans: list[Any], timeout: float = 300.0) -> None:
         from pipeline.errors import NotReady
@@ -127,6 +128,14 @@ class FakeCanaryTarget:
         self.stable, self.canary = version, previous
         self.weights.append(0)
         self.baselines.append(0)
+
+    def settle(self) -> bool:
+        """A hand-over settles after ``handover_ticks`` calls (0: the promotion settles at once)."""
+        self.calls.append(("settle", ()))
+        if self.handover_ticks > 0:
+            self.handover_ticks -= 1
+            return False
+        return True
 
     def revert_to_previous(self, previous: str) -> None:
         self.calls.append(("revert_to_previous", (previous,)))

@@ -67,6 +67,10 @@ class CanaryTarget(Protocol):
 
     def revert_to_previous(self, previous: str) -> None: ...
 
+    def settle(self) -> bool:
+        """After a promotion that handed over: True once all traffic is on the new stable."""
+        ...
+
 
 class GateVerdict(Protocol):
     @property
@@ -152,6 +156,8 @@ class Controller:
         self.weight = 0
         self.baseline = False  # set by run(): is a baseline judged beside the canary?
         self._not_ready: dict[str, int] = {}  # task -> consecutive failed probes
+        self._promoted_at = 0.0
+        self._settled_at: float | None = None  # when all traffic was on the new stable (after a hand-over)
         self._probed_at = -math.inf
 
     @property
@@ -371,7 +377,17 @@ class Controller:
         self.target.promote(version, previous)
         self.weight = 0
         promoted = self.clock.now()
-        self._emit("promoted", {"version": version, "previous": previous, "seconds": round(promoted - began, 1)})
+        self._promoted_at = promoted
+        self._settled_at = promoted if self.target.settle() else None
+        self._emit(
+            "promoted",
+            {
+                "version": version,
+                "previous": previous,
+                "seconds": round(promoted - began, 1),
+                "handover": self._settled_at is None,
+            },
+        )
         if previous is not None and self.policy.bake_seconds > 0:
             regression = self._bake()
             if regression is not None:
@@ -391,9 +407,13 @@ class Controller:
                 self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
                 return self.result
             self.target.remove_track("canary", wait=False)  # it drains at weight 0; nothing waits for it
-        elif self.baseline:
-            self.target.remove_track("baseline", wait=False)
-        mismatch = self._verify(promoted, "stable", version)
+        else:
+            if self.baseline:
+                self.target.remove_track("baseline", wait=False)
+            unsettled = self._await_settled(self.clock.now() + PROMOTE_SECONDS)
+            if unsettled is not None:
+                return self._stop(Outcome.FAILED, f"promoted, but {unsettled}")
+        mismatch = self._verify(self._settled_at or promoted, "stable", version)
         self.result.outcome = Outcome.FAILED if mismatch else Outcome.PROMOTED
         self.result.reason = f"promoted, but {mismatch}" if mismatch else reason
         self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
@@ -456,11 +476,17 @@ class Controller:
         if self.baseline:  # at weight 0 since the promotion; it goes while the new stable is watched
             self.target.remove_track("baseline", wait=False)
         now = start
+        last_renew = start
         while True:
             self._next_tick(now)
             now = self.clock.now()
             if now < start:
                 start = now
+            if self._settled_at is None:  # a hand-over: the previous release still carries a share
+                if now - last_renew >= self.lease_seconds / 3:
+                    self.target.renew_lease(now + self.lease_seconds)
+                    last_renew = now
+                self._try_settle()
             command = self.target.take_command()
             if command in ("rollback", "abort"):
                 self._emit("decision", {"action": "rollback", "reason": f"the operator asked to {command} during the bake"})
@@ -489,7 +515,32 @@ class Controller:
                 return reason
             if held:
                 break
+        unsettled = self._await_settled(self.clock.now() + self.lease_seconds)
+        if unsettled is not None:
+            return unsettled
         self._emit("bake", {"seconds": self.policy.bake_seconds, "verdict": "pass"})
+        return None
+
+    def _try_settle(self) -> bool:
+        if self._settled_at is None and self.target.settle():
+            self._settled_at = self.clock.now()
+            self._emit("settled", {"seconds": round(self._settled_at - self._promoted_at, 1)})
+        return self._settled_at is not None
+
+    def _await_settled(self, deadline: float) -> str | None:
+        """Bounded wait until the hand-over is done (all traffic on the new stable); else why not."""
+        last_renew = -math.inf
+        while not self._try_settle():
+            now = self.clock.now()
+            if now >= deadline:
+                return (
+                    f"the new stable did not take all traffic within {now - self._promoted_at:.0f} s "
+                    "of the promotion (its tasks did not all answer the readiness path)"
+                )
+            if now - last_renew >= self.lease_seconds / 3:
+                self.target.renew_lease(now + self.lease_seconds)
+                last_renew = now
+            self.clock.sleep(self.tick)
         return None
 
     # --- reporting ---------------------------------------------------------------

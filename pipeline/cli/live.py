@@ -61,6 +61,8 @@ class LiveView:
             self._log(f"decision {self.decision}")
         elif kind == "promoted":
             self._log(f"promoted {data.get('version')}: its tasks took over stable in {data.get('seconds')} s")
+        elif kind == "settled":
+            self._log(f"hand-over done: all traffic on the new stable {data.get('seconds')} s after the promotion")
         elif kind == "reverted":
             self._log(f"reverted to the warm {data.get('version')} in {data.get('seconds')} s")
         elif kind == "ready":

@@ -191,6 +191,11 @@ class Target(Protocol):
     def promote(self, version: str, previous: str | None) -> None:
         """``version`` (the canary) becomes stable; ``previous`` stays warm at weight 0 where the kind can."""
 
+    def settle(self) -> bool:
+        """After ``promote``: True once all traffic is on the new stable (a kind that hands over, the
+        local one, gives the previous release a share until the new stable's tasks are all ready)."""
+        ...
+
     def revert_to_previous(self, previous: str) -> None:
         """Back to ``previous``: at once from its warm tasks while they run, else by a deploy."""
 

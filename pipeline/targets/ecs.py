@@ -427,6 +427,10 @@ class EcsTarget:
         else:
             self.remove_track("canary")
 
+    def settle(self) -> bool:
+        """An ecs promotion is settled when ``promote`` returns (ECS rolled stable, the ALB weights moved)."""
+        return True
+
     def revert_to_previous(self, previous: str) -> None:
         """Back to the previous release: its warm tasks take all traffic at once, then stable follows."""
         warm = self.track_labels("canary").get("pipeline.warm") == "previous"

@@ -67,6 +67,7 @@ MIGRATE_ATTEMPTS = 3
 # how often a release's waits look again (tasks healthy, the migration done, the scaled canary ready):
 # every second of lag here is a second of the deploy's overhead; each look is a few docker reads
 RELEASE_POLL = 0.5
+HANDOVER_LEASE = 30.0  # a hand-over's split is held this long; the controller renews it until settled
 
 
 class LocalTarget:
@@ -83,6 +84,7 @@ class LocalTarget:
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
         self.edge = LocalEdge(env, ex, self.edge_name)
         self._slots: Slots | None = None  # read once from the edge; kept in step with every swap this process makes
+        self._ready_since: float | None = None  # a hand-over: since when every new stable task is ready
 
     # --- names -------------------------------------------------------------
     def service(self, part: str) -> str:
@@ -793,22 +795,32 @@ class LocalTarget:
 
     def promote(self, version: str, previous: str | None) -> None:
         """The canary's own tasks become stable, in one reload that swaps the slots; the previous
-        release keeps running, warm, on the other slot at weight 0 (``revert_to_previous`` swaps back).
+        release keeps running, warm, on the other slot (``revert_to_previous`` swaps back).
 
-        Before the swap the canary slot is scaled to stable's size (those tasks answer the readiness
-        path before they get traffic). A canary whose tasks are gone (an orphan) is promoted the old
-        way: a rolling update of stable."""
+        A canary smaller than stable is **handed over**: its slot is told to grow to stable's size,
+        and the swap leaves the previous release the share the new tasks cannot carry yet (1 of 2
+        tasks: 50 %, what that task carried at the last step); ``settle`` takes that share to 0 once
+        every task of the new stable answers the readiness path. With no previous release to hand
+        over to, the canary is scaled (and ready) before the swap. A canary whose tasks are gone (an
+        orphan) is promoted the old way: a rolling update of stable."""
         canary = self.track_service("canary")
         labels = self.track_labels("canary")
-        running = self._replicas().get(canary, (0, 0))[0]
+        replicas = self._replicas()
+        running = replicas.get(canary, (0, 0))[0]
         if labels.get("pipeline.version") != version or (running == 0 and not self.ex.dry_run):
             self._promote_by_update(version, previous)
             return
         want = max(self.env.tracks.stable.replicas, running)
-        if running < want:
-            self.scale_track("canary", want)
-            self._await_ready("canary", want)
-        self.swap_slots(Weights(0))
+        old_running = replicas.get(self.track_service("stable"), (0, 0))[0]
+        if running < want and previous and (old_running > 0 or self.ex.dry_run):
+            self.ex.run(docker.service_scale(canary, want))  # the new tasks start while the swap is in force
+            share = max(1, min(99, round(100 * (want - running) / want)))
+            self.swap_slots(Weights(share), lease_until=time.time() + HANDOVER_LEASE)
+        else:
+            if running < want:
+                self.scale_track("canary", want)
+                self._await_ready("canary", want)
+            self.swap_slots(Weights(0))
         marks = {"pipeline.track": "stable", **({PREVIOUS_LABEL: previous} if previous else {})}
         self.label_track("stable", marks, (DEPLOY_LABEL,))
         if previous:
@@ -846,11 +858,34 @@ class LocalTarget:
         poll.until(ready, timeout, late, max_delay=RELEASE_POLL)
         time.sleep(self.env.edge.dns_ttl_seconds)
 
-    def swap_slots(self, weights: Weights) -> None:
+    def swap_slots(self, weights: Weights, lease_until: float | None = None) -> None:
         """Stable and canary swap services, with new weights, in one reload of the edge."""
         swapped = self.slots().swapped()
-        self.edge.set_weights(weights, None if not weights.canary else time.time() + 600, swapped)
+        self.edge.set_weights(weights, lease_until if lease_until is not None else time.time() + 600, swapped)
         self._slots = swapped
+
+    def settle(self) -> bool:
+        """After a hand-over: once every task of the new stable runs and has answered the readiness
+        path for a DNS TTL (the edge resolves them by then), the previous release's share goes to 0.
+        True when the promotion is settled (all traffic on stable)."""
+        weights = self.weights()
+        if weights is None or weights.canary == 0 or self.track_labels("canary").get(WARM_LABEL) != "previous":
+            self._ready_since = None
+            return True
+        name = self.track_service("stable")
+        running, desired = self._replicas().get(name, (0, 0))
+        probes = self.readiness(("stable",)) if running >= desired else []
+        if not probes or len(probes) < desired or not all(p.ready for p in probes):
+            self._ready_since = None
+            return False
+        now = time.monotonic()
+        if self._ready_since is None:
+            self._ready_since = now
+        if now - self._ready_since < self.env.edge.dns_ttl_seconds:
+            return False
+        self.set_weights(Weights(0))
+        self._ready_since = None
+        return True
 
     def revert_to_previous(self, previous: str) -> None:
         """Back to the previous release in one step. While it is warm (the bake after a promotion) that

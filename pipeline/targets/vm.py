@@ -564,6 +564,10 @@ class VmTarget:
         else:
             self.remove_track("canary")
 
+    def settle(self) -> bool:
+        """A vm promotion is a rolling update of stable: it is settled when ``promote`` returns."""
+        return True
+
     def revert_to_previous(self, previous: str) -> None:
         warm = self.track_labels("canary").get(WARM_LABEL) == "previous"
         if warm:

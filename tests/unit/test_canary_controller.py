@@ -479,3 +479,30 @@ def test_a_tick_s_own_work_counts_toward_the_hold() -> None:
     steps = [t for t, kind, _ in result.timeline if kind == "step"]
     assert steps[1] - steps[0] == pytest.approx(10, abs=0.6)  # not 8 ticks of 1.4 s
     assert clock.t - start == pytest.approx(50, abs=2)
+
+
+def test_a_hand_over_settles_during_the_bake_and_is_verified_from_then() -> None:
+    controller, target, _, events = make()
+    target.handover_ticks = 8  # the new stable's extra task needs 8 ticks to be ready
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED
+    promoted = next(d for k, d in events if k == "promoted")
+    assert promoted["handover"] is True
+    settled = next(d for k, d in events if k == "settled")
+    assert 7 <= settled["seconds"] <= 10
+    names = target.names()
+    after = names[names.index("promote") :]
+    last_settle = len(after) - 1 - after[::-1].index("settle")
+    assert "renew_lease" in after[:last_settle]  # the hand-over's split stays held meanwhile
+    kinds = [k for k, _ in events]
+    assert kinds.index("settled") < kinds.index("bake") < kinds.index("verify")
+    assert result.verified is not None and result.verified["share"] == 1.0
+
+
+def test_a_hand_over_that_never_settles_is_reverted() -> None:
+    controller, target, _, _ = make()
+    target.handover_ticks = 10_000  # the new stable never gets all its tasks ready
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "did not take all traffic" in result.reason
+    assert ("revert_to_previous", ("v1",)) in target.calls and target.stable == "v1"

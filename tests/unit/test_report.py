@@ -230,3 +230,5 @@ def test_the_timeline_says_how_the_promotion_and_a_revert_went() -> None:
     promoted = summarize(ev(1, 0, "promoted", {"version": "v2", "previous": "v1", "seconds": 4.2}))
     assert promoted == "promoted v2: its tasks took over stable in 4.2 s; v1 kept warm at weight 0"
     assert summarize(ev(2, 1, "reverted", {"version": "v1", "seconds": 0.4})) == "reverted to the warm v1 in 0.4 s"
+    settled = summarize(ev(3, 2, "settled", {"seconds": 6.1}))
+    assert settled == "hand-over done: all traffic on the new stable 6.1 s after the promotion"

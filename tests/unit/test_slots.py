@@ -6,6 +6,7 @@ write and one graceful reload: the judged tasks take over, nothing restarts."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -191,13 +192,16 @@ def walking(tmp_path: Path) -> tuple[Engine, LocalTarget, FakeExecutor]:
 
 def test_promotion_swaps_the_judged_tasks_in_with_one_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("time.sleep", lambda _s: None)
+    ticks = itertools.count(step=1.0)
+    monkeypatch.setattr("time.monotonic", lambda: next(ticks))
     engine, target, fake = walking(tmp_path)
     target.promote("v2", "v1")
-    # the canary was scaled to stable's size first, then one edge-apply swapped the roles at weight 0
-    assert engine.services[f"{STACK}-app-green"]["replicas"] == 2
+    # one edge-apply swapped the roles; the canary's slot was told to grow to stable's size, and until
+    # its new task is ready the previous release keeps the share that task will carry (1 of 2: 50 %)
     assert len(engine.applied) == 1
     assert parse_slots(engine.applied[0]) == Slots("green", "blue")
-    assert parse_weights(engine.applied[0]) == Weights(0, 0)
+    assert parse_weights(engine.applied[0]) == Weights(50, 0)  # canary (now the previous release) 50 %, baseline 0
+    assert engine.services[f"{STACK}-app-green"]["replicas"] == 2
     # nothing rolled out: no service got a new image (Engine asserts it) and none was created
     assert not [c for c in fake.mutating() if c.argv[:3] == ("docker", "service", "create")]
     green = engine.services[f"{STACK}-app-green"]["labels"]
@@ -205,9 +209,34 @@ def test_promotion_swaps_the_judged_tasks_in_with_one_reload(tmp_path: Path, mon
     assert green == {"pipeline.version": "v2", "pipeline.track": "stable", PREVIOUS_LABEL: "v1"}  # type: ignore[comparison-overlap]
     assert blue == {"pipeline.version": "v1", "pipeline.track": "canary", WARM_LABEL: "previous"}  # type: ignore[comparison-overlap]
     assert engine.services[f"{STACK}-app-blue"]["replicas"] == 2  # the previous release stays, warm, at full size
+    # settled once every new stable task has answered /readyz for a DNS TTL: then the share goes to 0
+    assert target.settle() is False  # ready just now: the edge may not resolve the new task yet
+    assert target.settle() is True
+    assert len(engine.applied) == 2 and parse_weights(engine.applied[1]) == Weights(0, 0)
+    assert parse_slots(engine.applied[1]) == Slots("green", "blue")
+    assert target.settle() is True and len(engine.applied) == 2  # nothing more to do
     status = target.status()
     assert status.tracks["stable"].version == "v2" and status.tracks["stable"].service == f"{STACK}-app-green"
     assert status.tracks["canary"].version == "v1" and status.canary_state == "warm-previous"
+
+
+def test_a_hand_over_waits_for_every_new_task_to_be_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    engine, target, _ = walking(tmp_path)
+    target.promote("v2", "v1")
+    ready = engine._ready
+    engine._ready = lambda pair: ready(pair).replace("10.0.0.1\t200", "10.0.0.1\t503", 1)  # type: ignore[method-assign]
+    assert [target.settle() for _ in range(5)] == [False] * 5
+    assert parse_weights(engine.split) == Weights(50, 0)  # the previous release keeps its share meanwhile
+
+
+def test_with_no_previous_release_the_canary_grows_before_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    engine, target, _ = walking(tmp_path)
+    target.promote("v2", None)
+    assert engine.services[f"{STACK}-app-green"]["replicas"] == 2
+    assert len(engine.applied) == 1 and parse_weights(engine.applied[0]) == Weights(0, 0)
+    assert target.settle() is True
 
 
 def test_a_revert_during_the_bake_is_one_swap_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
