@@ -102,9 +102,10 @@ def stage_sources(project: Project, context: Path, say: Say) -> None:
     shutil.copyfile(project.root / "app" / "Dockerfile", context / "Dockerfile")
 
 
-def normalise(tree: Path, epoch: int) -> None:
-    """Fixed mtimes and modes: what COPY puts into a layer then depends on content alone."""
-    for pycache in list(tree.rglob("__pycache__")):
+def normalise(tree: Path, epoch: int, clean: bool = True) -> None:
+    """Fixed mtimes and modes: what COPY puts into a layer then depends on content alone.
+    ``clean``: stray ``__pycache__`` directories go first (the build compiles its own)."""
+    for pycache in list(tree.rglob("__pycache__")) if clean else []:
         shutil.rmtree(pycache, ignore_errors=True)
     for path in sorted(tree.rglob("*"), reverse=True):
         if path.is_symlink():
@@ -115,6 +116,36 @@ def normalise(tree: Path, epoch: int) -> None:
             path.chmod(0o755 if os.access(path, os.X_OK) and path.suffix != ".py" else 0o644)
         os.utime(path, (epoch, epoch), follow_symlinks=False)
     os.utime(tree, (epoch, epoch))
+
+
+def compile_commands(context: Path, python: str = sys.executable) -> list[Command]:
+    """Byte-code for the staged site-packages and sources, so that a task does not compile Django on
+    every start (seen: 8 s from container start to the first log line on a loaded 2-core host).
+    Reproducible: hash-based ``.pyc`` (no mtimes), paths as in the image (``-s``/``-p``), a fixed
+    hash seed. Written by this Python; an image whose Python differs ignores them (and compiles)."""
+    return [
+        Command(
+            (
+                python,
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                "-s",
+                str(context / layer),
+                "-p",
+                "/",
+                str(context / layer),
+            ),
+            env={"PYTHONHASHSEED": "0"},
+            description=f"compile the byte-code of {layer}",
+            timeout=600,
+        )
+        for layer in (SITE.split("/")[0], SOURCES.split("/")[0])
+    ]
 
 
 def migrations_digest(root: Path) -> str:
@@ -153,6 +184,10 @@ def build_image(
     if not ex.dry_run:
         stage_sources(project, context, say)
         normalise(context, release.epoch)
+    for command in compile_commands(context):
+        ex.run(command)
+    if not ex.dry_run:
+        normalise(context, release.epoch, clean=False)
     labels = build_labels(release)
     ex.run(
         docker.build(

@@ -72,3 +72,34 @@ def test_a_canary_with_stable_s_migrations_starts_without_a_migration_job(
     monkeypatch.setattr(target, "migrate", lambda version, _image: jobs.append(version))
     target.deploy_tracks([TrackPlan("canary", "v2", replicas=1), TrackPlan("baseline", "v1", replicas=1)])
     assert jobs == (["v2"] if migrates else [])
+
+
+def test_byte_code_is_compiled_reproducibly_for_both_layers(tmp_path: Path) -> None:
+    from pipeline.build import compile_commands
+
+    commands = compile_commands(tmp_path, python="python3")
+    assert [c.argv[-1] for c in commands] == [str(tmp_path / "layer-site"), str(tmp_path / "layer-app")]
+    for command in commands:
+        argv = list(command.argv)
+        assert argv[argv.index("--invalidation-mode") + 1] == "unchecked-hash"  # no mtime in a .pyc
+        assert argv[argv.index("-s") + 1] == argv[-1] and argv[argv.index("-p") + 1] == "/"  # image paths
+        assert command.env == {"PYTHONHASHSEED": "0"}  # set constants marshal in one order
+
+
+def test_compiled_byte_code_is_the_same_twice(tmp_path: Path) -> None:
+    import sys
+
+    from pipeline.build import compile_commands
+    from pipeline.executor import SubprocessExecutor
+
+    trees = []
+    for name in ("a", "b"):
+        site = tmp_path / name / "layer-site" / "opt" / "refapp" / "site"
+        site.mkdir(parents=True)
+        (site / "m.py").write_text("X = {'a', 'b', 'c'}\ndef f():\n    return 'x' in X\n")
+        (tmp_path / name / "layer-app").mkdir()
+        for command in compile_commands(tmp_path / name, python=sys.executable):
+            SubprocessExecutor().run(command)
+        trees.append(next((site / "__pycache__").glob("m.*.pyc")).read_bytes())
+    assert trees[0] == trees[1]
+    assert b"/opt/refapp/site/m.py" in trees[0]  # the path the image has, not the build's
