@@ -44,6 +44,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline import registry
 from pipeline.analysis.records import Record
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
@@ -52,6 +53,7 @@ from pipeline.canary.run import Release, parse_faults
 from pipeline.cli.main import context
 from pipeline.cli.output import say
 from pipeline.k6 import BackgroundLoad
+from pipeline.release import Release as GitRelease
 
 SPIN_SECONDS = 900  # a spinner ends by itself after this long, whatever happens to the bench
 
@@ -137,8 +139,16 @@ def main() -> None:
     target = ctx.target
     if target.status().tracks["stable"].running == 0:
         raise SystemExit(f"error: nothing runs on {args.env}'s stable track (hint: make demo ENV={args.env})")
-    base = build_image(ctx.ex, ctx.project, ctx.env, say)
-    candidates = [base] + [build_image(ctx.ex, ctx.project, ctx.env, say, suffix=s) for s in ("judge-a", "judge-b")]
+    head = GitRelease.from_git(ctx.project.root).version
+
+    def built(suffix: str) -> str:
+        """This commit's image with the suffix: the registry's when it has it (a second bench of one commit)."""
+        version = head + (f"-{suffix}" if suffix else "")
+        if registry.has_tag(env.image.registry, env.image.name, version):
+            return version
+        return build_image(ctx.ex, ctx.project, ctx.env, say, suffix=suffix)
+
+    candidates = [built(s) for s in ("", "judge-a", "judge-b")]
     release = Release(env, ctx.project, target, say)
     policy_vs_stable = env.canary.model_copy(update={"compare_with": "stable"})
     versus_stable = Release(env.model_copy(update={"canary": policy_vs_stable}), ctx.project, target, say)

@@ -487,6 +487,7 @@ class Controller:
                     self.target.renew_lease(now + self.lease_seconds)
                     last_renew = now
                 self._try_settle()
+            windows = self.source.window(start, now)  # this read also sees an operator's command
             command = self.target.take_command()
             if command in ("rollback", "abort"):
                 self._emit("decision", {"action": "rollback", "reason": f"the operator asked to {command} during the bake"})
@@ -494,7 +495,6 @@ class Controller:
             if command == "promote":
                 self._emit("decision", {"action": "promote", "reason": "the operator ended the bake"})
                 break
-            windows = self.source.window(start, now)
             baseline = TrackWindow("none", 0, 0, ())
             results = analyse(windows["stable"], baseline, self.policy.thresholds, "previous")
             readiness = self._readiness_check(("stable", "canary")) or readiness

@@ -248,11 +248,12 @@ class Release:
     def rollback(self) -> str:
         """Back to the previous release in one step: the warm one if it is still there. During a bake
         the running controller does it (asked through the target), as one swap at the edge."""
-        status = self.target.status()
-        stable = status.tracks["stable"].version
+        # labels only (not a whole status): during a bake every tenth of a second counts
         labels = self.target.track_labels("canary")
-        warm = status.tracks["canary"].version if labels.get(WARM_LABEL) == "previous" else None
-        previous = warm or self.target.track_labels("stable").get(PREVIOUS_LABEL)
+        stable_labels = self.target.track_labels("stable")
+        stable = stable_labels.get("pipeline.version")
+        warm = labels.get("pipeline.version") if labels.get(WARM_LABEL) == "previous" else None
+        previous = warm or stable_labels.get(PREVIOUS_LABEL)
         if not previous or previous == stable:
             raise NothingToDo(f"no previous release is known for {self.env.name}", hint=f"pipeline history {self.env.name}")
         held = self.target.read_lock()
