@@ -36,7 +36,7 @@ from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, dec
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
-from pipeline.targets.base import TaskReadiness, TrackPlan
+from pipeline.targets.base import TaskReadiness, TrackPlan, readiness_gap
 
 
 class Clock(Protocol):
@@ -221,21 +221,12 @@ class Controller:
         deadline = self.clock.now() + self.policy.readiness_timeout_seconds
         while True:
             probes = self.target.readiness(self.judged)
-            missing = []
-            for track in self.judged:
-                mine = [p for p in probes if p.track == track]
-                bad = [p for p in mine if not p.ready]
-                if bad or len(mine) < self.tasks:
-                    missing.append((track, mine, bad))
-            if not missing:
+            gaps = [(t, gap) for t in self.judged if (gap := readiness_gap(probes, t, self.tasks, self.readiness_path))]
+            if not gaps:
                 self._emit("ready", {"tracks": list(self.judged), "tasks": self.tasks, "path": self.readiness_path})
                 return None
             if self.clock.now() >= deadline:
-                track, mine, bad = missing[0]
-                if bad:
-                    why = bad[0].describe(self.readiness_path)
-                else:
-                    why = f"{len(mine)} of {self.tasks} {track} tasks answer {self.readiness_path}"
+                track, why = gaps[0]
                 whose = "the canary" if track == "canary" else f"the {track}"
                 return f"{whose} was not ready after {self.policy.readiness_timeout_seconds:g} s: {why}"
             self.clock.sleep(self.tick)
@@ -278,9 +269,7 @@ class Controller:
                 self._emit("clock", {"jump_seconds": round(now - start, 3)})
                 start = now
                 last_renew = now
-            if now - last_renew >= self.lease_seconds / 3 or now < last_renew:
-                self.target.renew_lease(now + self.lease_seconds)
-                last_renew = now
+            last_renew = self._hold_split(now, last_renew)
             command = self.target.take_command()
             readiness = self._readiness_check(("canary", self.against)) or readiness
             windows = self.source.window(start, now)
@@ -483,9 +472,7 @@ class Controller:
             if now < start:
                 start = now
             if self._settled_at is None:  # a hand-over: the previous release still carries a share
-                if now - last_renew >= self.lease_seconds / 3:
-                    self.target.renew_lease(now + self.lease_seconds)
-                    last_renew = now
+                last_renew = self._hold_split(now, last_renew)
                 self._try_settle()
             windows = self.source.window(start, now)  # this read also sees an operator's command
             command = self.target.take_command()
@@ -537,11 +524,17 @@ class Controller:
                     f"the new stable did not take all traffic within {now - self._promoted_at:.0f} s "
                     "of the promotion (its tasks did not all answer the readiness path)"
                 )
-            if now - last_renew >= self.lease_seconds / 3:
-                self.target.renew_lease(now + self.lease_seconds)
-                last_renew = now
+            last_renew = self._hold_split(now, last_renew)
             self.clock.sleep(self.tick)
         return None
+
+    def _hold_split(self, now: float, last_renew: float) -> float:
+        """Renew the split's lease a third of the way through it (or after the clock jumped back);
+        returns when it was last renewed."""
+        if now - last_renew >= self.lease_seconds / 3 or now < last_renew:
+            self.target.renew_lease(now + self.lease_seconds)
+            return now
+        return last_renew
 
     # --- reporting ---------------------------------------------------------------
     def _snapshot(self, now: float, windows: dict[str, TrackWindow]) -> None:

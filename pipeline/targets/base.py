@@ -50,6 +50,18 @@ class TaskReadiness:
         return f"{self.track} task {self.task} {answer} on {path}" + (f": {body}" if body else "")
 
 
+def readiness_gap(probes: list[TaskReadiness], track: str, tasks: int, path: str) -> str | None:
+    """Why ``track`` is not ready (fewer than ``tasks`` tasks answer, or one does not answer 200 on
+    ``path``); None when it is."""
+    mine = [p for p in probes if p.track == track]
+    bad = [p for p in mine if not p.ready]
+    if bad:
+        return bad[0].describe(path)
+    if len(mine) < tasks:
+        return f"{len(mine)} of {tasks} {track} tasks answer {path}"
+    return None
+
+
 @dataclass(frozen=True)
 class TrackStatus:
     """A track as the target reports it."""

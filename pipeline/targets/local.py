@@ -50,6 +50,7 @@ from pipeline.targets.base import (
     TrackPlan,
     TrackStatus,
     canary_state,
+    readiness_gap,
 )
 from pipeline.targets.local_edge import LocalEdge, slots_in
 
@@ -843,17 +844,14 @@ class LocalTarget:
         if self.ex.dry_run:
             return
         timeout = self.env.canary.readiness_timeout_seconds
-        path = self.env.app.readiness_path
-        seen: list[TaskReadiness] = []
+        gap: list[str | None] = [None]
 
         def ready() -> bool | None:
-            seen[:] = self.readiness((track,))
-            return True if len(seen) >= tasks and all(p.ready for p in seen) else None
+            gap[0] = readiness_gap(self.readiness((track,)), track, tasks, self.env.app.readiness_path)
+            return True if gap[0] is None else None
 
         def late() -> Exception:
-            bad = [p for p in seen if not p.ready]
-            why = bad[0].describe(path) if bad else f"{len(seen)} of {tasks} tasks answer {path}"
-            return NotReady(f"{track} tasks not ready after {timeout:g} s: {why}", hint=f"pipeline logs {self.env.name}")
+            return NotReady(f"{track} tasks not ready after {timeout:g} s: {gap[0]}", hint=f"pipeline logs {self.env.name}")
 
         poll.until(ready, timeout, late, max_delay=RELEASE_POLL)
         time.sleep(self.env.edge.dns_ttl_seconds)
@@ -875,7 +873,7 @@ class LocalTarget:
         name = self.track_service("stable")
         running, desired = self._replicas().get(name, (0, 0))
         probes = self.readiness(("stable",)) if running >= desired else []
-        if not probes or len(probes) < desired or not all(p.ready for p in probes):
+        if not probes or readiness_gap(probes, "stable", desired, self.env.app.readiness_path) is not None:
             self._ready_since = None
             return False
         now = time.monotonic()
@@ -897,8 +895,8 @@ class LocalTarget:
         if warm and (running > 0 or self.ex.dry_run):
             self.swap_slots(Weights(0))
             self.label_track("stable", {"pipeline.track": "stable"}, (WARM_LABEL,))
-            self.label_track("canary", {"pipeline.track": "canary"}, (DEPLOY_LABEL,))
-            self.remove_track("canary", wait=False)  # the failed release drains at weight 0
+            self.label_track("canary", {"pipeline.track": "canary"})
+            self.remove_track("canary", wait=False)  # drops its deploy mark; the failed release drains at weight 0
             return
         if warm and running == 0:
             self.label_track("canary", {}, (WARM_LABEL,))
