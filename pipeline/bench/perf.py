@@ -121,7 +121,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "env": args.env,
         "version": current.tracks["stable"].version,
-        "stable_tasks": current.tracks["stable"].running,
+        "stable_tasks": current.tracks["stable"].serving,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "rates": [],
     }

@@ -188,7 +188,7 @@ class PerfGate:
             return {}
         status = self.target.status()
         canary = status.tracks.get("canary")
-        if canary is None or canary.running == 0:
+        if canary is None or canary.serving == 0:
             raise NothingToDo(
                 f"no canary is running in '{self.env.name}' to compare with stable",
                 hint=f"deploy one: pipeline deploy {self.env.name} --track canary --version <tag>",
@@ -200,11 +200,11 @@ class PerfGate:
                 hint="use --script load (absolute thresholds); compare runs on targets with the nginx edge",
             )
         stable = status.tracks.get("stable")
-        stable_tasks = stable.running if stable is not None and stable.running else 1
-        stable_rate, canary_rate = split_rate(plan.rate, stable_tasks, canary.running)
+        stable_tasks = stable.serving if stable is not None and stable.serving else 1
+        stable_rate, canary_rate = split_rate(plan.rate, stable_tasks, canary.serving)
         self.say(
             f"compare: {stable_rate} requests/s to {stable_tasks} stable task(s), "
-            f"{canary_rate} to {canary.running} canary task(s): the same load per task"
+            f"{canary_rate} to {canary.serving} canary task(s): the same load per task"
         )
         return {"PIN_TOKEN": str(pin()), "STABLE_RATE": str(stable_rate), "CANARY_RATE": str(canary_rate)}
 

@@ -74,6 +74,12 @@ class TrackStatus:
     service: str = ""  # the service (or unit) that serves the track now, where the kind names one
 
     @property
+    def serving(self) -> int:
+        """The tasks that take the track's traffic: during a start-first update the replaced
+        tasks still count as running until they stop, but the edge no longer sends them any."""
+        return min(self.running, self.desired)
+
+    @property
     def health(self) -> str:
         if self.desired == 0:
             return "empty"

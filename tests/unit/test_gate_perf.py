@@ -230,3 +230,31 @@ def test_a_latency_only_failure_is_confirmed_by_fresh_runs(
     result = gate.judge(gate.plan("compare"))
     assert (result.verdict, result.runs) == (verdict, runs)
     assert len(set(gate.dirs)) == runs  # every run keeps its own k6 output
+
+
+class StatusOnly:
+    """A target that only reports a status (what check_ready reads)."""
+
+    def __init__(self, tracks: dict[str, tuple[int, int]]) -> None:
+        from pipeline.targets.base import Status, TrackStatus
+
+        self.current = Status(
+            "x", "local", "http://127.0.0.1:9", True, None, {t: TrackStatus(t, "v", d, r) for t, (d, r) in tracks.items()}
+        )
+
+    def status(self) -> Any:
+        return self.current
+
+    def track_pin_token(self) -> str:
+        return "t0ken"
+
+
+def test_compare_shares_the_load_by_the_tasks_that_serve_not_those_still_stopping() -> None:
+    # right after a canary replaced a warm 2-task release in its slot, the 2 old tasks still
+    # run while they stop (3/1): the edge sends them nothing, so the canary counts 1 task
+    env = Environment.model_validate({"name": "x", "perf": {"rate": 15}})
+    root = Path(__file__).resolve().parents[2]
+    target = StatusOnly({"stable": (2, 2), "canary": (1, 3)})
+    gate = PerfGate(env, Project(root, root / ".pipeline-test-unused"), target, FakeExecutor(), reachable=lambda _u: True)
+    extra = gate.check_ready(gate.plan("compare"))
+    assert (extra["STABLE_RATE"], extra["CANARY_RATE"]) == ("20", "10")
