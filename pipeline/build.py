@@ -32,9 +32,15 @@ SOURCES = "layer-app/opt/refapp"
 MIGRATIONS_LABEL = "pipeline.migrations"  # a digest of the app's migration files: equal digests, same schema
 
 
-def wheel_commands(project: Project, python: str = sys.executable) -> list[Command]:
+def build_context(project: Project, version: str) -> Path:
+    """This build's own context directory: two builds at once (a bench beside a test suite) never
+    stage into each other's. The path does not reach the image (byte-code strips it)."""
+    return project.state / "build" / f"context-{version}-{os.getpid()}"
+
+
+def wheel_commands(project: Project, context: Path, python: str = sys.executable) -> list[Command]:
     wheels = project.state / "cache" / "wheels"
-    site = project.state / "build" / "context" / SITE
+    site = context / SITE
     lock = str(project.root / "requirements" / "app.lock")
     return [
         Command(
@@ -177,33 +183,36 @@ def build_image(
     version = release.version + (f"-{suffix}" if suffix else "")
     ref = image_ref(env.image.registry, env.image.name, version)
     base = ensure_base(ex, project, env, say)
-    context = project.state / "build" / "context"
+    context = build_context(project, version)
     say(f"build: {ref}")
-    for command in wheel_commands(project):
-        ex.run(command)
-    if not ex.dry_run:
-        stage_sources(project, context, say)
-        normalise(context, release.epoch)
-    for command in compile_commands(context):
-        ex.run(command)
-    if not ex.dry_run:
-        normalise(context, release.epoch, clean=False)
-    labels = build_labels(release)
-    ex.run(
-        docker.build(
-            str(context),
-            ref,
-            dockerfile=str(context / "Dockerfile"),
-            no_cache=no_cache,
-            build_args={
-                "BASE_IMAGE": base,
-                "VERSION": version,
-                "REVISION": release.commit,
-                "CREATED": labels["org.opencontainers.image.created"],
-            },
-            labels={MIGRATIONS_LABEL: migrations_digest(project.root)},
+    try:
+        for command in wheel_commands(project, context):
+            ex.run(command)
+        if not ex.dry_run:
+            stage_sources(project, context, say)
+            normalise(context, release.epoch)
+        for command in compile_commands(context):
+            ex.run(command)
+        if not ex.dry_run:
+            normalise(context, release.epoch, clean=False)
+        labels = build_labels(release)
+        ex.run(
+            docker.build(
+                str(context),
+                ref,
+                dockerfile=str(context / "Dockerfile"),
+                no_cache=no_cache,
+                build_args={
+                    "BASE_IMAGE": base,
+                    "VERSION": version,
+                    "REVISION": release.commit,
+                    "CREATED": labels["org.opencontainers.image.created"],
+                },
+                labels={MIGRATIONS_LABEL: migrations_digest(project.root)},
+            )
         )
-    )
+    finally:
+        ex.run(Command(("rm", "-rf", str(context)), check=False, description="remove this build's context"))
     if push:
         ex.run(docker.push(ref))
     return version

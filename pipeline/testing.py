@@ -166,6 +166,8 @@ class SyntheticTraffic:
     burst_track: str = "canary"
     wrong_version: dict[str, str] = field(default_factory=dict)  # track -> the version that "really" answers
     baseline_ms: float | None = None  # the baseline's latency (default: stable's; a cold start can differ)
+    write_share: float = 0.0  # share of the requests that are POST /api/notes (the rest GET /api/notes): routes
+    write_errors: dict[str, float] = field(default_factory=dict)  # track -> share of its writes that fail
 
     def _shares(self) -> list[tuple[str, float, float, float]]:
         weight = self.target.weights[-1] if self.target.weights else 0
@@ -187,6 +189,9 @@ class SyntheticTraffic:
                 out[track] = {version: n}
         return out
 
+    def windows(self, spans: list[tuple[float, float]]) -> list[dict[str, object]]:
+        return [self.window(start, end) for start, end in spans]
+
     def window(self, start: float, end: float) -> dict[str, object]:
         import random
 
@@ -206,4 +211,23 @@ class SyntheticTraffic:
                 max(0.1, rng.gauss(m, m * 0.1)) for m in [self.burst[2] if self.burst else ms] * slow + [ms] * (n - failed - slow)
             )
             out[track] = TrackWindow(track, n, failed, latencies)
+            if self.write_share:
+                out[track] = self._with_routes(out[track], rng)
         return out
+
+    def _with_routes(self, window: Any, rng: Any) -> Any:
+        """The window split into POST and GET /api/notes; ``write_errors[track]`` of the writes fail too."""
+        from pipeline.analysis.window import TrackWindow
+
+        n, writes = window.requests, int(window.requests * self.write_share)
+        read_errors = min(window.errors, n - writes)
+        post_errors = window.errors - read_errors
+        post_errors += sum(1 for _ in range(writes - post_errors) if rng.random() < self.write_errors.get(window.track, 0.0))
+        timed = list(window.latencies_ms)
+        rng.shuffle(timed)
+        post_timed, get_timed = timed[: writes - post_errors], timed[writes - post_errors : n - post_errors - read_errors]
+        routes = {
+            "POST /api/notes": TrackWindow(window.track, writes, post_errors, tuple(post_timed)),
+            "GET /api/notes": TrackWindow(window.track, n - writes, read_errors, tuple(get_timed)),
+        }
+        return TrackWindow(window.track, n, post_errors + read_errors, tuple(post_timed + get_timed), routes)

@@ -10,6 +10,7 @@ minute, so real ECS canaries hold each step for at least ``metrics_period_second
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -91,6 +92,10 @@ class CloudWatchSource:
     def served(self, start: float, end: float) -> dict[str, dict[str, int]] | None:
         """The ALB's metrics do not say which version answered: a promotion is verified by ECS's deployments."""
         return None
+
+    def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
+        """One ``GetMetricData`` call per span (CloudWatch sums its own periods; nothing to share)."""
+        return [self.window(start, end) for start, end in spans]
 
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Windows of ``start <= ts < end`` for both tracks, from one ``GetMetricData`` call."""

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
+
+#: A path segment that names one thing rather than a route: a number, a UUID, a long hex or
+#: base64-ish token. ``/api/notes/42`` and ``/api/notes/43`` are one route, ``/api/notes/{id}``.
+_ID_SEGMENT = re.compile(
+    r"\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{12,}|[A-Za-z0-9_-]{24,}"
+)
+
+
+def route_of(method: str, uri: str) -> str:
+    """The route a request belongs to: its method and its path with identifying segments as
+    ``{id}`` (the query string is not part of it), e.g. ``GET /api/notes/{id}``."""
+    path = uri.split("?", 1)[0] or "/"
+    segments = ["{id}" if _ID_SEGMENT.fullmatch(s) else s for s in path.split("/")]
+    return f"{method.upper() or 'GET'} {'/'.join(segments)}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,12 @@ class Record:
     latency_ms: float
     uri: str = ""
     version: str = ""  # the X-App-Version the upstream answered with ("" when none answered)
+    method: str = ""
+
+    @property
+    def route(self) -> str:
+        """Method and path template (see :func:`route_of`)."""
+        return route_of(self.method, self.uri)
 
     @property
     def started(self) -> float:
@@ -77,6 +98,7 @@ def parse_line(line: str) -> Record | None:
         return None
     uri = obj.get("uri")
     version = obj.get("version")
+    method = obj.get("method")
     return Record(
         ts=ts,
         track=track,
@@ -84,6 +106,7 @@ def parse_line(line: str) -> Record | None:
         latency_ms=seconds * 1000.0,
         uri=uri if isinstance(uri, str) else "",
         version=version if isinstance(version, str) else "",
+        method=method if isinstance(method, str) and method.isalpha() and len(method) <= 16 else "",
     )
 
 

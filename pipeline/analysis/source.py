@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Protocol
 
@@ -19,6 +19,10 @@ class MetricsSource(Protocol):
 
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Windows of ``start <= ts < end`` keyed "stable", "canary" and "baseline" (always present, empty without traffic)."""
+        ...
+
+    def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
+        """:meth:`window` for each ``(start, end)`` of ``spans``, from one read of the source."""
         ...
 
     def served(self, start: float, end: float) -> dict[str, dict[str, int]] | None:
@@ -109,6 +113,14 @@ class EdgeLogSource:
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Pull new log lines, then summarise ``start <= ts < end`` per track."""
         self.pull()
+        return self._summary(start, end)
+
+    def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
+        """One pull, then each span summarised (the step's window and the walk's, say)."""
+        self.pull()
+        return [self._summary(start, end) for start, end in spans]
+
+    def _summary(self, start: float, end: float) -> dict[str, TrackWindow]:
         lo = bisect_left(self._records, start, key=_ts)
         hi = bisect_left(self._records, end, key=_ts) if math.isfinite(end) else len(self._records)
         return _windows(self._records[lo:hi], start, end)
@@ -137,6 +149,9 @@ class StaticSource:
     def window(self, start: float, end: float) -> dict[str, TrackWindow]:
         """Summarise ``start <= ts < end`` per track."""
         return _windows(self.records, start, end)
+
+    def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
+        return [self.window(start, end) for start, end in spans]
 
     def served(self, start: float, end: float) -> dict[str, dict[str, int]]:
         return _served(self.records, start, end)

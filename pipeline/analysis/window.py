@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from pipeline.analysis.records import Record
@@ -29,13 +29,16 @@ class TrackWindow:
 
     ``latencies_ms`` holds the latencies of the requests that did not fail (status < 500); they are
     kept sorted. Failures are judged by the error checks; timing them too would let a crashed
-    upstream's instant 502s make a broken track look fast.
+    upstream's instant 502s make a broken track look fast. ``routes`` splits the same requests
+    by route (method and path template, :func:`pipeline.analysis.records.route_of`) where the
+    source knows them; the busiest ``MAX_ROUTES`` are kept, the rest are counted as ``OTHER``.
     """
 
     track: str
     requests: int = 0
     errors: int = 0
     latencies_ms: tuple[float, ...] = ()
+    routes: Mapping[str, TrackWindow] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.requests < 0 or not 0 <= self.errors <= self.requests:
@@ -82,17 +85,49 @@ class TrackWindow:
         }
 
 
+MAX_ROUTES = 12  # routes judged one by one; a long tail of rare routes is pooled as OTHER
+OTHER = "other routes"
+
+
+class _Tally:
+    __slots__ = ("errors", "latencies", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.latencies: list[float] = []
+
+    def add(self, record: Record) -> None:
+        self.requests += 1
+        if record.failed:
+            self.errors += 1
+        else:
+            self.latencies.append(record.latency_ms)
+
+    def merge(self, other: _Tally) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        self.latencies.extend(other.latencies)
+
+    def window(self, track: str, routes: Mapping[str, TrackWindow] | None = None) -> TrackWindow:
+        return TrackWindow(track, self.requests, self.errors, tuple(sorted(self.latencies)), routes or {})
+
+
 def summarize(records: Iterable[Record], track: str, start: float, end: float) -> TrackWindow:
-    """Summarise the records of ``track`` with ``start <= ts < end``."""
-    requests = errors = 0
-    latencies: list[float] = []
+    """Summarise the records of ``track`` with ``start <= ts < end``, in all and per route."""
+    total = _Tally()
+    by_route: dict[str, _Tally] = {}
     for record in records:
         if record.track != track or not start <= record.ts < end:
             continue
-        requests += 1
-        if record.failed:
-            errors += 1
-        else:
-            latencies.append(record.latency_ms)
-    latencies.sort()
-    return TrackWindow(track=track, requests=requests, errors=errors, latencies_ms=tuple(latencies))
+        total.add(record)
+        if record.method:  # a log without methods has no routes to tell apart
+            by_route.setdefault(record.route, _Tally()).add(record)
+    busiest = sorted(by_route.items(), key=lambda kv: (-kv[1].requests, kv[0]))
+    routes = {name: tally.window(track) for name, tally in busiest[:MAX_ROUTES]}
+    if len(busiest) > MAX_ROUTES:
+        rest = _Tally()
+        for _name, tally in busiest[MAX_ROUTES:]:
+            rest.merge(tally)
+        routes[OTHER] = rest.window(track)
+    return total.window(track, routes)

@@ -88,7 +88,15 @@ def closest_call(timeline: list[tuple[float, str, dict[str, Any]]]) -> str:
             value, limit = check.get("value"), check.get("limit")
             if check.get("name") == "mann_whitney" or not isinstance(value, int | float) or not isinstance(limit, int | float):
                 continue
-            if limit > 0 and math.isfinite(value) and check.get("name", "").startswith("p"):
+            name = check.get("name", "")
+            if name.startswith("route_") and value > 0:  # a p-value against its level: under the level fails
+                ratio = limit / value
+                if ratio > best[0]:
+                    best = (
+                        ratio,
+                        f"{name} at {ratio:.0%} of its level, p={value:.2g} ({check['verdict']}) in step {data.get('step')}",
+                    )
+            elif limit > 0 and math.isfinite(value) and name.startswith("p"):
                 ratio = value / limit
                 if ratio > best[0]:
                     best = (ratio, f"{check['name']} at {ratio:.0%} of its limit ({check['verdict']}) in step {data.get('step')}")

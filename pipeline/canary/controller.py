@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
+from pipeline.analysis.routes import route_errors, route_latency
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
 from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, decide
@@ -159,6 +160,8 @@ class Controller:
         self._promoted_at = 0.0
         self._settled_at: float | None = None  # when all traffic was on the new stable (after a hand-over)
         self._probed_at = -math.inf
+        self._reference_walk: TrackWindow | None = None  # the reference over the walk, kept for the bake
+        self._latency_since = -math.inf  # route latency is judged from here: before it, a burst was forgiven
 
     @property
     def against(self) -> str:
@@ -272,8 +275,9 @@ class Controller:
             last_renew = self._hold_split(now, last_renew)
             command = self.target.take_command()
             readiness = self._readiness_check(("canary", self.against)) or readiness
-            windows = self.source.window(start, now)
+            windows, *walks = self.source.windows(self._spans(start, now))
             results = analyse(windows["canary"], windows[self.against], self.policy.thresholds, self.against)
+            results += self._walk_checks(walks, windows["canary"] if confirmations else None)
             if readiness is not None:
                 results.append(readiness)
             verdict = overall(results)
@@ -299,9 +303,32 @@ class Controller:
                 confirmations += 1
                 start = now
                 continue
+            if confirmations:  # a fresh window cleared a latency failure: the burst before it is forgiven
+                self._latency_since = start
             if decision.action in (Action.NEXT, Action.PROMOTE) and weight == self.policy.perf_gate_at and not command:
                 return self._run_gate(index, weight) or decision
             return decision
+
+    def _spans(self, start: float, now: float) -> list[tuple[float, float]]:
+        """The windows a tick of the walk reads: the step's (or the fresh one's), the walk since the
+        canary's first traffic, and the walk since a forgiven latency burst when there was one."""
+        assert self.result is not None
+        since = self.result.canary_started if self.result.canary_started is not None else start
+        spans = [(start, now), (since, now)]
+        if self._latency_since > since:
+            spans.append((self._latency_since, now))
+        return spans
+
+    def _walk_checks(self, walks: list[dict[str, TrackWindow]], fresh: TrackWindow | None) -> list[CheckResult]:
+        """The route checks over every request since the canary's first traffic (a fresh window,
+        after a latency failure, must show it again); the reference's walk is kept for the bake."""
+        walk, slow = walks[0], walks[-1]
+        self._reference_walk = walk[self.against]
+        t = self.policy.thresholds
+        return [
+            route_errors(walk["canary"], walk[self.against], t, self.against),
+            route_latency(slow["canary"], slow[self.against], t, self.against, fresh=fresh),
+        ]
 
     def _run_gate(self, index: int, weight: int) -> Decision | None:
         """The policy's gate at this step; a failure (or a gate that cannot judge) rolls back."""
@@ -456,7 +483,7 @@ class Controller:
         bake (a promotion's own rolling restart makes its first seconds slow), and with
         ``latency_windows`` > 1 a latency failure is confirmed over a fresh window first.
         """
-        start = self.clock.now()
+        start = baked_from = self.clock.now()
         confirmations = 0
         self._not_ready = {}
         self._probed_at = -math.inf
@@ -474,7 +501,8 @@ class Controller:
             if self._settled_at is None:  # a hand-over: the previous release still carries a share
                 last_renew = self._hold_split(now, last_renew)
                 self._try_settle()
-            windows = self.source.window(start, now)  # this read also sees an operator's command
+            # route by route since the bake began, against what the canary's reference served in the walk
+            windows, bake = self.source.windows([(start, now), (baked_from, now)])  # it also sees an operator's command
             command = self.target.take_command()
             if command in ("rollback", "abort"):
                 self._emit("decision", {"action": "rollback", "reason": f"the operator asked to {command} during the bake"})
@@ -484,6 +512,9 @@ class Controller:
                 break
             baseline = TrackWindow("none", 0, 0, ())
             results = analyse(windows["stable"], baseline, self.policy.thresholds, "previous")
+            results.append(
+                route_errors(bake["stable"], self._reference_walk, self.policy.thresholds, f"{self.against} in the walk")
+            )
             readiness = self._readiness_check(("stable", "canary")) or readiness
             if readiness is not None:
                 results.append(readiness)

@@ -41,7 +41,7 @@ class Decision:
 # Checks that may fail a step before its hold is over: error counts are tested for
 # significance, and a canary task that stays unready (while its reference is ready) is
 # never a release to keep, so an early failure is real. Latency is judged over the whole hold.
-EARLY_CHECKS = frozenset({"error_rate", "error_rate_vs_stable", "error_rate_vs_baseline", "readiness"})
+EARLY_CHECKS = frozenset({"error_rate", "error_rate_vs_stable", "error_rate_vs_baseline", "route_errors", "readiness"})
 
 
 def _failures(results: list[CheckResult], only: frozenset[str] | None = None) -> str:

@@ -25,6 +25,12 @@ def test_the_closest_call_is_the_latency_check_nearest_its_limit() -> None:
     ]
     assert closest_call(timeline) == "p95_vs_baseline at 90% of its limit (pass) in step 2"
     assert closest_call([]) == "-"
+    # a route check reports its smallest p-value against its level: p=0.0125 at level 0.0025 is 20 %
+    route = {"name": "route_latency", "value": 0.0125, "limit": 0.0025, "verdict": "pass"}
+    timeline.append((3.0, "verdict", {"step": 3, "checks": [route]}))
+    assert closest_call(timeline) == "p95_vs_baseline at 90% of its limit (pass) in step 2"
+    route["value"] = 0.0026
+    assert closest_call(timeline) == "route_latency at 96% of its level, p=0.0026 (pass) in step 3"
 
 
 def test_every_bad_release_of_the_bench_must_be_rolled_back() -> None:

@@ -77,7 +77,15 @@ def test_patched_build_tags_the_patched_commit_and_leaves_the_checkout_alone(
 ) -> None:
     monkeypatch.delenv("BASE_IMAGE", raising=False)
     head = git(repo.root, "rev-parse", "HEAD")
-    ex = fake()
+    staged: dict[str, str] = {}
+
+    def docker_build(command: Command) -> Result:  # what the build context holds when docker reads it
+        context = Path(command.argv[-1])
+        staged["views"] = (context / "layer-app" / "opt" / "refapp" / "app" / "refapp" / "views.py").read_text()
+        staged["context"] = str(context)
+        return Result(0)
+
+    ex = fake().on("docker", "build", result=docker_build)
     version = build(ex, repo)
 
     commit, _, suffix = version.partition("-")
@@ -89,8 +97,8 @@ def test_patched_build_tags_the_patched_commit_and_leaves_the_checkout_alone(
         f"{IDENTITY['name']} <{IDENTITY['email']}>|{IDENTITY['name']}|2020-01-02T03:04:05+00:00|2020-01-02T03:04:05+00:00"
     )
     # the image got the patched code; the checkout did not
-    staged = repo.state / "build" / "context" / "layer-app" / "opt" / "refapp" / "app" / "refapp" / "views.py"
-    assert staged.read_text() == "ANSWER = 41\n"
+    assert staged["views"] == "ANSWER = 41\n"
+    assert not Path(staged["context"]).exists()  # each build stages into its own context, removed after it
     assert (repo.root / "app" / "refapp" / "views.py").read_text() == "ANSWER = 42\n"
     assert git(repo.root, "status", "--porcelain") == "" and git(repo.root, "rev-parse", "HEAD") == head
     # docker build and push of that tag, and the worktree is gone afterwards

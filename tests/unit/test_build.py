@@ -28,7 +28,7 @@ def test_labels_come_from_the_commit_not_the_clock() -> None:
 
 
 def test_wheels_are_hash_checked_binary_only_and_installed_offline(tmp_path: Path) -> None:
-    download, _, install = wheel_commands(Project(tmp_path, tmp_path / "state"), python="py")
+    download, _, install = wheel_commands(Project(tmp_path, tmp_path / "state"), tmp_path / "context", python="py")
     assert "--require-hashes" in download.argv and "--only-binary=:all:" in download.argv
     assert "--no-index" in install.argv and "--no-compile" in install.argv and "--target" in install.argv
 

@@ -466,13 +466,13 @@ def test_a_lasting_slowdown_fails_every_window_and_rolls_back() -> None:
 def test_a_tick_s_own_work_counts_toward_the_hold() -> None:
     """Reading the log and probing take time; the walk still holds each step for step_seconds."""
     controller, _, clock, _ = make()
-    window = controller.source.window
+    windows = controller.source.windows
 
-    def slow_window(start: float, end: float) -> Any:
-        clock.jump(0.4)  # every tick's work: 0.4 s of a 1 s tick
-        return window(start, end)
+    def slow_windows(spans: Any) -> Any:
+        clock.jump(0.4)  # every tick's work (one read of the log): 0.4 s of a 1 s tick
+        return windows(spans)
 
-    controller.source.window = slow_window  # type: ignore[method-assign]
+    controller.source.windows = slow_windows  # type: ignore[method-assign]
     start = clock.t
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.PROMOTED
@@ -506,3 +506,35 @@ def test_a_hand_over_that_never_settles_is_reverted() -> None:
     assert result.outcome == Outcome.ROLLED_BACK
     assert "did not take all traffic" in result.reason
     assert ("revert_to_previous", ("v1",)) in target.calls and target.stable == "v1"
+
+
+def test_errors_on_writes_only_are_judged_route_by_route_and_roll_back() -> None:
+    # 5 % of the canary's writes fail (1 % of its requests, diluted in the whole track's window)
+    controller, target, _, events = make(write_share=0.2, write_errors={"canary": 0.05})
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK, result.reason
+    assert "route_errors: POST /api/notes" in result.reason
+    assert target.canary is None and "promote" not in target.names()
+    checks = [c["name"] for k, d in events if k == "verdict" for c in d["checks"]]
+    assert {"route_errors", "route_latency"} <= set(checks)
+
+
+def test_the_same_writes_failing_after_promotion_are_reverted_against_the_walks_reference() -> None:
+    controller, target, _, _ = make(write_share=0.2)
+    original = target.promote
+
+    def promote_then_break(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.write_errors = {"stable": 0.05}  # type: ignore[attr-defined]
+
+    target.promote = promote_then_break  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK, result.reason
+    assert "route_errors: POST /api/notes" in result.reason and "baseline in the walk" in result.reason
+    assert ("revert_to_previous", ("v1",)) in target.calls
+
+
+def test_writes_that_fail_as_often_on_the_reference_are_not_the_release() -> None:
+    controller, _, _, _ = make(write_share=0.2, write_errors={"canary": 0.03, "baseline": 0.03, "stable": 0.03})
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason

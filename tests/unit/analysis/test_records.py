@@ -23,7 +23,9 @@ BAD_GATEWAY = (
 
 
 def test_parses_a_good_line() -> None:
-    assert parse_line(GOOD) == Record(ts=1795395550.109, track="stable", status=200, latency_ms=8.0, uri="/healthz", version="v1")
+    assert parse_line(GOOD) == Record(
+        ts=1795395550.109, track="stable", status=200, latency_ms=8.0, uri="/healthz", version="v1", method="GET"
+    )
     assert parse_line(GOOD + "\n") == parse_line(GOOD)
     assert not parse_line(GOOD).failed  # type: ignore[union-attr]
 
@@ -80,3 +82,27 @@ def test_parse_lines_skips_bad_lines() -> None:
 @pytest.mark.parametrize(("status", "failed"), [(200, False), (404, False), (499, False), (500, True), (502, True), (504, True)])
 def test_failed(status: int, failed: bool) -> None:
     assert Record(ts=0.0, track="canary", status=status, latency_ms=1.0).failed is failed
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "route"),
+    [
+        ("GET", "/api/notes?limit=5", "GET /api/notes"),
+        ("post", "/api/notes", "POST /api/notes"),
+        ("GET", "/api/notes/42", "GET /api/notes/{id}"),
+        ("DELETE", "/api/notes/3f2a1b7c-1111-2222-3333-444455556666/tags", "DELETE /api/notes/{id}/tags"),
+        ("GET", "", "GET /"),
+        ("PUT", "/files/abcdef0123456789", "PUT /files/{id}"),
+        ("GET", "/api/v2/notes", "GET /api/v2/notes"),  # a short word-and-digit segment is part of the route
+    ],
+)
+def test_a_route_is_the_method_and_the_path_template(method: str, uri: str, route: str) -> None:
+    from pipeline.analysis.records import route_of
+
+    assert route_of(method, uri) == route
+
+
+def test_a_garbled_method_is_dropped_not_trusted() -> None:
+    line = GOOD.replace('"method":"GET"', '"method":"G E T;"')
+    record = parse_line(line)
+    assert record is not None and record.method == ""
