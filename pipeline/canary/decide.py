@@ -59,7 +59,8 @@ def decide(
     """What to do now. A failure acts at once, mid-step; everything else waits for the step's end."""
     last = at.step >= len(policy.steps) - 1
     where = f"step {at.step + 1} ({policy.steps[at.step]}%)"
-    hold = policy.step_seconds * (1 + at.extensions)
+    # a step is held step_seconds; an extension (for lack of data) ends as soon as there is enough
+    hold = policy.step_seconds
     held = at.held >= hold
     if command == "abort":
         return Decision(Action.ABORT, "aborted by an operator")
@@ -78,6 +79,11 @@ def decide(
     if not held:
         return Decision(Action.WAIT, f"holding step {at.step + 1} ({max(at.held, 0):.0f}/{hold:.0f} s)")
     if verdict == Verdict.INSUFFICIENT:
+        extended = hold * (1 + at.extensions)
+        if at.held < extended:
+            return Decision(
+                Action.WAIT, f"step {at.step + 1}: insufficient data, extended ({max(at.held, 0):.0f}/{extended:.0f} s)"
+            )
         if at.extensions < policy.max_step_extensions:
             return Decision(
                 Action.EXTEND,

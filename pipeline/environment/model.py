@@ -219,7 +219,11 @@ class Canary(Strict):
         default=60.0, description="how long the canary's tasks may take to answer app.readiness_path before it is rolled back"
     )
     step_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    max_step_extensions: Annotated[int, Field(ge=0, le=10)] = 2
+    max_step_extensions: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=2,
+        description="how many more step_seconds a step may be held for lack of data (it moves on as soon as there "
+        "is enough); still too little data after that rolls the canary back",
+    )
     latency_windows: Annotated[int, Field(ge=2, le=5)] = Field(
         default=2,
         description="consecutive fresh holds of a step a latency check must fail in before the canary is rolled "

@@ -85,6 +85,8 @@ CASES = [
         "never passed on silence",
     ),
     ("data arrives during an extension", Position(2, 20, 1), Verdict.PASS, PASS, None, Action.NEXT, "step 3 (50%) passed"),
+    # an extension ends as soon as there is enough data, not after another whole step
+    ("enough data early in an extension", Position(2, 12, 1), Verdict.PASS, PASS, None, Action.NEXT, "step 3 (50%) passed"),
     (
         "clock jumped back: negative hold waits",
         Position(1, -30, 0),
