@@ -109,7 +109,9 @@ def _config_error(shown: str, exc: ValidationError) -> ConfigError:
     if named and named.group(1).split(".")[0] in _known_keys(loc):
         loc = [*loc, *named.group(1).split(".")]
         key, message = ".".join(loc), named.group(2)
-    return ConfigError(f"{shown}: {key}: {message}{tail}", hint=_hint_for(loc))
+    # a check that knows the fix gives it (``hint`` in the error's context, e.g. the kind checks)
+    given = (first.get("ctx") or {}).get("hint")
+    return ConfigError(f"{shown}: {key}: {message}{tail}", hint=given if isinstance(given, str) else _hint_for(loc))
 
 
 def _known_keys(loc: list[str]) -> list[str]:

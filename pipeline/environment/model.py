@@ -8,7 +8,9 @@ from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from pipeline.environment import kinds
 from pipeline.environment.base import Strict
 from pipeline.environment.chaos import Chaos
 from pipeline.environment.ecs import Ecs
@@ -22,8 +24,16 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 class Target(Strict):
     """Where the environment runs."""
 
-    kind: Literal["local", "vm", "swarm", "ecs"] = "local"
+    kind: str = Field(default="local", description=f"the kind of target: one of {', '.join(kinds.names())}")
     stack: str = Field(default="", description="prefix of every object the target creates")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        misfit = kinds.unknown(value)
+        if misfit is not None:
+            raise PydanticCustomError("target_kind", "{message}", {"message": misfit.message, "hint": misfit.hint})
+        return value
 
     @field_validator("stack")
     @classmethod
@@ -288,6 +298,18 @@ class Environment(Strict):
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
     chaos: Chaos = Chaos()
     vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> Environment:
+        """Its kind's section and no other kind's, and only what the kind can do (``kinds.misfits``)."""
+        present = [key for key in kinds.sections() if getattr(self, key) is not None]
+        found = kinds.misfits(self.target.kind, present, self.canary.compare_with)
+        if found:
+            first = found[0]
+            raise PydanticCustomError(
+                "target_kind", "{key}: {message}", {"key": first.key, "message": first.message, "hint": first.hint}
+            )
+        return self
 
     @model_validator(mode="after")
     def _release_fits(self) -> Environment:

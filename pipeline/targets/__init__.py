@@ -1,30 +1,16 @@
-"""Deploy targets: one small protocol (``base.Target``), one module per kind."""
+"""Deploy targets: one small protocol (``base.Target``), one module per kind (``environment.kinds``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from pipeline.environment import Environment
-from pipeline.errors import UserError
+from pipeline.environment.kinds import kind_of
 from pipeline.executor import Executor
 from pipeline.project import Project
 from pipeline.targets.base import Target
 
 
 def target_for(env: Environment, ex: Executor, project: Project, say: Callable[[str], None]) -> Target:
-    if env.target.kind == "local":
-        from pipeline.targets.local import LocalTarget
-
-        return LocalTarget(env, ex, project, say)
-    if env.target.kind == "ecs":
-        from pipeline.targets.ecs import ecs_target
-
-        return ecs_target(env, ex, say)  # type: ignore[return-value]
-    if env.target.kind == "vm":
-        from pipeline.targets.vm import VmTarget
-
-        return VmTarget(env, ex, project, say)
-    raise UserError(
-        f"target kind '{env.target.kind}' of environment '{env.name}' is not implemented yet",
-        hint="use kind: local or vm",
-    )
+    """The target of the environment's kind; the model has already refused a kind the registry lacks."""
+    return kind_of(env.target.kind).factory(env, ex, project, say)

@@ -77,12 +77,6 @@ class EcsTarget:
     def check(self) -> None:
         """The identity guard, once: the credentials' account must be env.yaml's account_id."""
         if not self._checked:
-            if self.env.canary.compare_with == "baseline":
-                raise ConfigError(
-                    f"environments/{self.env.name}/env.yaml: canary.compare_with: baseline: "
-                    "the ecs kind has no baseline track yet",
-                    hint="set canary.compare_with: stable for this environment",
-                )
             guard_account(self.ex, self.ecs.account_id, self.env.name)
             self._checked = True
 

@@ -133,11 +133,6 @@ class VmTarget:
                 )
         if any(getattr(self.env.tracks, t).replicas > 50 for t in TRACKS):
             raise ConfigError("tracks: at most 50 instances per track on a VM", hint="lower tracks.*.replicas")
-        if self.env.canary.compare_with == "baseline":
-            raise ConfigError(
-                f"environments/{self.env.name}/env.yaml: canary.compare_with: baseline: the vm kind has no baseline track yet",
-                hint="set canary.compare_with: stable for this environment",
-            )
         if self.local is not None:
             self.local.check()
 

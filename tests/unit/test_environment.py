@@ -57,7 +57,7 @@ BAD = [
         "canary.thresholds.max_latency_ratio:",
         "greater than or equal to 1",
     ),
-    ("target:\n  kind: k8s\n", "target.kind:", "'local'"),
+    ("target:\n  kind: k8s\n", "target.kind: 'k8s' is not a target kind", "available kinds: local"),
     ("tracks:\n  canary:\n    faults:\n      error_rate: 2\n", "tracks.canary.faults.error_rate:", "less than or equal to 1"),
     ("edge:\n  sticky:\n    by: cookie\n", "edge.sticky:", "needs a name"),
     ("app:\n  env:\n    lower-case: x\n", "app.env:", "not an environment variable name"),

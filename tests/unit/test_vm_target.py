@@ -76,7 +76,9 @@ def test_bad_vm_sections_are_one_line_with_the_key_path(tmp_path: Path, body: st
 
 
 def test_kind_vm_without_a_vm_section_is_refused(tmp_path: Path) -> None:
-    env = load_file(write(tmp_path, "target: {kind: vm}\n"), "v", tmp_path)
+    with pytest.raises(ConfigError, match="vm: missing"):
+        load_file(write(tmp_path, "target: {kind: vm}\ncanary: {compare_with: stable}\n"), "v", tmp_path)
+    env = load_environment(ROOT, "vm-local").model_copy(update={"vm": None})  # past the model: the target refuses too
     with pytest.raises(ConfigError, match="vm: missing"):
         VmTarget(env, FakeExecutor(), project(tmp_path), lambda _: None)
 

@@ -1,0 +1,153 @@
+"""The one list of target kinds: each kind's name, its env.yaml section, its target and what it can do.
+
+Every place that names the kinds reads them here: the model's ``target.kind`` check and its rule
+that an environment carries its kind's section and no other (``model.Environment``), the target
+factory (``pipeline.targets.target_for``), the kinds a chaos experiment may name
+(``pipeline.chaos.experiments``) and the perf gate's health path. A kind's section stays a
+top-level key beside ``target:`` (``vm:``, ``ecs:``), as env files have always written it.
+
+A target module is imported only when its target is built (``Kind.factory``), so loading or
+validating an environment never imports boto3, Pulumi or Ansible code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from pydantic import BaseModel
+
+from pipeline.environment.ecs import Ecs
+from pipeline.environment.vm import Vm
+
+if TYPE_CHECKING:
+    from pipeline.environment.model import Environment
+    from pipeline.executor import Executor
+    from pipeline.project import Project
+    from pipeline.targets.base import Target
+
+Say = Callable[[str], None]
+Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of target."""
+
+    name: str
+    summary: str
+    factory: Factory  # builds the target; imports its module only then
+    section: str | None = None  # the env.yaml key of the kind's own settings (top level, beside target:)
+    model: type[BaseModel] | None = None  # the pydantic model of that section
+    section_hint: str = ""  # what to write when the section is missing
+    baseline: bool = True  # can start a baseline track beside the canary (canary.compare_with: baseline)
+    edge: Literal["nginx", "alb"] = "nginx"  # what splits the traffic: our nginx edge (/edge/healthz) or an ALB
+
+
+def _local(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
+    from pipeline.targets.local import LocalTarget
+
+    return LocalTarget(env, ex, project, say)
+
+
+def _vm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
+    from pipeline.targets.vm import VmTarget
+
+    return VmTarget(env, ex, project, say)
+
+
+def _ecs(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
+    from pipeline.targets.ecs import ecs_target
+
+    return ecs_target(env, ex, say)  # type: ignore[return-value]
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("local", "a single-node Docker Swarm on this machine", _local),
+        Kind(
+            "vm",
+            "a Linux host over SSH, configured by Ansible",
+            _vm,
+            section="vm",
+            model=Vm,
+            section_hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
+            baseline=False,
+        ),
+        Kind(
+            "ecs",
+            "ECS Fargate behind an ALB with weighted target groups",
+            _ecs,
+            section="ecs",
+            model=Ecs,
+            section_hint="add ecs.region and ecs.account_id (see environments/aws-ecs/env.yaml)",
+            baseline=False,
+            edge="alb",
+        ),
+    )
+}
+# kinds the design names that have no target yet: refused when an environment asks for one
+PLANNED: dict[str, str] = {"swarm": "a multi-node Docker Swarm set up by Ansible"}
+
+
+def names() -> tuple[str, ...]:
+    """The kinds an environment can use, in the registry's order."""
+    return tuple(KINDS)
+
+
+def sections() -> dict[str, Kind]:
+    """Each kind's section key, and its kind."""
+    return {k.section: k for k in KINDS.values() if k.section is not None}
+
+
+def kind_of(name: str) -> Kind:
+    """The registry's entry of a kind the model has accepted (a ``KeyError`` for any other is our bug)."""
+    return KINDS[name]
+
+
+class Misfit(NamedTuple):
+    """Why an environment's settings do not fit its kind: the key it is about, one line, a hint."""
+
+    key: str
+    message: str
+    hint: str
+
+
+def unknown(name: str) -> Misfit | None:
+    """``target.kind`` names no kind of the registry (or one that is not available yet)."""
+    if name in KINDS:
+        return None
+    available = f"available kinds: {', '.join(KINDS)}"
+    if name in PLANNED:
+        return Misfit("target.kind", f"{name} is not available yet ({PLANNED[name]})", available)
+    return Misfit("target.kind", f"'{name}' is not a target kind", available)
+
+
+def misfits(name: str, present: Iterable[str], compare_with: str) -> list[Misfit]:
+    """What does not fit kind ``name`` (one the registry has): a section of another kind, its own section
+    missing, a baseline it cannot start. ``present``: the section keys the environment sets."""
+    kind = KINDS[name]
+    given = set(present)
+    found: list[Misfit] = []
+    for section, owner in sections().items():
+        if section in given and owner is not kind:
+            found.append(
+                Misfit(
+                    section,
+                    f"a section of kind {owner.name}, but target.kind is {kind.name}",
+                    f"remove the {section}: section, or set target.kind: {owner.name}",
+                )
+            )
+    if kind.section is not None and kind.section not in given:
+        found.append(Misfit(kind.section, f"missing: target.kind {kind.name} needs this section", kind.section_hint))
+    if compare_with == "baseline" and not kind.baseline:
+        found.append(
+            Misfit(
+                "canary.compare_with",
+                f"baseline: the {kind.name} kind has no baseline track yet",
+                "set canary.compare_with: stable for this environment",
+            )
+        )
+    return found
