@@ -20,13 +20,14 @@ from typing import Any
 
 import yaml
 
+from pipeline.environment import kinds
 from pipeline.errors import ChaosInvalid, UnknownExperiment
 
 EXTENSION_DIR = "chaos"
 EXPERIMENTS_DIR = "chaos/experiments"
 SAFEGUARD = "chaosstack.controls.safeguard"
 ENV_VAR = "PIPELINE_CHAOS_ENV"
-KINDS = ("local", "vm", "swarm", "ecs")
+KINDS = kinds.names()  # the kinds an experiment may name (extensions: pipeline.targets)
 DEFAULT_TARGETS = ("local",)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pipeline import jsontext
 from pipeline.commands import Command
 from pipeline.environment import Environment
+from pipeline.environment.kinds import kind_of
 from pipeline.errors import GateError, GateFailed, NothingToDo, UnknownScript, Unreachable
 from pipeline.executor import Executor
 from pipeline.gates.k6result import Verdict, evaluate
@@ -146,7 +147,7 @@ class PerfGate:
 
     @property
     def health_path(self) -> str:
-        return "/edge/healthz" if self.env.target.kind in ("local", "vm", "swarm") else "/healthz"
+        return "/edge/healthz" if kind_of(self.env.target.kind).edge == "nginx" else "/healthz"
 
     def plan(self, script: str, rate: int | None = None, seconds: int | None = None, attempt: int = 1) -> PerfPlan:
         """Validate and describe the run; raises before anything happens."""

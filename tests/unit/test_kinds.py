@@ -1,0 +1,185 @@
+"""The kind registry (``pipeline.environment.kinds``): the one list of target kinds, and validation by kind."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.chaos import experiments
+from pipeline.environment import Environment, kinds, load_environment
+from pipeline.errors import ConfigError
+from pipeline.project import Project
+from pipeline.targets import target_for
+from pipeline.testing import FakeExecutor
+
+ROOT = Path(__file__).resolve().parents[2]
+ECS = 'ecs: {region: eu-west-1, account_id: "123456789012"}\n'
+STABLE = "canary: {compare_with: stable}\n"
+
+
+def write(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "environments" / "bad" / "env.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(body)
+
+
+WRONG = [
+    # (env.yaml, the key path and message, the hint)
+    (
+        "target: {kind: swarm}\n",
+        "target.kind: swarm is not available yet (a multi-node Docker Swarm set up by Ansible)",
+        "available kinds: local, vm, ecs",
+    ),
+    ("target: {kind: k8s}\n", "target.kind: 'k8s' is not a target kind", "available kinds: local, vm, ecs"),
+    (ECS, "ecs: a section of kind ecs, but target.kind is local", "remove the ecs: section, or set target.kind: ecs"),
+    (
+        "target: {kind: local}\nvm: {}\n",
+        "vm: a section of kind vm, but target.kind is local",
+        "remove the vm: section, or set target.kind: vm",
+    ),
+    (
+        "target: {kind: vm}\nvm: {}\n" + STABLE + ECS,
+        "ecs: a section of kind ecs, but target.kind is vm",
+        "remove the ecs: section, or set target.kind: ecs",
+    ),
+    (
+        "target: {kind: ecs}\nvm: {}\n" + STABLE + ECS,
+        "vm: a section of kind vm, but target.kind is ecs",
+        "remove the vm: section, or set target.kind: vm",
+    ),
+    (
+        "target: {kind: vm}\n" + STABLE,
+        "vm: missing: target.kind vm needs this section",
+        "add a vm: section (hosts, ssh, domain, acme)",
+    ),
+    ("target: {kind: ecs}\n" + STABLE, "ecs: missing: target.kind ecs needs this section", "add ecs.region and ecs.account_id"),
+    (
+        "target: {kind: vm}\nvm: {}\n",
+        "canary.compare_with: baseline: the vm kind has no baseline track yet",
+        "set canary.compare_with: stable",
+    ),
+    (
+        "target: {kind: ecs}\n" + ECS,
+        "canary.compare_with: baseline: the ecs kind has no baseline track yet",
+        "set canary.compare_with: stable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "where", "hint"), WRONG)
+def test_a_wrong_combination_is_one_line_with_the_key_path_and_a_hint(tmp_path: Path, body: str, where: str, hint: str) -> None:
+    write(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(tmp_path, "bad")
+    assert caught.value.message == f"environments/bad/env.yaml: {where}"
+    assert caught.value.hint is not None and caught.value.hint.startswith(hint)
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("body", "where", "hint"), [WRONG[0], WRONG[2], WRONG[6]])
+def test_env_validate_refuses_it_with_the_user_error_code(tmp_path: Path, body: str, where: str, hint: str) -> None:
+    write(tmp_path, body)
+    (tmp_path / "pipeline").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "env", "validate", "bad"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(tmp_path), "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"environments/bad/env.yaml: {where}" in result.stderr and hint in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+RIGHT = [
+    "target: {kind: local}\n",
+    "target: {kind: vm}\nvm: {}\n" + STABLE,
+    "target: {kind: ecs}\n" + ECS + STABLE,
+]
+
+
+def test_each_kind_loads_with_its_own_section() -> None:
+    assert len(RIGHT) == len(kinds.KINDS)
+    for body, name in zip(RIGHT, kinds.names(), strict=True):
+        import yaml
+
+        env = Environment.model_validate(yaml.safe_load(body), strict=True)
+        assert env.target.kind == name
+
+
+def test_every_kind_has_a_factory_and_its_section_is_the_models_field() -> None:
+    assert kinds.names() == ("local", "vm", "ecs")
+    fields = Environment.model_fields
+    for kind in kinds.KINDS.values():
+        assert callable(kind.factory)
+        if kind.section is None:
+            assert kind.model is None
+            continue
+        assert kind.model is not None and kind.section_hint
+        assert fields[kind.section].annotation == kind.model | None
+    # no section model outside the registry: every model of a kind's settings is one of its sections
+    owned = {k.model for k in kinds.KINDS.values() if k.model is not None}
+    assert {name for name, f in fields.items() if any(m | None == f.annotation for m in owned)} == set(kinds.sections())
+
+
+def test_planned_kinds_are_not_available() -> None:
+    assert "swarm" in kinds.PLANNED
+    assert not set(kinds.PLANNED) & set(kinds.KINDS)
+    for name in kinds.PLANNED:
+        misfit = kinds.unknown(name)
+        assert misfit is not None and "not available yet" in misfit.message
+    assert all(kinds.unknown(name) is None for name in kinds.names())
+
+
+def test_the_target_factory_is_the_registrys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = load_environment(ROOT, "local")
+    built: list[Any] = []
+
+    def factory(*args: Any) -> Any:
+        built.append(args)
+        return "the local target"
+
+    monkeypatch.setitem(kinds.KINDS, "local", dataclasses.replace(kinds.KINDS["local"], factory=factory))
+    project = Project(root=ROOT, state=tmp_path)
+    assert target_for(env, FakeExecutor(), project, print) == "the local target"
+    assert built and built[0][0] is env
+
+
+def test_validating_does_not_import_any_target_module() -> None:
+    code = (
+        "import sys; from pathlib import Path; from pipeline.environment import load_environment\n"
+        f"for name in ('local', 'vm-local', 'aws-vm', 'aws-ecs'): load_environment(Path({str(ROOT)!r}), name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'pulumi', 'ansible')"
+        " or m.startswith('pipeline.targets')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)}, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_former_lists_of_kinds_derive_from_the_registry() -> None:
+    assert kinds.names() == experiments.KINDS
+    example = (ROOT / "environments" / "env.example.yaml").read_text()
+    shown = re.search(r"^  kind: local +# (.*)$", example, re.M)
+    assert shown is not None
+    planned = ", ".join(kinds.PLANNED)
+    assert shown.group(1) == f"{' | '.join(kinds.names())} ({planned}: not available yet)"
+    # nowhere else in the package is there a list of kind names (a Literal, a tuple, an `in (...)`)
+    listed = re.compile(r"""["'](local|vm|ecs|swarm)["']\s*,\s*["'](local|vm|ecs|swarm)["']""")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "pipeline").rglob("*.py")
+        if path.name != "kinds.py" and listed.search(path.read_text())
+    ]
+    assert offenders == []
