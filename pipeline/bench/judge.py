@@ -91,11 +91,10 @@ def closest_call(timeline: list[tuple[float, str, dict[str, Any]]]) -> str:
             name = check.get("name", "")
             if name.startswith("route_") and value > 0:  # a p-value against its level: under the level fails
                 ratio = limit / value
+                shown = f"{ratio:.0%}" if ratio < 10 else "over 1000%"
                 if ratio > best[0]:
-                    best = (
-                        ratio,
-                        f"{name} at {ratio:.0%} of its level, p={value:.2g} ({check['verdict']}) in step {data.get('step')}",
-                    )
+                    where = f"({check['verdict']}) in step {data.get('step')}"
+                    best = (ratio, f"{name} at {shown} of its level, p={value:.2g} {where}")
             elif limit > 0 and math.isfinite(value) and name.startswith("p"):
                 ratio = value / limit
                 if ratio > best[0]:

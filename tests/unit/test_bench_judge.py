@@ -31,6 +31,8 @@ def test_the_closest_call_is_the_latency_check_nearest_its_limit() -> None:
     assert closest_call(timeline) == "p95_vs_baseline at 90% of its limit (pass) in step 2"
     route["value"] = 0.0026
     assert closest_call(timeline) == "route_latency at 96% of its level, p=0.0026 (pass) in step 3"
+    route |= {"value": 1e-30, "verdict": "fail"}
+    assert closest_call(timeline) == "route_latency at over 1000% of its level, p=1e-30 (fail) in step 3"
 
 
 def test_every_bad_release_of_the_bench_must_be_rolled_back() -> None:
