@@ -9,11 +9,9 @@ import typer
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.edge import Weights
 from pipeline.environment.model import Faults
-from pipeline.errors import Aborted, NotReady, PipelineError, UserError
+from pipeline.errors import Aborted, UserError
 from pipeline.release import check_version
-from pipeline.smoke import smoke
 from pipeline.targets.base import TrackName
 from pipeline.wiring import Context, context
 
@@ -111,36 +109,16 @@ def deploy(
 
 
 def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool, faults: Faults | None = None) -> None:
-    """Roll one track to ``version`` (zero downtime), then smoke-test through the edge."""
-    from pipeline.journal import Journal, actor, default_path
-    from pipeline.lock import LockInfo
+    """Roll one track to ``version`` (zero downtime), then smoke-test through the edge; print the checks."""
+    from pipeline.canary.direct import deploy_direct, raise_for_smoke
+    from pipeline.canary.run import Release
 
-    target = ctx.target
-    target.acquire_lock(LockInfo.mine(actor(), version, f"direct deploy to {track}"))
-    try:
-        with Journal(default_path(ctx.project.state)) as journal:
-            previous = target.status().tracks[track].version
-            deploy_id = journal.start_deploy(ctx.env.name, version, previous, actor(), f"direct to {track}", {"track": track})
-            try:
-                target.deploy_track(track, version, faults=faults)
-                if track == "stable" and previous and previous != version:
-                    target.label_track("stable", {"pipeline.previous": previous})
-            except PipelineError as exc:
-                journal.finish_deploy(deploy_id, "failed", exc.message)
-                raise
-            current = target.status()
-            if current.weights is None:
-                target.set_weights(Weights(0))
-            only_stable = current.weights is None or current.weights.canary == 0
-            checks = smoke(current.url, expect_version=version if track == "stable" and only_stable else None)
-            failed = [c for c in checks if not c.ok]
-            journal.finish_deploy(deploy_id, "failed" if failed else "deployed", "smoke failed" if failed else "smoke passed")
-    finally:
-        target.release_lock()
+    result = deploy_direct(Release(ctx.env, ctx.project, ctx.target, output.say), track, version, faults)
     if as_json:
-        output.emit_json({"version": version, "smoke": [c.__dict__ for c in checks], "status": target.status().as_dict()})
+        output.emit_json(
+            {"version": version, "smoke": [c.__dict__ for c in result.checks], "status": ctx.target.status().as_dict()}
+        )
     else:
-        for c in checks:
+        for c in result.checks:
             output.out.print(f"{'[green]ok[/green]' if c.ok else '[red]FAIL[/red]'}  {c.name}  {c.detail}")
-    if failed:
-        raise NotReady(f"smoke check failed: {failed[0].name}: {failed[0].detail}", hint=f"pipeline logs {ctx.env.name}")
+    raise_for_smoke(result)
