@@ -15,7 +15,7 @@ import typer
 
 from pipeline.cli import output
 from pipeline.cli.app import app
-from pipeline.errors import EXIT_BUG, PipelineError
+from pipeline.errors import EXIT_BUG, EXIT_INTERRUPTED, PipelineError
 from pipeline.executor import Executor
 from pipeline.wiring import using
 
@@ -54,10 +54,10 @@ def run(args: Sequence[str] | None = None, executor: Executor | None = None) -> 
             sys.exit(exc.exit_code)
         except typer.Abort:
             output.error("aborted")
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except KeyboardInterrupt:
             output.error("interrupted")
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except typer.TyperException as exc:  # usage errors: unknown flag, missing argument
