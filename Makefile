@@ -86,10 +86,11 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@$(PIPELINE) status "$$ENV"
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$$ENV")/"
 
-lint: .venv/.ready ## ruff (lint and format), mypy, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production
+lint: .venv/.ready ## ruff (lint and format), mypy, the import contracts, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production
 	$(PY) -m ruff check pipeline tests app chaos
 	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
+	.venv/bin/lint-imports
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
 	$(PIPELINE) gha lint

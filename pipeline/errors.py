@@ -46,13 +46,18 @@
         +-- ChaosDeviated         (43)
         +-- ChaosAborted          (44)
 
-Anything else escaping to the CLI is our bug: exit 70 with a request to report it.
+Anything else escaping to the CLI is our bug: exit 70 with a request to report it; Ctrl-C is 130.
+``EXIT_TABLE`` at the end is the one table of the codes, with the few deliberate shares and why
+(tests/unit/test_exit_codes.py holds the README, ``--help`` and this tree to it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 EXIT_OK = 0
 EXIT_BUG = 70
+EXIT_INTERRUPTED = 130  # Ctrl-C outside a canary run (the shell's 128 + SIGINT)
 
 
 class PipelineError(Exception):
@@ -213,44 +218,6 @@ class Unreachable(UserError):
     exit_code = 33
 
 
-EXIT_CODES: dict[int, str] = {
-    0: "ok",
-    2: "invalid input: bad env file, bad value, unknown key or flag",
-    3: "unknown environment",
-    4: "unknown version (not in the registry)",
-    5: "edge port already taken",
-    6: "Docker engine missing and not installable",
-    7: "environment locked by another deploy",
-    8: "nothing to do (e.g. no canary running)",
-    10: "an external command failed",
-    11: "stack not ready / smoke check failed",
-    20: "deploy rolled back",
-    21: "deploy aborted",
-    22: "deploy failed",
-    30: "gate failed: a threshold was crossed",
-    31: "gate error: script error, k6 crash or a threshold on a metric never emitted",
-    32: "unknown perf script",
-    33: "environment unreachable (its edge does not answer)",
-    50: "invalid flag definition",
-    51: "flag file is not valid JSON",
-    52: "unknown flag or variant",
-    53: "flag value of the wrong type",
-    54: "rollout percentages do not add up to 100",
-    60: "vm: host unreachable over SSH",
-    61: "vm: SSH key refused by the host",
-    62: "vm: the ACME server refused certbot",
-    63: "vm: the domain does not resolve to the host",
-    64: "vm: the playbook failed on the host",
-    70: "internal error (a bug in the pipeline)",
-    80: "a workflow, dependabot.yml or a make target the workflows call is invalid",
-    81: "AWS credentials or region missing",
-    82: "wrong AWS account (identity guard)",
-    83: "Pulumi CLI missing",
-    84: "environment has no Pulumi program",
-    85: "a possible secret in the tree or the git history, not allowed by .secrets.baseline",
-}
-
-
 # --- the chaos harness (40-44) ---------------------------------------------------
 
 
@@ -288,12 +255,78 @@ class ChaosAborted(ChaosOutcome):
     exit_code = 44
 
 
-EXIT_CODES.update(
-    {
-        40: "chaos: an experiment does not validate",
-        41: "chaos: unknown experiment",
-        42: "chaos: the environment does not allow chaos",
-        43: "chaos: a hypothesis deviated, a fault was not confirmed or writes were lost",
-        44: "chaos: error budget spent, experiment aborted and rolled back",
-    }
+# --- the one table of exit codes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """One exit code: what it means and the errors that exit with it (none: not an error)."""
+
+    code: int
+    meaning: str
+    raised_by: tuple[type[PipelineError], ...] = ()
+    shared_because: str = ""  # why several errors exit with this code on purpose
+    listed: bool = True  # in ``pipeline --help`` and the README's table
+
+    @property
+    def name(self) -> str:
+        return self.raised_by[-1].__name__ if self.raised_by else {EXIT_OK: "ok", EXIT_BUG: "bug"}.get(self.code, "")
+
+
+_OUTCOME_BASE = "the base class of a family exits like its default member"
+
+EXIT_TABLE: tuple[ExitCode, ...] = (
+    ExitCode(EXIT_OK, "ok"),
+    ExitCode(
+        2,
+        "invalid input: bad env file, bad value, unknown key or flag",
+        (UserError, ConfigError),
+        "a bad env file is one kind of invalid input; a usage error (unknown flag) exits 2 too",
+    ),
+    ExitCode(3, "unknown environment", (UnknownEnvironment,)),
+    ExitCode(4, "unknown version (not in the registry)", (UnknownVersion,)),
+    ExitCode(5, "edge port already taken", (PortTaken,)),
+    ExitCode(6, "Docker engine missing and not installable", (EngineUnavailable,)),
+    ExitCode(7, "environment locked by another deploy", (Locked,)),
+    ExitCode(8, "nothing to do (e.g. no canary running)", (NothingToDo,)),
+    ExitCode(10, "an external command failed", (ExternalError, CommandFailed), _OUTCOME_BASE),
+    ExitCode(11, "stack not ready / smoke check failed", (NotReady,)),
+    ExitCode(20, "deploy rolled back", (RolledBack,)),
+    ExitCode(21, "deploy aborted", (Aborted,)),
+    ExitCode(22, "deploy failed", (DeployOutcome, DeployFailed), _OUTCOME_BASE),
+    ExitCode(30, "gate failed: a threshold was crossed", (GateOutcome, GateFailed), _OUTCOME_BASE),
+    ExitCode(31, "gate error: script error, k6 crash or a threshold on a metric never emitted", (GateError,)),
+    ExitCode(32, "unknown perf script", (UnknownScript,)),
+    ExitCode(33, "environment unreachable (its edge does not answer)", (Unreachable,)),
+    ExitCode(40, "chaos: an experiment does not validate", (ChaosInvalid,)),
+    ExitCode(41, "chaos: unknown experiment", (UnknownExperiment,)),
+    ExitCode(42, "chaos: the environment does not allow chaos", (ChaosForbidden,)),
+    ExitCode(
+        43,
+        "chaos: a hypothesis deviated, a fault was not confirmed or writes were lost",
+        (ChaosOutcome, ChaosDeviated),
+        _OUTCOME_BASE,
+    ),
+    ExitCode(44, "chaos: error budget spent, experiment aborted and rolled back", (ChaosAborted,)),
+    ExitCode(50, "invalid flag definition", (FlagsError,)),
+    ExitCode(51, "flag file is not valid JSON", (FlagsNotJson,)),
+    ExitCode(52, "unknown flag or variant", (UnknownFlag,)),
+    ExitCode(53, "flag value of the wrong type", (FlagValueInvalid,)),
+    ExitCode(54, "rollout percentages do not add up to 100", (RolloutInvalid,)),
+    ExitCode(60, "vm: host unreachable over SSH", (VmUnreachable,)),
+    ExitCode(61, "vm: SSH key refused by the host", (SshKeyRejected,)),
+    ExitCode(62, "vm: the ACME server refused certbot", (AcmeRefused,)),
+    ExitCode(63, "vm: the domain does not resolve to the host", (DomainUnresolved,)),
+    ExitCode(64, "vm: the playbook failed on the host", (HostConfigFailed,)),
+    ExitCode(EXIT_BUG, "internal error (a bug in the pipeline)"),
+    ExitCode(80, "a workflow, dependabot.yml or a make target the workflows call is invalid", (WorkflowInvalid,)),
+    ExitCode(81, "AWS credentials or region missing", (CloudCredentialsMissing,)),
+    ExitCode(82, "wrong AWS account (identity guard)", (WrongAccount,)),
+    ExitCode(83, "Pulumi CLI missing", (PulumiUnavailable,)),
+    ExitCode(84, "environment has no Pulumi program", (NoProgram,)),
+    ExitCode(85, "a possible secret in the tree or the git history, not allowed by .secrets.baseline", (SecretFound,)),
+    ExitCode(EXIT_INTERRUPTED, "interrupted (Ctrl-C)", listed=False),
 )
+
+# code -> meaning, as ``pipeline --help`` lists them
+EXIT_CODES: dict[int, str] = {e.code: e.meaning for e in EXIT_TABLE if e.listed}

@@ -7,7 +7,7 @@ Masking is by *value*, not by name. Whoever reads or generates a secret register
 
 and from then on, for the rest of the process, every place the pipeline shows or keeps
 text passes it through here: a ``--dry-run`` line and the ``command was:`` hint of a failed
-command (``Command.shell``), error and progress lines (``pipeline.cli.output``), every string
+command (``Command.shell``), progress lines (``pipeline.console``) and errors (``pipeline.cli.output``), every string
 of ``--json`` output (``data``) and the journal's reasons and event data. ``text`` replaces
 
 1. every registered value, wherever it appears and whatever it is called;

@@ -81,6 +81,49 @@ class FakeCanaryTarget:
     tasks: dict[str, int] = field(default_factory=lambda: {"stable": 2})
     unready: Callable[[str, int], bool] | None = None
     handover_ticks: int = 0
+    lock: Any = None  # the LockInfo held, if any
+    url: str = "http://127.0.0.1:8080"
+
+    # --- what a direct deploy and the lock need (``pipeline.canary.direct``, ``Release.locked``) ---
+    def status(self) -> Any:
+        from pipeline.edge import Weights
+        from pipeline.targets.base import Status, TrackStatus
+
+        split = Weights(self.weights[-1], self.baselines[-1]) if self.weights else None
+        tracks = {
+            t: TrackStatus(t, getattr(self, t), self.tasks.get(t, 0), self.tasks.get(t, 0) if getattr(self, t) else 0)
+            for t in ("stable", "canary", "baseline")
+        }
+        return Status("fake", "fake", self.url, True, split, tracks)
+
+    def deploy_track(
+        self, track: str, version: str, faults: Any = None, labels: dict[str, str] | None = None, timeout: float = 300.0
+    ) -> None:
+        from pipeline.errors import NotReady
+
+        self.calls.append(("deploy_track", (track, version)))
+        if self.fail_deploy and version == self.fail_deploy:
+            raise NotReady(f"pl-x-app-{track}: 0/1 tasks healthy after {timeout:.0f} s")
+        setattr(self, track, version)
+        self.tasks.setdefault(track, 1)
+
+    def label_track(self, track: str, add: dict[str, str], remove: tuple[str, ...] = ()) -> None:
+        self.calls.append(("label_track", (track, add)))
+
+    def acquire_lock(self, info: Any) -> None:
+        from pipeline.errors import Locked
+
+        if self.lock is not None:
+            raise Locked(f"locked by {self.lock.describe()}")
+        self.calls.append(("acquire_lock", (info.reason,)))
+        self.lock = info
+
+    def release_lock(self) -> None:
+        self.calls.append(("release_lock", ()))
+        self.lock = None
+
+    def read_lock(self) -> Any:
+        return self.lock
 
     def deploy_tracks(self, plans: list[Any], timeout: float = 300.0) -> None:
         from pipeline.errors import NotReady

@@ -28,9 +28,9 @@ from typing import Any
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.build import build_image
 from pipeline.canary.run import Release, parse_faults
-from pipeline.cli.main import context
-from pipeline.cli.output import say
+from pipeline.console import say
 from pipeline.k6 import BackgroundLoad
+from pipeline.wiring import context
 
 SCENARIOS = {
     "good": [],

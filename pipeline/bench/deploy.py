@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from pipeline.build import build_image
-from pipeline.cli.main import context
-from pipeline.cli.output import say
+from pipeline.console import say
 from pipeline.edge import Weights
 from pipeline.k6 import Summary, run_command
+from pipeline.wiring import context
 
 
 def main() -> None:

@@ -28,8 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline import docker
-from pipeline.cli.main import context
-from pipeline.cli.output import say
+from pipeline.console import say
 from pipeline.flags import change as ops
 from pipeline.flags import state
 from pipeline.flags.definition import FlagSet
@@ -39,6 +38,7 @@ from pipeline.flags.service import change as apply_change
 from pipeline.journal import default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.targets.local import LocalTarget
+from pipeline.wiring import context
 
 FLAG = "notes-excerpt"
 

@@ -50,10 +50,10 @@ from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build import build_image
 from pipeline.canary.run import Release, parse_faults
-from pipeline.cli.main import context
-from pipeline.cli.output import say
+from pipeline.console import say
 from pipeline.k6 import BackgroundLoad
 from pipeline.release import Release as GitRelease
+from pipeline.wiring import context
 
 SPIN_SECONDS = 900  # a spinner ends by itself after this long, whatever happens to the bench
 

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.main import context
-from pipeline.cli.output import say
 from pipeline.commands import Command
+from pipeline.console import say
 from pipeline.images import base_ref
 from pipeline.k6 import k6_binary, run_command
+from pipeline.wiring import context
 
 PATHS = "/api/notes?limit=5"
 

@@ -80,8 +80,10 @@ class Release:
         try:
             self.target.acquire_lock(info)
         except Locked:
+            if not take_over:
+                raise
             held = self.target.read_lock()
-            if not (take_over and held is not None and not self.controller_alive(held)):
+            if held is None or self.controller_alive(held):
                 raise
             self.say(f"taking over the stale lock of {held.describe()}")
             self.target.release_lock()
@@ -92,6 +94,13 @@ class Release:
             yield info
         finally:
             self.target.release_lock()
+
+    @contextmanager
+    def locked_journal(self, version: str, reason: str, take_over: bool = False) -> Iterator[Journal]:
+        """The environment's lock (see ``locked``) and its journal, open for the block; the journal
+        is closed before the lock is released, whatever happens in the block."""
+        with self.locked(version, reason, take_over=take_over), self.journal() as journal:
+            yield journal
 
     def controller_alive(self, held: LockInfo) -> bool:
         """Is somebody watching? The holder's process when it ran here; otherwise its lease."""
@@ -124,7 +133,7 @@ class Release:
         elif stable == version:
             raise NothingToDo(f"{version} already runs on the stable track of {self.env.name}", hint="nothing to deploy")
         self.check_readiness_path(status.tracks["stable"].running)
-        with self.locked(version, reason, take_over=resume), self.journal() as journal:
+        with self.locked_journal(version, reason, take_over=resume) as journal:
             deploy_id = int(labels[DEPLOY_LABEL]) if resume and labels.get(DEPLOY_LABEL, "").isdigit() else None
             if deploy_id is None or journal.deploy(deploy_id) is None:
                 deploy_id = journal.start_deploy(
@@ -226,7 +235,7 @@ class Release:
             while self.target.read_lock() is not None and time.monotonic() < deadline:
                 time.sleep(1)
             return f"{command}: done by the running controller"
-        with self.locked(canary, f"canary {command}", take_over=True), self.journal() as journal:
+        with self.locked_journal(canary, f"canary {command}", take_over=True) as journal:
             stable = status.tracks["stable"].version
             baseline = status.tracks.get("baseline")
             if baseline is not None and baseline.desired:  # the orphan's baseline: its share back to stable, then gone
@@ -275,7 +284,7 @@ class Release:
                 )
             took = time.time() - started
             return f"rolled back {self.env.name}: {stable} -> {previous} by the running controller ({took:.1f} s)"
-        with self.locked(previous, "rollback"), self.journal() as journal:
+        with self.locked_journal(previous, "rollback") as journal:
             started = time.time()
             self.target.revert_to_previous(previous)
             journal.event(

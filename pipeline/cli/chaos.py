@@ -10,10 +10,12 @@ from rich.table import Table
 from pipeline.chaos.experiments import for_kind, load_all, select
 from pipeline.chaos.runner import ChaosRunner, RunReport, require_chaos_allowed
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.environment import load_environment
 from pipeline.errors import ChaosAborted, ChaosDeviated
 from pipeline.project import Project
+from pipeline.wiring import context
 
 chaos_app = typer.Typer(no_args_is_help=True, help="Chaos experiments under load, with a resilience score.")
 app.add_typer(chaos_app, name="chaos")

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, app
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg
 from pipeline.environment import load_environment
 from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project

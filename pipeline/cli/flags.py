@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.errors import FlagsNotJson, NotReady, UserError
 from pipeline.flags import change as ops
 from pipeline.flags import definition, state
@@ -19,6 +20,7 @@ from pipeline.flags.probe import latest_by_task, parse_output
 from pipeline.flags.service import FlagChange
 from pipeline.flags.service import change as apply_change
 from pipeline.journal import default_path
+from pipeline.wiring import context
 
 flags_app = typer.Typer(
     no_args_is_help=True, help="Feature flags (flagd JSON, OpenFeature in the app): list, toggle, roll out, kill."

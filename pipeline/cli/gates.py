@@ -8,8 +8,10 @@ import typer
 from rich.table import Table
 
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.journal import Journal, actor, default_path
+from pipeline.wiring import context
 
 gate_app = typer.Typer(no_args_is_help=True, help="Gates: k6 performance thresholds, absolute and against stable.")
 app.add_typer(gate_app, name="gate")

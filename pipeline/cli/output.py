@@ -1,42 +1,21 @@
 """Console output: progress lines on stderr, results on stdout, errors as one line.
 
-Every progress line, planned command and error passes through ``clean``: secrets are
-masked (``pipeline.redact``) and control characters escaped, so echoed input (a version
-such as ``$'\\e[31mRED'``, a line of a failed command's stderr) can neither paint nor move
-the terminal, nor add a line of its own.
+Progress lines and planned commands come from ``pipeline.console`` (the layers below the CLI
+use them too); every line, planned command and error passes through ``clean`` there: secrets
+masked, control characters escaped.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
 from pipeline import jsontext, redact
+from pipeline.console import clean, err, out, plan, say
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-# C0 and C1 controls (ESC, CR, newline, backspace ...), zero-width and bidirectional overrides
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def clean(text: str) -> str:
-    """Text safe to show: secrets masked, control characters written as escapes (``\\x1b``)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), redact.text(text))
-
-
-def say(message: str) -> None:
-    err.print(f"[dim]•[/dim] {escape(clean(message))}")
-
-
-def plan(line: str) -> None:
-    """One command a dry run would run, exactly as it would run it (secrets masked)."""
-    out.print(clean(line), soft_wrap=True, markup=False)
+__all__ = ["clean", "emit_json", "emit_list", "err", "error", "out", "plan", "say"]
 
 
 def emit_json(data: Any) -> None:

@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.errors import NothingToDo, UserError
 from pipeline.journal import Journal, default_path
+from pipeline.wiring import context
 
 canary_app = typer.Typer(no_args_is_help=True, help="Watch and steer the running canary.")
 lock_app = typer.Typer(no_args_is_help=True, help="The deploy lock of an environment.")

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from pipeline.cli import output
-from pipeline.cli.main import JsonOpt, app
+from pipeline.cli.app import app
+from pipeline.cli.options import JsonOpt
 from pipeline.errors import SecretFound
 from pipeline.project import Project
 

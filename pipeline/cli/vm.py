@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 
 from pipeline.cli import output
-from pipeline.cli.main import DryOpt, EnvArg, JsonOpt, app, context
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.errors import UserError
+from pipeline.wiring import context
 
 
 @app.command()

@@ -1,0 +1,85 @@
+"""What runs and where traffic goes: weights, status, versions, logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipeline.cli import output
+from pipeline.cli.app import app
+from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
+from pipeline.edge import Weights
+from pipeline.errors import UserError
+from pipeline.targets.base import Status
+from pipeline.wiring import context
+
+
+@app.command()
+def weights(
+    env: EnvArg,
+    canary: Annotated[int, typer.Option("--canary", help="percent of traffic for the canary track, 0-100")],
+    hold: Annotated[
+        int, typer.Option("--hold", help="seconds the split is held before the edge resets it to 0; 0 holds it until changed")
+    ] = 900,
+    dry_run: DryOpt = False,
+) -> None:
+    """Set the traffic split between the tracks (graceful reload, no request dropped)."""
+    import time
+
+    new = Weights(canary)
+    if hold < 0:
+        raise UserError(f"--hold {hold}: must be 0 or more seconds")
+    ctx = context(env, dry_run)
+    ctx.target.set_weights(new, lease_until=time.time() + hold if hold else None)
+    if not dry_run:
+        output.out.print(f"weights: stable {new.stable}% canary {new.canary}%")
+
+
+@app.command()
+def status(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """What runs in the environment, read back from the target."""
+    current = context(env).target.status()
+    if as_json:
+        output.emit_json(current.as_dict())
+        return
+    print_status(current)
+
+
+def print_status(current: Status) -> None:
+    w = current.weights
+    table = Table(title=f"{current.environment} ({current.kind}) — {current.url}", title_justify="left")
+    for column in ("track", "version", "replicas", "health", "weight"):
+        table.add_column(column)
+    for name, track in current.tracks.items():
+        weight = "-" if w is None else f"{w.as_dict()[name]}%" if name in ("stable", "canary") else "-"
+        colour = {"healthy": "green", "degraded": "yellow", "down": "red"}.get(track.health, "dim")
+        table.add_row(
+            name, track.version or "-", f"{track.running}/{track.desired}", f"[{colour}]{track.health}[/{colour}]", weight
+        )
+    output.out.print(table)
+    services = ", ".join(f"{s.name} {s.running}/{s.desired}" for s in current.services.values())
+    output.out.print(f"edge: {'running' if current.edge_running else 'stopped'}; services: {services or 'none'}")
+
+
+@app.command()
+def versions(env: EnvArg, as_json: JsonOpt = False) -> None:
+    """Releases in the registry that can be deployed."""
+    output.emit_list(context(env).target.versions(), as_json)
+
+
+@app.command()
+def logs(
+    env: EnvArg,
+    service: Annotated[
+        str, typer.Option("--service", "-s", help="app-stable, app-canary (a track: the slot serving it), db, cache or edge")
+    ] = "app-stable",
+    tail: Annotated[int, typer.Option("--tail", help="lines from the end")] = 100,
+    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+) -> None:
+    """Show logs of one part of the environment."""
+    allowed = ("app-stable", "app-canary", "db", "cache", "edge")
+    if service not in allowed:
+        raise UserError(f"--service: unknown service '{service}'", hint=f"one of {', '.join(allowed)}")
+    context(env).target.logs(service, tail, follow)

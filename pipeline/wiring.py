@@ -1,0 +1,57 @@
+"""One environment wired up: its project, loaded env.yaml, executor and target.
+
+The CLI and the benchmarks both start here. The executor is the one handed to
+``using(executor)`` for the current call (tests: a ``pipeline.testing.FakeExecutor``),
+else real subprocesses; ``dry_run`` wraps it in a printing ``DryRunExecutor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from pipeline import console
+from pipeline.environment import Environment, load_environment
+from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
+from pipeline.project import Project
+from pipeline.targets import target_for
+from pipeline.targets.base import Target
+
+
+@dataclass
+class Context:
+    project: Project
+    env: Environment
+    ex: Executor
+    target: Target
+
+
+# the executor handed to ``using(...)`` for this call (tests: a FakeExecutor); None: real subprocesses
+_given_executor: ContextVar[Executor | None] = ContextVar("pipeline_executor", default=None)
+
+
+@contextmanager
+def using(executor: Executor | None) -> Iterator[None]:
+    """Within the block, every ``context()`` and ``reader()`` runs commands with ``executor`` (None: real ones)."""
+    token = _given_executor.set(executor)
+    try:
+        yield
+    finally:
+        _given_executor.reset(token)
+
+
+def reader() -> Executor:
+    """The executor commands run with: the one handed to ``using(...)``, else real subprocesses."""
+    given = _given_executor.get()
+    return given if given is not None else SubprocessExecutor()
+
+
+def context(name: str, dry_run: bool = False) -> Context:
+    """The environment ``name`` of the project found from here, with its executor and target."""
+    project = Project.discover()
+    env = load_environment(project.root, name)
+    real = reader()
+    ex: Executor = DryRunExecutor(real, console.plan) if dry_run else real
+    return Context(project, env, ex, target_for(env, ex, project, console.say))
