@@ -1,34 +1,24 @@
-"""The one list of target kinds: each kind's name, its env.yaml section, its target and what it can do.
+"""The one list of target kinds: each kind's name, its env.yaml section and what it can do.
 
 Every place that names the kinds reads them here: the model's ``target.kind`` check and its rule
 that an environment carries its kind's section and no other (``model.Environment``), the target
-factory (``pipeline.targets.target_for``), the kinds a chaos experiment may name
-(``pipeline.chaos.experiments``) and the perf gate's health path. A kind's section stays a
-top-level key beside ``target:`` (``vm:``, ``ecs:``), as env files have always written it.
-
-A target module is imported only when its target is built (``Kind.factory``), so loading or
-validating an environment never imports boto3, Pulumi or Ansible code.
+factories (``pipeline.targets.FACTORIES``, keyed by these names, a test holds them equal), the
+kinds a chaos experiment may name (``pipeline.chaos.experiments``) and the perf gate's health
+path. A kind's section stays a top-level key beside ``target:`` (``vm:``, ``ecs:``), as env files
+have always written it. This module sits in the environment layer: it imports no target, so
+loading or validating an environment never imports boto3, Pulumi or Ansible code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
 from pipeline.environment.ecs import Ecs
 from pipeline.environment.vm import Vm
-
-if TYPE_CHECKING:
-    from pipeline.environment.model import Environment
-    from pipeline.executor import Executor
-    from pipeline.project import Project
-    from pipeline.targets.base import Target
-
-Say = Callable[[str], None]
-Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +27,6 @@ class Kind:
 
     name: str
     summary: str
-    factory: Factory  # builds the target; imports its module only then
     section: str | None = None  # the env.yaml key of the kind's own settings (top level, beside target:)
     model: type[BaseModel] | None = None  # the pydantic model of that section
     section_hint: str = ""  # what to write when the section is missing
@@ -45,32 +34,13 @@ class Kind:
     edge: Literal["nginx", "alb"] = "nginx"  # what splits the traffic: our nginx edge (/edge/healthz) or an ALB
 
 
-def _local(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
-    from pipeline.targets.local import LocalTarget
-
-    return LocalTarget(env, ex, project, say)
-
-
-def _vm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
-    from pipeline.targets.vm import VmTarget
-
-    return VmTarget(env, ex, project, say)
-
-
-def _ecs(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
-    from pipeline.targets.ecs import ecs_target
-
-    return ecs_target(env, ex, say)  # type: ignore[return-value]
-
-
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("local", "a single-node Docker Swarm on this machine", _local),
+        Kind("local", "a single-node Docker Swarm on this machine"),
         Kind(
             "vm",
             "a Linux host over SSH, configured by Ansible",
-            _vm,
             section="vm",
             model=Vm,
             section_hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
@@ -79,7 +49,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             "ecs",
             "ECS Fargate behind an ALB with weighted target groups",
-            _ecs,
             section="ecs",
             model=Ecs,
             section_hint="add ecs.region and ecs.account_id (see environments/aws-ecs/env.yaml)",
