@@ -33,7 +33,7 @@ from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
 from pipeline.analysis.routes import route_errors, route_latency
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
-from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, decide
+from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, confirmations_allowed, decide, lasting, streaks_after
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
@@ -262,6 +262,7 @@ class Controller:
         start = self.clock.now()
         extensions = 0
         confirmations = 0
+        streaks: dict[str, int] = {}
         last_renew = start
         readiness: CheckResult | None = None
         now = start
@@ -282,7 +283,8 @@ class Controller:
                 results.append(readiness)
             verdict = overall(results)
             self._snapshot(now, windows)
-            decision = decide(self.policy, Position(index, now - start, extensions, confirmations), verdict, results, command)
+            at = Position(index, now - start, extensions, confirmations, streaks)
+            decision = decide(self.policy, at, verdict, results, command)
             if decision.action == Action.WAIT:
                 continue
             self._emit(
@@ -301,6 +303,7 @@ class Controller:
                 continue
             if decision.action == Action.CONFIRM:  # a fresh window: the failed one is not counted twice
                 confirmations += 1
+                streaks = streaks_after(streaks, results)
                 start = now
                 continue
             if confirmations:  # a fresh window cleared a latency failure: the burst before it is forgiven
@@ -485,6 +488,7 @@ class Controller:
         """
         start = baked_from = self.clock.now()
         confirmations = 0
+        streaks: dict[str, int] = {}
         self._not_ready = {}
         self._probed_at = -math.inf
         readiness: CheckResult | None = None
@@ -525,8 +529,10 @@ class Controller:
                 reason = "; ".join(f"{r.name}: {r.detail}" for r in failed)
                 self._emit("verdict", {"step": "bake", "weight": 0, "verdict": "fail", "checks": [r.as_dict() for r in results]})
                 early = any(r.name in EARLY_CHECKS for r in failed)
-                if not early and confirmations + 1 < self.policy.latency_windows:
+                confirmed = lasting(self.policy, streaks, results)
+                if not early and not confirmed and confirmations < confirmations_allowed(self.policy):
                     confirmations += 1
+                    streaks = streaks_after(streaks, results)
                     self._emit("decision", {"action": "confirm", "reason": f"bake: {reason}; measuring a fresh window"})
                     start = now
                     continue

@@ -7,7 +7,8 @@ command. The output says what to do next. Nothing here reads a clock or a target
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pipeline.analysis.checks import CheckResult, Verdict
@@ -30,6 +31,8 @@ class Position:
     held: float  # seconds the step has been held (negative after a clock jump back)
     extensions: int  # times this step was extended for lack of data
     confirmations: int = 0  # fresh windows measured after a latency failure in this step
+    # latency check -> consecutive held windows of this step it failed in, before this one
+    streaks: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,29 @@ class Decision:
 # significance, and a canary task that stays unready (while its reference is ready) is
 # never a release to keep, so an early failure is real. Latency is judged over the whole hold.
 EARLY_CHECKS = frozenset({"error_rate", "error_rate_vs_stable", "error_rate_vs_baseline", "route_errors", "readiness"})
+
+
+def latency_failures(results: list[CheckResult]) -> list[str]:
+    """The checks that failed and act only at a hold's end, after a confirming window (latency)."""
+    return [r.name for r in results if r.verdict == Verdict.FAIL and r.name not in EARLY_CHECKS]
+
+
+def streaks_after(streaks: Mapping[str, int], results: list[CheckResult]) -> dict[str, int]:
+    """The streaks once this window is counted: a latency check that failed again grows, one that passed ends."""
+    return {name: streaks.get(name, 0) + 1 for name in latency_failures(results)}
+
+
+def lasting(policy: Canary, streaks: Mapping[str, int], results: list[CheckResult]) -> list[str]:
+    """Latency checks that have now failed in ``latency_windows`` consecutive windows: those act.
+    The same check must fail again: with several latency checks, one failing by chance in each
+    window is likely on a busy host; the same one failing twice is not."""
+    return [name for name, n in streaks_after(streaks, results).items() if n >= policy.latency_windows]
+
+
+def confirmations_allowed(policy: Canary) -> int:
+    """Fresh windows a hold may add after latency failures before it acts anyway (checks that fail
+    in turn, a different one each window, are not chance for ever)."""
+    return policy.latency_windows
 
 
 def _failures(results: list[CheckResult], only: frozenset[str] | None = None) -> str:
@@ -65,12 +91,20 @@ def decide(
     if command == "abort":
         return Decision(Action.ABORT, "aborted by an operator")
     early = _failures(results, EARLY_CHECKS)
-    if verdict == Verdict.FAIL and held and not early and not command and at.confirmations + 1 < policy.latency_windows:
-        # latency tails are bursty on a busy host: a real slowdown fails the next window too
+    if verdict == Verdict.FAIL and held and not early and not command:
+        # latency tails are bursty on a busy host: a real slowdown fails the same check in the next window too
+        confirmed = lasting(policy, at.streaks, results)
+        if confirmed:
+            reason = _failures([r for r in results if r.name in confirmed])
+            return Decision(Action.ROLLBACK, f"{where}: {reason} (failed in {policy.latency_windows} windows in a row)")
+        if at.confirmations < confirmations_allowed(policy):
+            return Decision(
+                Action.CONFIRM,
+                f"{where}: {_failures(results)}; measuring a fresh window: acted on only if the same check fails "
+                f"{policy.latency_windows} times in a row",
+            )
         return Decision(
-            Action.CONFIRM,
-            f"{where}: {_failures(results)}; measuring a fresh window before acting "
-            f"({at.confirmations + 2}/{policy.latency_windows})",
+            Action.ROLLBACK, f"{where}: {_failures(results)} (latency checks failed in {at.confirmations + 1} windows in a row)"
         )
     if verdict == Verdict.FAIL and (held or early or command == "promote"):
         return Decision(Action.ROLLBACK, f"{where}: {_failures(results) if held or command else early}")

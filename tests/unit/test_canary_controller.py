@@ -461,6 +461,7 @@ def test_a_lasting_slowdown_fails_every_window_and_rolls_back() -> None:
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.ROLLED_BACK
     assert [d["action"] for k, d in events if k == "decision"][-2:] == ["confirm", "rollback"]
+    assert "(failed in 2 windows in a row)" in result.reason  # the same check failed again: the streak was carried
 
 
 def test_a_tick_s_own_work_counts_toward_the_hold() -> None:

@@ -30,7 +30,15 @@ CASES = [
         Action.CONFIRM,
         "p95_ms",
     ),
-    ("latency failure in the second window", Position(0, 10, 0, 1), Verdict.FAIL, SLOW, None, Action.ROLLBACK, "p95_ms"),
+    (
+        "latency failure in the second window",
+        Position(0, 10, 0, 1, {"p95_ms": 1}),
+        Verdict.FAIL,
+        SLOW,
+        None,
+        Action.ROLLBACK,
+        "p95_ms",
+    ),
     (
         "a canary task not ready acts at once",
         Position(1, 3, 0),
@@ -140,9 +148,26 @@ CONFIRM_CASES = [
         SLOW,
         None,
         Action.CONFIRM,
-        "fresh window before acting (2/2)",
+        "acted on only if the same check fails 2 times in a row",
     ),
-    ("the fresh window fails too: roll back", Position(1, 10, 0, 1), SLOW, None, Action.ROLLBACK, "p95_ms"),
+    (
+        "the fresh window fails the same check: roll back",
+        Position(1, 10, 0, 1, {"p95_ms": 1}),
+        SLOW,
+        None,
+        Action.ROLLBACK,
+        "p95_ms: canary p95 700.0 ms > 500.0 ms (failed in 2 windows in a row)",
+    ),
+    # another check failing in the confirming window is a new suspicion, measured again in its turn
+    ("the fresh window fails another check", Position(1, 10, 0, 1, {"mann_whitney": 1}), SLOW, None, Action.CONFIRM, "fresh"),
+    (
+        "latency checks failing in turn for ever: act",
+        Position(1, 10, 0, 2, {"mann_whitney": 1}),
+        SLOW,
+        None,
+        Action.ROLLBACK,
+        "latency checks failed in 3 windows in a row",
+    ),
     ("errors are never re-measured", Position(1, 10, 0, 0), FAIL + SLOW, None, Action.ROLLBACK, "error_rate"),
     ("errors mid-step still act at once", Position(1, 2, 0, 0), FAIL, None, Action.ROLLBACK, "30.0% errors"),
     ("mid-step latency still waits", Position(1, 4, 0, 0), SLOW, None, Action.WAIT, "holding"),
@@ -161,5 +186,15 @@ def test_latency_windows(position: Position, results: list[CheckResult], command
 
 def test_three_latency_windows_measure_twice_more() -> None:
     thrice = Canary(steps=[5, 25, 50], step_seconds=10, latency_windows=3)
-    assert decide(thrice, Position(1, 10, 0, 1), Verdict.FAIL, SLOW).action == Action.CONFIRM
-    assert decide(thrice, Position(1, 10, 0, 2), Verdict.FAIL, SLOW).action == Action.ROLLBACK
+    assert decide(thrice, Position(1, 10, 0, 1, {"p95_ms": 1}), Verdict.FAIL, SLOW).action == Action.CONFIRM
+    assert decide(thrice, Position(1, 10, 0, 2, {"p95_ms": 2}), Verdict.FAIL, SLOW).action == Action.ROLLBACK
+
+
+def test_streaks_count_the_same_check_in_consecutive_windows() -> None:
+    from pipeline.canary.decide import streaks_after
+
+    mw = [CheckResult("mann_whitney", Verdict.FAIL, 0.3, 0.2, "slower")]
+    assert streaks_after({}, SLOW) == {"p95_ms": 1}
+    assert streaks_after({"p95_ms": 1}, SLOW) == {"p95_ms": 2}
+    assert streaks_after({"p95_ms": 1}, mw) == {"mann_whitney": 1}  # p95 passed this window: its streak ends
+    assert streaks_after({"p95_ms": 1}, FAIL) == {}  # errors are not latency checks
