@@ -83,6 +83,19 @@ class FakeCanaryTarget:
     handover_ticks: int = 0
     lock: Any = None  # the LockInfo held, if any
     url: str = "http://127.0.0.1:8080"
+    registry: set[str] | None = None  # the versions the registry has (None: every one)
+
+    def track_labels(self, track: str) -> dict[str, str]:
+        version = getattr(self, track, None)
+        return {"pipeline.version": version} if version else {}
+
+    def require_version(self, version: str) -> str:
+        from pipeline.errors import UnknownVersion
+
+        self.calls.append(("require_version", (version,)))
+        if self.registry is not None and version not in self.registry:
+            raise UnknownVersion(f"version '{version}' is not in the registry 127.0.0.1:5000/refapp", hint="build it")
+        return f"127.0.0.1:5000/refapp:{version}"
 
     # --- what a direct deploy and the lock need (``pipeline.canary.direct``, ``Release.locked``) ---
     def status(self) -> Any:

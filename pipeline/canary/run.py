@@ -21,7 +21,7 @@ from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
-from pipeline.errors import Aborted, DeployFailed, Locked, NothingToDo, PipelineError, RolledBack, UserError
+from pipeline.errors import Aborted, DeployFailed, Locked, NothingToDo, PipelineError, RolledBack, UnknownVersion, UserError
 from pipeline.journal import Journal, actor, default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
@@ -133,6 +133,7 @@ class Release:
         elif stable == version:
             raise NothingToDo(f"{version} already runs on the stable track of {self.env.name}", hint="nothing to deploy")
         self.check_readiness_path(status.tracks["stable"].running)
+        self.check_baseline_image(stable)
         with self.locked_journal(version, reason, take_over=resume) as journal:
             deploy_id = int(labels[DEPLOY_LABEL]) if resume and labels.get(DEPLOY_LABEL, "").isdigit() else None
             if deploy_id is None or journal.deploy(deploy_id) is None:
@@ -186,6 +187,19 @@ class Release:
             journal.finish_deploy(deploy_id, result.outcome.value, result.reason)
             result.timeline.append((time.time(), "deploy_id", {"id": deploy_id}))
             return result
+
+    def check_baseline_image(self, stable: str | None) -> None:
+        """Before anything is touched: the baseline is stable's version started afresh, so its image
+        must still be in the registry (a registry wiped or pruned since stable was deployed)."""
+        if stable is None or self.env.canary.compare_with != "baseline":
+            return
+        try:
+            self.target.require_version(stable)
+        except UnknownVersion as exc:
+            raise UnknownVersion(
+                f"the baseline is stable's version {stable}, and {exc.message.removeprefix(f'version {stable!r} ')}",
+                hint=f"push {stable} again (make build at that commit), or set canary.compare_with: stable in env.yaml",
+            ) from exc
 
     def check_readiness_path(self, stable_tasks: int) -> None:
         """Before anything is touched: the readiness path must exist on the running release (a path

@@ -118,3 +118,16 @@ def test_locked_journal_releases_the_lock_when_the_block_raises(release: Release
         journal.event("local", "note", {"n": 1})
         raise RuntimeError("boom")
     assert target.lock is None and target.names() == ["acquire_lock", "release_lock"]
+
+
+def test_a_canary_whose_baseline_image_is_gone_is_refused_before_anything_is_touched(release: Release) -> None:
+    from pipeline.errors import UnknownVersion
+
+    target: Any = release.target
+    target.stable, target.registry = "v1", {"v2"}  # the registry was wiped since v1 was deployed
+    with pytest.raises(UnknownVersion) as caught:
+        release.canary("v2", None, "test", lambda _k, _d: None)
+    assert caught.value.message == "the baseline is stable's version v1, and is not in the registry 127.0.0.1:5000/refapp"
+    assert "compare_with: stable" in (caught.value.hint or "")
+    assert "acquire_lock" not in target.names() and "deploy_tracks" not in target.names()
+    assert rows(release) == []  # nothing journalled
