@@ -41,7 +41,6 @@ from pipeline.release import check_version, image_ref
 from pipeline.targets.base import (
     ALL_TRACKS,
     DEPLOY_LABEL,
-    TRACKS,
     WARM_LABEL,
     ServiceStatus,
     Status,
@@ -179,7 +178,9 @@ class LocalTarget:
         return probe_command(
             image,
             self.network,
-            [self.track_service(t) for t in TRACKS],
+            # the baseline too: mid-release it serves users' requests like any task (a service
+            # that does not exist resolves to no task and is skipped)
+            [self.track_service(t) for t in ALL_TRACKS],
             f"{self.stack}-flags-probe-{secrets.token_hex(3)}",
             {**self.labels, "pipeline.role": "flags-probe"},
             mode=mode,

@@ -135,3 +135,12 @@ def test_app_tasks_mount_the_flags_directory_and_updates_keep_it(tmp_path: Path)
     create, update = spec.create().argv, spec.update().argv
     assert create[create.index("--mount") + 1] == mount
     assert update[update.index("--mount-add") + 1] == mount
+
+
+def test_the_probe_asks_the_baseline_as_well_as_both_tracks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # found in CI: mid-release (a baseline running) `flags set --wait` answered for 3 of 4 tasks
+    target = LocalTarget(load_environment(ROOT, "ci"), FakeExecutor(), Project(ROOT, tmp_path), lambda _m: None)
+    monkeypatch.setattr(target, "app_image", lambda _track: "reg/app:v1")
+    argv = target.flag_probe(mode="until", want="r1").argv
+    services = argv[argv.index("-c") + 2].split(",")
+    assert sorted(services) == ["pl-ci-app-baseline", "pl-ci-app-blue", "pl-ci-app-green"]
