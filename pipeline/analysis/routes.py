@@ -13,28 +13,28 @@ more likely.
   chance. Without a reference group (the bake before there is one, a route the reference never
   served) the absolute ``max_error_rate`` is the limit.
 - ``route_latency`` is a latency check: it fails at a step's end, and a failure must be seen again
-  in a fresh window before it acts. A group fails when more of its canary requests are above a
-  limit than a p95 at that limit allows, beyond chance (the quantile test of ``p95_vs``); the limit
-  is ``max(bound * max_latency_ratio, bound + min_latency_delta_ms)`` with ``bound`` an upper
-  confidence bound of the reference group's p95. In the fresh window (``fresh``) the same group
-  must still have more than 5 % of its requests above that limit: a burst that has passed is not
-  seen again, a slow release is.
+  in a fresh window before it acts. A group fails when a larger share of its canary requests is
+  slower than ``max(p95 * max_latency_ratio, p95 + min_latency_delta_ms)`` of the reference group
+  than of the reference's own, beyond chance (an exact two-sample test) and by ``MIN_EXCESS`` at
+  least; in the fresh window (``fresh``) the canary's share must still exceed the reference's by
+  that margin: a burst that has passed is not seen again, a slow release is.
 """
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pipeline.analysis.checks import CheckResult, Verdict
-from pipeline.analysis.stats import binom_sf, quantile_exceeds, quantile_upper_bound
+from pipeline.analysis.stats import binom_sf
 from pipeline.analysis.window import TrackWindow
 from pipeline.environment.model import Thresholds
 
 ALL = "all requests"
 EMPTY = TrackWindow("none")
 FRESH_MIN = 10  # timed requests of a group in the fresh window before it can confirm a latency failure
+MIN_EXCESS = 0.02  # a canary's share of slow requests must exceed the reference's by this much to fail
 
 
 def groups(window: TrackWindow) -> Iterator[tuple[str, TrackWindow]]:
@@ -106,38 +106,51 @@ def route_latency(
     against: str,
     fresh: TrackWindow | None = None,
 ) -> CheckResult:
-    """Is any group of the canary slower in its tail than its reference group allows, beyond chance
-    (and, when the canary's ``fresh`` window is given, still slower in it)?"""
+    """Does any group of the canary have more slow requests than its reference group, beyond chance
+    (and, when the canary's ``fresh`` window is given, still more in it)?
+
+    Slow is above ``max(p95 * max_latency_ratio, p95 + min_latency_delta_ms)`` of the reference
+    group; the shares of both sides above that line are compared by an exact test (conditional on
+    the slow requests of both, the canary's count is binomial with its share of the requests), and
+    the canary's share must exceed the reference's by ``MIN_EXCESS`` as well. Two samples over the
+    same time: a host that slows both tracks moves both shares; a release that slows a tenth of its
+    requests does not hide behind a p95 that allows 5 %."""
     need = max(1, t.min_requests)
     pairs = [
         (name, window, ref)
         for name, window in groups(canary)
         if len(window.latencies_ms) >= need and len((ref := _group(reference, name)).latencies_ms) >= need
     ]
-    half = (1.0 - t.latency_confidence) / 2 / max(1, len(pairs))
+    alpha = (1.0 - t.latency_confidence) / 2
+    level = alpha / max(1, len(pairs))
     found = []
     closest = 1.0
     for route, mine, ref in pairs:
-        bound = quantile_upper_bound(ref.latencies_ms, 0.95, half)
-        if not math.isfinite(bound):
+        p95 = ref.p95
+        if p95 is None:
             continue
-        limit = max(bound * t.max_latency_ratio, bound + t.min_latency_delta_ms)
-        above, p_value = quantile_exceeds(mine.latencies_ms, limit, 0.95)
+        line = max(p95 * t.max_latency_ratio, p95 + t.min_latency_delta_ms)
+        slow, theirs = _above(mine.latencies_ms, line), _above(ref.latencies_ms, line)
+        n, m = len(mine.latencies_ms), len(ref.latencies_ms)
+        share, ref_share = slow / n, theirs / m
+        p_value = binom_sf(slow, slow + theirs, n / (n + m)) if share - ref_share > MIN_EXCESS else 1.0
         closest = min(closest, p_value)
-        if p_value >= half:
+        if p_value >= level:
             continue
-        share = above / len(mine.latencies_ms)
         detail = (
-            f"{route}: {above}/{len(mine.latencies_ms)} canary requests ({_pct(share)}) above {limit:.1f} ms "
-            f"({against} p95 at most {bound:.1f} ms, x {t.max_latency_ratio:g} and + {t.min_latency_delta_ms:g} ms), "
-            f"a p95 allows 5%, p={p_value:.2g}"
+            f"{route}: {slow}/{n} canary requests ({_pct(share)}) slower than {line:.1f} ms, {against} "
+            f"{theirs}/{m} ({_pct(ref_share)}; its p95 {p95:.1f} ms, x {t.max_latency_ratio:g} and + "
+            f"{t.min_latency_delta_ms:g} ms), p={p_value:.2g}"
         )
         if fresh is not None:
             again = _group(fresh, route).latencies_ms
-            seen = sum(1 for v in again if v > limit)
-            if len(again) < FRESH_MIN or seen <= 0.05 * len(again):
+            seen = _above(again, line)
+            if len(again) < FRESH_MIN or seen / len(again) <= ref_share + MIN_EXCESS:
                 continue  # not seen again since (or too little traffic since to tell): a burst that passed
-            detail += f"; and {seen}/{len(again)} above it in the fresh window"
+            detail += f"; and {seen}/{len(again)} in the fresh window"
         found.append(_Finding(route, p_value, detail))
-    alpha = (1.0 - t.latency_confidence) / 2
     return _verdict("route_latency", found, len(pairs), "timed requests on both sides", alpha, closest)
+
+
+def _above(sorted_values: tuple[float, ...], line: float) -> int:
+    return len(sorted_values) - bisect_right(sorted_values, line)
