@@ -117,6 +117,9 @@ class Result:
 
 Record = Callable[[str, dict[str, Any]], None]
 
+# the bake reads the log (and with it an operator's rollback) twice as often as a step: a rollback
+# there is a swap back to the warm previous release, and waiting a whole tick for it is most of it
+BAKE_TICK = 0.5
 READINESS_EVERY = 2.0  # seconds between readiness probes of the judged tracks during the walk and the bake
 NOT_READY_STREAK = 2  # consecutive probes a task must fail before it fails the step (one can be a blip)
 OPERATOR = "rolled back by the operator"
@@ -212,11 +215,12 @@ class Controller:
             return self._rollback(decision.reason)
         return self._promote(version, previous, "all steps passed")
 
-    def _next_tick(self, began: float) -> None:
+    def _next_tick(self, began: float, tick: float | None = None) -> None:
         """Sleep until one tick after ``began`` (the last tick's start): its work (reading the log,
         probing) counts toward the tick, so a step of 10 s holds 10 s, not 10 ticks plus their work."""
+        tick = self.tick if tick is None else tick
         spent = self.clock.now() - began
-        self.clock.sleep(self.tick if spent < 0 else max(0.0, self.tick - spent))
+        self.clock.sleep(tick if spent < 0 else max(0.0, tick - spent))
 
     # --- readiness -----------------------------------------------------------------
     def _await_ready(self) -> str | None:
@@ -497,14 +501,17 @@ class Controller:
             self.target.remove_track("baseline", wait=False)
         now = start
         last_renew = start
+        settle_tried = -math.inf
         while True:
-            self._next_tick(now)
+            self._next_tick(now, min(self.tick, BAKE_TICK))
             now = self.clock.now()
             if now < start:
                 start = now
             if self._settled_at is None:  # a hand-over: the previous release still carries a share
                 last_renew = self._hold_split(now, last_renew)
-                self._try_settle()
+                if now - settle_tried >= self.tick or now < settle_tried:  # each try probes every task: once a tick
+                    settle_tried = now
+                    self._try_settle()
             # route by route since the bake began, against what the canary's reference served in the walk
             windows, bake = self.source.windows([(start, now), (baked_from, now)])  # it also sees an operator's command
             command = self.target.take_command()

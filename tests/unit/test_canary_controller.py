@@ -539,3 +539,20 @@ def test_writes_that_fail_as_often_on_the_reference_are_not_the_release() -> Non
     controller, _, _, _ = make(write_share=0.2, write_errors={"canary": 0.03, "baseline": 0.03, "stable": 0.03})
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.PROMOTED, result.reason
+
+
+def test_the_bake_reads_an_operators_rollback_twice_a_second() -> None:
+    controller, target, clock, _ = make()
+    original = target.promote
+    asked: list[float] = []
+
+    def promote_then_ask(version: str, previous: str | None) -> None:
+        original(version, previous)
+        asked.append(clock.t)
+        target.commands = [None, None, "rollback"]  # type: ignore[list-item]  # taken at the third read of the bake
+
+    target.promote = promote_then_ask  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK
+    reverted_at = next(t for t, kind, data in result.timeline if kind == "phase" and "reverting" in str(data))
+    assert reverted_at - asked[0] == pytest.approx(1.5, abs=0.1)  # three bake ticks of 0.5 s, not three of 1 s
