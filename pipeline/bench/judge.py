@@ -49,6 +49,7 @@ from pipeline.analysis.records import Record
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build import build_image
+from pipeline.canary.direct import deploy_direct, raise_for_smoke
 from pipeline.canary.run import Release, parse_faults
 from pipeline.console import say
 from pipeline.k6 import BackgroundLoad
@@ -157,6 +158,12 @@ def main() -> None:
 
     candidates = [built(s) for s in ("", "judge-a", "judge-b")]
     release = Release(env, ctx.project, target, say)
+    stable = target.status().tracks["stable"].version
+    if stable and not registry.has_tag(env.image.registry, env.image.name, stable):
+        # the registry was replaced (a fresh CI run, say): a baseline of stable's version cannot
+        # start, so stable gets this commit's build first, by a direct deploy
+        say(f"stable's {stable} is not in the registry: stable gets {candidates[1]} first (a direct deploy)")
+        raise_for_smoke(deploy_direct(release, "stable", candidates[1]))
     policy_vs_stable = env.canary.model_copy(update={"compare_with": "stable"})
     versus_stable = Release(env.model_copy(update={"canary": policy_vs_stable}), ctx.project, target, say)
     summary = ctx.project.state_path("bench", "judge-k6.json")
