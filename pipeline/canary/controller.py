@@ -33,7 +33,16 @@ from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
 from pipeline.analysis.routes import route_errors, route_latency
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
-from pipeline.canary.decide import EARLY_CHECKS, Action, Decision, Position, confirmations_allowed, decide, lasting, streaks_after
+from pipeline.canary.decide import (
+    OPERATOR,
+    Action,
+    BakePosition,
+    Decision,
+    Position,
+    decide,
+    decide_bake,
+    streaks_after,
+)
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
@@ -120,9 +129,10 @@ Record = Callable[[str, dict[str, Any]], None]
 # the bake reads the log (and with it an operator's rollback) twice as often as a step: a rollback
 # there is a swap back to the warm previous release, and waiting a whole tick for it is most of it
 BAKE_TICK = 0.5
+# the checks of the bake: the new stable's absolute limits (there is no reference beside it)
+BAKE_CHECKS = frozenset({"requests", "error_rate", "p95_ms", "p99_ms"})
 READINESS_EVERY = 2.0  # seconds between readiness probes of the judged tracks during the walk and the bake
 NOT_READY_STREAK = 2  # consecutive probes a task must fail before it fails the step (one can be a blip)
-OPERATOR = "rolled back by the operator"
 PROMOTE_SECONDS = 180.0  # how long a promotion may take (scaling the canary to stable's size) with the split held
 
 
@@ -512,45 +522,51 @@ class Controller:
                 if now - settle_tried >= self.tick or now < settle_tried:  # each try probes every task: once a tick
                     settle_tried = now
                     self._try_settle()
-            # route by route since the bake began, against what the canary's reference served in the walk
-            windows, bake = self.source.windows([(start, now), (baked_from, now)])  # it also sees an operator's command
+            # the bake's window (a fresh one after a confirmation) and, route by route, the whole bake
+            spans = [(start, now)] if start == baked_from else [(start, now), (baked_from, now)]
+            windows, *rest = self.source.windows(spans)  # the read also sees an operator's command
+            bake = rest[0] if rest else windows
             command = self.target.take_command()
-            if command in ("rollback", "abort"):
-                self._emit("decision", {"action": "rollback", "reason": f"the operator asked to {command} during the bake"})
-                return f"{OPERATOR} during the bake ({command})"
-            if command == "promote":
-                self._emit("decision", {"action": "promote", "reason": "the operator ended the bake"})
-                break
-            baseline = TrackWindow("none", 0, 0, ())
-            results = analyse(windows["stable"], baseline, self.policy.thresholds, "previous")
-            results.append(
-                route_errors(bake["stable"], self._reference_walk, self.policy.thresholds, f"{self.against} in the walk")
-            )
             readiness = self._readiness_check(("stable", "canary")) or readiness
-            if readiness is not None:
-                results.append(readiness)
+            results = self._bake_checks(windows["stable"], bake["stable"], readiness)
             self._snapshot(now, windows)
-            held = now - start >= self.policy.bake_seconds
-            failed = [r for r in results if r.verdict == Verdict.FAIL and (held or r.name in EARLY_CHECKS)]
-            if failed:
-                reason = "; ".join(f"{r.name}: {r.detail}" for r in failed)
-                self._emit("verdict", {"step": "bake", "weight": 0, "verdict": "fail", "checks": [r.as_dict() for r in results]})
-                early = any(r.name in EARLY_CHECKS for r in failed)
-                confirmed = lasting(self.policy, streaks, results)
-                if not early and not confirmed and confirmations < confirmations_allowed(self.policy):
-                    confirmations += 1
-                    streaks = streaks_after(streaks, results)
-                    self._emit("decision", {"action": "confirm", "reason": f"bake: {reason}; measuring a fresh window"})
-                    start = now
-                    continue
-                return reason
-            if held:
-                break
+            decision = decide_bake(self.policy, BakePosition(now - start, confirmations, streaks), results, command)
+            if decision.action == Action.WAIT:
+                continue
+            judged = command is None
+            if judged and decision.action != Action.PROMOTE:  # the checks that failed, as in a step
+                checks = [r.as_dict() for r in results]
+                self._emit("verdict", {"step": "bake", "weight": 0, "verdict": overall(results).value, "checks": checks})
+            if not judged or decision.action != Action.PROMOTE:  # a bake that passed says so in its "bake" event
+                self._emit("decision", {"action": decision.action.value, "reason": decision.reason})
+            if decision.action == Action.CONFIRM:
+                confirmations += 1
+                streaks = streaks_after(streaks, results)
+                start = now
+                continue
+            if decision.action == Action.ROLLBACK:
+                return decision.reason
+            break
         unsettled = self._await_settled(self.clock.now() + self.lease_seconds)
         if unsettled is not None:
             return unsettled
         self._emit("bake", {"seconds": self.policy.bake_seconds, "verdict": "pass"})
         return None
+
+    def _bake_checks(self, window: TrackWindow, bake: TrackWindow, readiness: CheckResult | None) -> list[CheckResult]:
+        """The new stable alone at full traffic: its absolute limits (with what the canary's reference
+        served in the walk as the measure of the host: an absolute latency limit the reference broke
+        too says the host is slow, not the release) and, route by route over the whole bake, its
+        errors against the reference's in the walk; readiness when a task stopped being ready."""
+        against = f"{self.against} in the walk"
+        reference = self._reference_walk or TrackWindow("none")
+        results = analyse(window, reference, self.policy.thresholds, against)
+        # the relative checks compare times apart (walk and bake): only the absolute ones are kept
+        results = [r for r in results if r.name in BAKE_CHECKS]
+        results.append(route_errors(bake, self._reference_walk, self.policy.thresholds, against))
+        if readiness is not None:
+            results.append(readiness)
+        return results
 
     def _try_settle(self) -> bool:
         if self._settled_at is None and self.target.settle():

@@ -41,6 +41,16 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class BakePosition:
+    held: float  # seconds the bake has been held (its fresh window's, after a confirmation)
+    confirmations: int = 0  # fresh windows measured after latency failures in the bake
+    streaks: Mapping[str, int] = field(default_factory=dict)  # as in Position
+
+
+OPERATOR = "rolled back by the operator"
+
+
 # Checks that may fail a step before its hold is over: error counts are tested for
 # significance, and a canary task that stays unready (while its reference is ready) is
 # never a release to keep, so an early failure is real. Latency is judged over the whole hold.
@@ -130,3 +140,31 @@ def decide(
     if last:
         return Decision(Action.PROMOTE, f"all {len(policy.steps)} steps passed")
     return Decision(Action.NEXT, f"step {at.step + 1} ({policy.steps[at.step]}%) passed")
+
+
+def decide_bake(policy: Canary, at: BakePosition, results: list[CheckResult], command: str | None = None) -> Decision:
+    """What to do at a tick of the bake (the new stable alone, the previous release warm at weight 0).
+
+    The rules of a step: an operator's rollback or abort reverts at once and promote ends the bake
+    (PROMOTE: the new stable is kept); an error check or readiness failing reverts at once; latency
+    is judged when the bake has been held ``bake_seconds``, and a latency failure reverts only when
+    the same check has failed in ``latency_windows`` windows in a row (else CONFIRM: a fresh window
+    held as long as a step, at most ``confirmations_allowed`` of them). ROLLBACK here means "revert to the previous release".
+    """
+    if command in ("rollback", "abort"):
+        return Decision(Action.ROLLBACK, f"{OPERATOR} during the bake ({command})")
+    if command == "promote":
+        return Decision(Action.PROMOTE, "the operator ended the bake")
+    # the bake is held bake_seconds; a fresh window after a latency failure as long as a step's
+    hold = policy.bake_seconds if not at.confirmations else min(policy.bake_seconds, policy.step_seconds)
+    held = at.held >= hold
+    early = _failures(results, EARLY_CHECKS)
+    if early:
+        return Decision(Action.ROLLBACK, early)
+    if held and latency_failures(results):
+        if not lasting(policy, at.streaks, results) and at.confirmations < confirmations_allowed(policy):
+            return Decision(Action.CONFIRM, f"bake: {_failures(results)}; measuring a fresh window")
+        return Decision(Action.ROLLBACK, _failures(results))
+    if held:
+        return Decision(Action.PROMOTE, f"the bake of {policy.bake_seconds:g} s passed")
+    return Decision(Action.WAIT, f"baking ({max(at.held, 0):.0f}/{hold:g} s)")

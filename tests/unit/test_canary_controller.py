@@ -556,3 +556,32 @@ def test_the_bake_reads_an_operators_rollback_twice_a_second() -> None:
     assert result.outcome == Outcome.ROLLED_BACK
     reverted_at = next(t for t, kind, data in result.timeline if kind == "phase" and "reverting" in str(data))
     assert reverted_at - asked[0] == pytest.approx(1.5, abs=0.1)  # three bake ticks of 0.5 s, not three of 1 s
+
+
+def test_a_busy_host_slow_in_the_walk_and_the_bake_is_not_blamed_on_the_release() -> None:
+    """Found on a loaded host: the bake, with no reference beside the new stable, failed its p99
+    limit and took a fresh window; what the reference served in the walk says the host is slow."""
+    controller, target, _, events = make(canary_ms=1500.0, stable_ms=1500.0)
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason
+    assert not [d for k, d in events if k == "decision" and d["reason"].startswith("bake")]
+    bake = [d for k, d in events if k == "snapshot"][-1]
+    assert bake["tracks"]["stable"]["p95_ms"] > 1000  # slow indeed, over both absolute limits
+
+
+def test_a_slowdown_only_after_promotion_is_still_reverted_when_the_walk_was_quick() -> None:
+    controller, target, clock, events = make()
+    original = target.promote
+
+    def promote_then_slow(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.stable_ms = 1500.0  # type: ignore[attr-defined]
+
+    target.promote = promote_then_slow  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK and "p95_ms" in result.reason
+    bake = [(t, d) for t, k, d in result.timeline if k == "decision" and d["reason"].startswith("bake")]
+    assert [d["action"] for _, d in bake] == ["confirm"]
+    reverted = next(t for t, k, _ in result.timeline if k == "reverted")
+    # the fresh window after the bake's latency failure is held as long as a step (10 s), not a whole bake
+    assert 10 <= reverted - bake[0][0] < 12

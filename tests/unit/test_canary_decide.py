@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.analysis.checks import CheckResult, Verdict
-from pipeline.canary.decide import Action, Position, decide
+from pipeline.canary.decide import Action, BakePosition, Position, decide, decide_bake
 from pipeline.environment.model import Canary
 
 POLICY = Canary(steps=[5, 25, 50, 100], step_seconds=10, max_step_extensions=2, compare_with="stable", latency_windows=2)
@@ -198,3 +198,31 @@ def test_streaks_count_the_same_check_in_consecutive_windows() -> None:
     assert streaks_after({"p95_ms": 1}, SLOW) == {"p95_ms": 2}
     assert streaks_after({"p95_ms": 1}, mw) == {"mann_whitney": 1}  # p95 passed this window: its streak ends
     assert streaks_after({"p95_ms": 1}, FAIL) == {}  # errors are not latency checks
+
+
+BAKING = Canary(steps=[5, 25, 50], step_seconds=10, bake_seconds=60, latency_windows=2)
+NOT_READY = [CheckResult("readiness", Verdict.FAIL, 1, 0, "a new stable task stopped being ready")]
+BAKE_CASES = [
+    # (id, position, results, command, expected action, words in the reason)
+    ("an operator's rollback reverts at once", BakePosition(3), PASS, "rollback", Action.ROLLBACK, "operator"),
+    ("an abort in the bake reverts too", BakePosition(3), PASS, "abort", Action.ROLLBACK, "(abort)"),
+    ("an operator's promote ends the bake", BakePosition(3), SLOW, "promote", Action.PROMOTE, "ended the bake"),
+    ("errors revert at once", BakePosition(2), FAIL, None, Action.ROLLBACK, "30.0% errors"),
+    ("readiness reverts at once", BakePosition(2), NOT_READY, None, Action.ROLLBACK, "stopped being ready"),
+    ("latency waits for the whole bake", BakePosition(30), SLOW, None, Action.WAIT, "baking (30/60 s)"),
+    ("latency at the bake's end is measured again", BakePosition(60), SLOW, None, Action.CONFIRM, "fresh window"),
+    ("the fresh window is as long as a step", BakePosition(5, 1, {"p95_ms": 1}), SLOW, None, Action.WAIT, "(5/10 s)"),
+    ("the same check again reverts", BakePosition(10, 1, {"p95_ms": 1}), SLOW, None, Action.ROLLBACK, "p95_ms"),
+    ("a fresh window that passes keeps the release", BakePosition(10, 1, {"p95_ms": 1}), PASS, None, Action.PROMOTE, "passed"),
+    ("a clean bake keeps the release", BakePosition(60), PASS, None, Action.PROMOTE, "bake of 60 s passed"),
+    ("checks failing in turn act after the allowed windows", BakePosition(10, 2, {"p99_ms": 1}), SLOW, None, Action.ROLLBACK, "p95"),
+]
+
+
+@pytest.mark.parametrize(
+    ("position", "results", "command", "action", "words"), [c[1:] for c in BAKE_CASES], ids=[c[0] for c in BAKE_CASES]
+)
+def test_the_bake(position: BakePosition, results: list[CheckResult], command: str | None, action: Action, words: str) -> None:
+    decision = decide_bake(BAKING, position, results, command)
+    assert decision.action == action
+    assert words in decision.reason
