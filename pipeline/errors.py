@@ -5,6 +5,7 @@
     PipelineError                 (1)  base; never raised directly
     +-- UserError                 (2)  the user's mistake: one line and a hint
     |   +-- ConfigError           (2)  bad or missing env file, bad value, unknown key
+    |   +-- MissingPart           (2)  the kind has no such part (e.g. flags on ecs)
     |   +-- UnknownEnvironment    (3)  no environments/<name>/env.yaml
     |   +-- UnknownVersion        (4)  the release does not exist in the registry
     |   +-- PortTaken             (5)  the edge port is held by something else
@@ -76,6 +77,10 @@ class PipelineError(Exception):
 
 class UserError(PipelineError):
     exit_code = 2
+
+
+class MissingPart(UserError):
+    """The environment's kind has no such part (flags on ecs, a certificate on local): refused before anything runs."""
 
 
 class ConfigError(UserError):
@@ -280,8 +285,8 @@ EXIT_TABLE: tuple[ExitCode, ...] = (
     ExitCode(
         2,
         "invalid input: bad env file, bad value, unknown key or flag",
-        (UserError, ConfigError),
-        "a bad env file is one kind of invalid input; a usage error (unknown flag) exits 2 too",
+        (UserError, MissingPart, ConfigError),
+        "a bad env file, or a command the environment's kind cannot do, is invalid input; a usage error exits 2 too",
     ),
     ExitCode(3, "unknown environment", (UnknownEnvironment,)),
     ExitCode(4, "unknown version (not in the registry)", (UnknownVersion,)),

@@ -16,7 +16,7 @@ from pipeline import console
 from pipeline.environment import Environment, load_environment
 from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project
-from pipeline.targets import target_for
+from pipeline.targets import require_part, target_for
 from pipeline.targets.base import Target
 
 
@@ -48,10 +48,14 @@ def reader() -> Executor:
     return given if given is not None else SubprocessExecutor()
 
 
-def context(name: str, dry_run: bool = False) -> Context:
-    """The environment ``name`` of the project found from here, with its executor and target."""
+def context(name: str, dry_run: bool = False, needs: tuple[str, ...] = ()) -> Context:
+    """The environment ``name`` of the project found from here, with its executor and target.
+    ``needs``: optional parts (``Kind.parts``) the command uses; a kind without one is refused
+    (``MissingPart``) before its target is built, so before any credential or host is asked."""
     project = Project.discover()
     env = load_environment(project.root, name)
+    for part in needs:
+        require_part(env, part)
     real = reader()
     ex: Executor = DryRunExecutor(real, console.plan) if dry_run else real
     return Context(project, env, ex, target_for(env, ex, project, console.say))

@@ -12,23 +12,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
-from pipeline import docker
 from pipeline.chaos import commands as fault
 from pipeline.commands import Command, Result
-from pipeline.edge import Slots
 from pipeline.environment import Environment, load_environment
-from pipeline.errors import PipelineError
+from pipeline.errors import MissingPart, PipelineError
 from pipeline.executor import Executor, SubprocessExecutor
 from pipeline.project import Project
-from pipeline.targets.local_edge import LocalEdge, slots_in
-
-if TYPE_CHECKING:
-    from pipeline.targets.vm import VmTarget
+from pipeline.targets import certificates, host, services, target_for
+from pipeline.targets.base import Certificates, Host, Services, Target
 
 ENV_VAR = "PIPELINE_CHAOS_ENV"
 RUN_DIR_VAR = "PIPELINE_CHAOS_RUN_DIR"
@@ -75,8 +72,6 @@ class Stack:
         self.ex = ex
         self.project = project
         self.name = env.stack
-        self.edge_name = f"{self.name}-edge"
-        self._slots: Slots | None = None
 
     @classmethod
     def from_configuration(cls, configuration: dict[str, Any] | None) -> Stack:
@@ -115,23 +110,26 @@ class Stack:
             self.sleep(step)
         raise ActivityFailed(f"{what}: not so after {seconds:g} s")
 
-    # --- names and containers ------------------------------------------------------
+    # --- the target's parts: names, replicas, edge, host ------------------------------
+    @cached_property
+    def target(self) -> Target:
+        """The environment's target, as the pipeline builds it (its naming, its edge, its host)."""
+        return target_for(self.env, self.ex, self.project, lambda _message: None)
+
+    def _services(self) -> Services:
+        try:
+            return services(self.env, self.target)
+        except MissingPart as exc:
+            raise ActivityFailed(f"{exc.message}: this activity acts on Swarm services") from exc
+
     def service(self, part: str) -> str:
         """A service's full name; ``app-stable`` and ``app-canary`` name a track: the slot serving it now."""
-        if part.startswith(self.name + "-"):
-            return part
-        if part in ("app-stable", "app-canary") and self.env.target.kind == "local":
-            return f"{self.name}-app-{self.slots().of(part.removeprefix('app-'))}"
-        return f"{self.name}-{part}"
+        return self._services().service_name(part)
 
-    def slots(self) -> Slots:
-        """Which app service is stable and which the canary, as the edge routes now (read once)."""
-        if self._slots is None:
-            text = LocalEdge(self.env, self.ex, self.edge_name).split_text()
-            if text is None:
-                raise ActivityFailed(f"cannot read the edge of {self.env.name}: is it up?")
-            self._slots = slots_in(text)
-        return self._slots
+    @property
+    def edge_name(self) -> str:
+        """The edge's container (a Swarm stack's edge is a container beside its services)."""
+        return self.service("edge")
 
     @property
     def url(self) -> str:
@@ -162,41 +160,34 @@ class Stack:
         return state.pid
 
     def replicas(self, part: str) -> tuple[int, int]:
-        """(running, desired) of one service as the swarm reports it."""
-        result = self.run(
-            Command(
-                ("docker", "service", "ls", "--filter", f"name={self.service(part)}", "--format", "{{.Name}} {{.Replicas}}"),
-                mutates=False,
-                check=False,
-                description="read replicas",
-            )
-        )
-        for line in result.stdout.splitlines():
-            name, _, replicas = line.partition(" ")
-            if name == self.service(part):
-                running, _, desired = replicas.partition("/")
-                return int(running or 0), int((desired.split() or ["0"])[0])
-        raise ActivityFailed(f"no service {self.service(part)} in {self.env.name}")
+        """(running, desired) of one service as the engine reports it."""
+        try:
+            found = self._services().service_replicas(part)
+        except PipelineError as exc:
+            raise ActivityFailed(exc.message) from exc
+        if found is None:
+            raise ActivityFailed(f"no service {self.service(part)} in {self.env.name}")
+        return found
 
     def desired_replicas(self, part: str) -> int:
-        result = self.run(docker.service_inspect([self.service(part)]))
-        if not result.ok:
-            raise ActivityFailed(f"no service {self.service(part)} in {self.env.name}")
-        spec = json.loads(result.stdout)[0]["Spec"]
-        return int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+        return self.replicas(part)[1]
 
     def edge(self) -> EdgeLog:
-        if self.env.target.kind == "vm":
-            return self.vm()
-        return LocalEdge(self.env, self.ex, self.edge_name)
+        """The edge's access log (the target's traffic part: the edge container's, or nginx's on a VM host)."""
+        return self.target
 
-    def vm(self) -> VmTarget:
-        """The VM host of a ``kind: vm`` environment (reached over SSH); ActivityFailed for any other kind."""
-        if self.env.target.kind != "vm":
-            raise ActivityFailed(f"{self.env.name} is a {self.env.target.kind} environment: this activity is for kind vm")
-        from pipeline.targets.vm import VmTarget
+    def host(self) -> Host:
+        """The machine of a ``kind: vm`` environment (reached over SSH); ActivityFailed for any other kind."""
+        try:
+            return host(self.env, self.target)
+        except MissingPart as exc:
+            raise ActivityFailed(f"{exc.message}: this activity is for kind vm") from exc
 
-        return VmTarget(self.env, self.ex, self.project, lambda _message: None)
+    def certificates(self) -> Certificates:
+        try:
+            return certificates(self.env, self.target)
+        except MissingPart as exc:
+            raise ActivityFailed(f"{exc.message}: this activity is for kind vm") from exc
 
     # --- run state (between an action and its rollback, across processes) ---------
     @property

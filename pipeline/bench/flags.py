@@ -32,12 +32,11 @@ from pipeline.console import say
 from pipeline.flags import change as ops
 from pipeline.flags import state
 from pipeline.flags.definition import FlagSet
-from pipeline.flags.delivery import FlagTarget
 from pipeline.flags.probe import Observation
 from pipeline.flags.service import change as apply_change
 from pipeline.journal import default_path
 from pipeline.k6 import BackgroundLoad
-from pipeline.targets.local import LocalTarget
+from pipeline.targets import flags
 from pipeline.wiring import context
 
 FLAG = "notes-excerpt"
@@ -98,11 +97,9 @@ def main() -> None:
     if not 1 <= args.toggles <= 200:
         raise SystemExit("error: --toggles between 1 and 200")
 
-    ctx = context(args.env)
-    target = ctx.target
-    if not isinstance(target, FlagTarget):
-        raise SystemExit(f"error: the {ctx.env.target.kind} target cannot deliver flags")
-    current = target.status()
+    ctx = context(args.env, needs=("flags",))
+    target = flags(ctx.env, ctx.target)
+    current = ctx.target.status()
     tasks = sum(t.running for t in current.tracks.values())
     if current.tracks["stable"].running == 0:
         raise SystemExit(f"error: nothing runs on {args.env}'s stable track (hint: make demo ENV={args.env})")
@@ -152,9 +149,9 @@ def main() -> None:
         k6 = load.stop()
         apply_change(delivery, ctx.project.root, args.env, "reset", None, lambda _: base, journal)
 
-    image = target.app_image("stable") if isinstance(target, LocalTarget) else None
+    image = target.app_image("stable")
     if image is None:
-        raise SystemExit("error: the evaluation benchmark needs the local target's app image")
+        raise SystemExit("error: the evaluation benchmark needs the stable track's app image")
     say("evaluation cost: refapp.flags_bench in the app image")
     bench = ctx.ex.run(
         docker.run_once(

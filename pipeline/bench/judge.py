@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pipeline import registry
 from pipeline.analysis.records import Record
@@ -54,6 +54,7 @@ from pipeline.canary.run import Release, parse_faults
 from pipeline.console import say
 from pipeline.k6 import BackgroundLoad
 from pipeline.release import Release as GitRelease
+from pipeline.targets.local import LocalTarget
 from pipeline.wiring import context
 
 SPIN_SECONDS = 900  # a spinner ends by itself after this long, whatever happens to the bench
@@ -145,6 +146,8 @@ def main() -> None:
     policy = env.canary
     configured = len(policy.steps) * policy.step_seconds + policy.bake_seconds
     target = ctx.target
+    if args.rollout and env.target.kind != "local":
+        raise SystemExit("error: --rollout compares the local kind's two ways of promoting (hint: ENV=local)")
     if target.status().tracks["stable"].running == 0:
         raise SystemExit(f"error: nothing runs on {args.env}'s stable track (hint: make demo ENV={args.env})")
     head = GitRelease.from_git(ctx.project.root).version
@@ -193,7 +196,7 @@ def main() -> None:
         record = rollback_in_bake(args.env, asked) if name == "rollback-bake" else (lambda _k, _d: None)
         promote = target.promote
         if name == "rollout":  # the promotion as it was before slots, for the side-by-side overhead
-            target.promote = getattr(target, "_promote_by_update")  # type: ignore[method-assign]  # noqa: B009
+            target.promote = cast(LocalTarget, target)._promote_by_update  # type: ignore[method-assign]
         try:
             judge = versus_stable if name == "vs-stable" else release
             result = judge.canary(candidate, parse_faults(faults), f"bench judge {name}", record)

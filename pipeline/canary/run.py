@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.analysis.source import EdgeLogSource
 from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.edge import Weights
 from pipeline.environment import Environment
@@ -26,8 +25,8 @@ from pipeline.journal import Journal, actor, default_path
 from pipeline.k6 import BackgroundLoad
 from pipeline.lock import LockInfo
 from pipeline.project import Project
-from pipeline.targets.base import DEPLOY_LABEL, WARM_LABEL, Target
-from pipeline.targets.local import PREVIOUS_LABEL
+from pipeline.targets import metrics_source
+from pipeline.targets.base import DEPLOY_LABEL, PREVIOUS_LABEL, WARM_LABEL, Target
 
 LEASE_SECONDS = 15.0
 Say = Callable[[str], None]
@@ -148,8 +147,7 @@ class Release:
                 journal.event(self.env.name, kind, data, deploy_id=deploy_id)
                 record(kind, data)
 
-            own = getattr(self.target, "metrics_source", None)  # e.g. the ecs target's CloudWatch
-            source = own() if own else EdgeLogSource(self.target.log_reader(), offset=self.target.log_size())
+            source = metrics_source(self.env, self.target)  # the edge's log from now on (or the kind's own)
             controller = Controller(
                 self.env.canary,
                 self.target,

@@ -11,15 +11,15 @@ from rich.table import Table
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.errors import FlagsNotJson, NotReady, UserError
+from pipeline.errors import FlagsNotJson, NotReady
 from pipeline.flags import change as ops
 from pipeline.flags import definition, state
 from pipeline.flags.definition import FlagSet, flag_type
-from pipeline.flags.delivery import FlagTarget
 from pipeline.flags.probe import latest_by_task, parse_output
 from pipeline.flags.service import FlagChange
 from pipeline.flags.service import change as apply_change
 from pipeline.journal import default_path
+from pipeline.targets.base import FlagParts
 from pipeline.wiring import context
 
 flags_app = typer.Typer(
@@ -33,11 +33,11 @@ WaitOpt = Annotated[
 ]
 
 
-def _target(env: str, dry_run: bool = False) -> tuple[Any, FlagTarget]:
-    ctx = context(env, dry_run)
-    if not isinstance(ctx.target, FlagTarget):
-        raise UserError(f"{env}: the {ctx.env.target.kind} target cannot deliver flags yet", hint="see README, Feature flags")
-    return ctx, ctx.target
+def _target(env: str, dry_run: bool = False) -> tuple[Any, FlagParts]:
+    from pipeline.targets import flags
+
+    ctx = context(env, dry_run, needs=("flags",))
+    return ctx, flags(ctx.env, ctx.target)
 
 
 def _targeting(flag: dict[str, Any]) -> str:
@@ -67,7 +67,7 @@ def _show(result: FlagChange, as_json: bool, replicas: dict[str, str | None] | N
         output.out.print(f"every task serves it: {', '.join(sorted(replicas))}")
 
 
-def _wait(env: str, target: FlagTarget, ex: Any, revision: str, timeout: float) -> dict[str, str | None]:
+def _wait(env: str, target: FlagParts, ex: Any, revision: str, timeout: float) -> dict[str, str | None]:
     """Probe every app task until each serves ``revision``; NotReady (11) when one does not in time."""
     result = ex.run(target.flag_probe(mode="until", want=revision, timeout=timeout))
     tasks = latest_by_task(parse_output(result.stdout))

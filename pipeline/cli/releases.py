@@ -32,7 +32,6 @@ def _release(env: str, dry_run: bool = False) -> Any:
 def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
     """The canary: version, weight, state (running/orphaned/warm-previous), lock, lease, live analysis."""
     from pipeline.analysis.checks import analyse, overall
-    from pipeline.analysis.source import EdgeLogSource
 
     ctx, _ = _release(env)
     status = ctx.target.status()
@@ -48,9 +47,11 @@ def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
         "lease_seconds_left": round(status.lease - time.time(), 1) if isinstance(status.lease, float) else status.lease,
     }
     if status.edge_running:
-        own = getattr(ctx.target, "metrics_source", None)  # e.g. the ecs target's CloudWatch
-        size = ctx.target.log_size()
-        source = own() if own else EdgeLogSource(ctx.target.log_reader(), offset=max(0, size - 4_000_000))
+        from pipeline.targets import has_part, metrics_source
+
+        # the last 4 MB of the edge's log (or the kind's own source, e.g. the ecs kind's CloudWatch)
+        tail = None if has_part(ctx.env, "metrics") else max(0, ctx.target.log_size() - 4_000_000)
+        source = metrics_source(ctx.env, ctx.target, offset=tail)
         now = time.time()
         windows = source.window(now - window, now)
         # against the baseline when one serves now (a release under compare_with: baseline), else stable

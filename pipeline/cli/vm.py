@@ -24,15 +24,10 @@ def cert(
     as_json: JsonOpt = False,
 ) -> None:
     """Days left on a vm environment's certificate; --renew [--force] renews it."""
-    from pipeline.targets.vm import VmTarget
+    from pipeline.targets import certificates
 
-    ctx = context(env, dry_run)
-    target = ctx.target
-    if not isinstance(target, VmTarget):
-        raise UserError(
-            f"environment '{env}' is of kind {ctx.env.target.kind}: certificates are for kind vm",
-            hint="e.g. pipeline cert vm-local",
-        )
+    ctx = context(env, dry_run, needs=("certificates",))
+    target = certificates(ctx.env, ctx.target)
     if force and not renew:
         raise UserError("--force needs --renew", hint="pipeline cert ENV --renew --force")
     target.reach()
@@ -41,6 +36,8 @@ def cert(
     left = target.certificate_seconds_left() if not dry_run else None
     days = None if left is None else round(left / 86400, 2)
     if as_json:
-        output.emit_json({"environment": env, "domain": target.vm.domain, "days_left": days, "renewed": renew and not dry_run})
+        output.emit_json(
+            {"environment": env, "domain": target.certificate_domain(), "days_left": days, "renewed": renew and not dry_run}
+        )
     elif not dry_run:
-        output.out.print(f"{target.vm.domain}: {'unreadable' if days is None else f'{days} days left'}")
+        output.out.print(f"{target.certificate_domain()}: {'unreadable' if days is None else f'{days} days left'}")

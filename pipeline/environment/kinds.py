@@ -32,12 +32,14 @@ class Kind:
     section_hint: str = ""  # what to write when the section is missing
     baseline: bool = True  # can start a baseline track beside the canary (canary.compare_with: baseline)
     edge: Literal["nginx", "alb"] = "nginx"  # what splits the traffic: our nginx edge (/edge/healthz) or an ALB
+    # the optional parts of its target beyond the core every kind has (``PARTS``; pipeline.targets.base)
+    parts: frozenset[str] = frozenset()
 
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("local", "a single-node Docker Swarm on this machine"),
+        Kind("local", "a single-node Docker Swarm on this machine", parts=frozenset({"pinning", "flags", "services"})),
         Kind(
             "vm",
             "a Linux host over SSH, configured by Ansible",
@@ -45,6 +47,7 @@ KINDS: dict[str, Kind] = {
             model=Vm,
             section_hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
             baseline=False,
+            parts=frozenset({"pinning", "certificates", "host"}),
         ),
         Kind(
             "ecs",
@@ -54,8 +57,18 @@ KINDS: dict[str, Kind] = {
             section_hint="add ecs.region and ecs.account_id (see environments/aws-ecs/env.yaml)",
             baseline=False,
             edge="alb",
+            parts=frozenset({"metrics"}),
         ),
     )
+}
+# the optional parts a kind may declare, and what each is called in a refusal
+PARTS: dict[str, str] = {
+    "metrics": "metrics source of its own (requests are read from the edge's log)",
+    "pinning": "way for a request to pick its track at the edge",
+    "flags": "feature flag delivery",
+    "certificates": "TLS certificate of its own",
+    "services": "Swarm services to act on by name",
+    "host": "host reached over SSH",
 }
 # kinds the design names that have no target yet: refused when an environment asks for one
 PLANNED: dict[str, str] = {"swarm": "a multi-node Docker Swarm set up by Ansible"}

@@ -122,12 +122,3 @@ class SshDirDelivery:
     def deliver(self, text: str) -> None:
         for command in self.plan(text):
             self.ex.run(command)
-
-
-@runtime_checkable
-class FlagTarget(Protocol):
-    """A target that can deliver flags (the local target today; vm and swarm the same way)."""
-
-    def flag_delivery(self) -> FlagDelivery: ...
-
-    def flag_probe(self, mode: str = "once", want: str = "", timeout: float = 20.0, user: str = "probe") -> Command: ...

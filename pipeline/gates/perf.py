@@ -28,6 +28,7 @@ from pipeline.gates.k6result import Verdict, evaluate
 from pipeline.gates.tracks import LATENCY_CHECKS, compare, per_second, read_points, track_stats
 from pipeline.k6 import k6_binary
 from pipeline.project import Project
+from pipeline.targets import has_part, pinning
 
 COMPARE = "compare"
 
@@ -194,12 +195,12 @@ class PerfGate:
                 f"no canary is running in '{self.env.name}' to compare with stable",
                 hint=f"deploy one: pipeline deploy {self.env.name} --track canary --version <tag>",
             )
-        pin = getattr(self.target, "track_pin_token", None)
-        if pin is None:
+        if not has_part(self.env, "pinning"):
             raise GateError(
                 f"the {self.env.target.kind} target cannot pin a request to a track, so compare cannot run there",
                 hint="use --script load (absolute thresholds); compare runs on targets with the nginx edge",
             )
+        pin = pinning(self.env, self.target).track_pin_token
         stable = status.tracks.get("stable")
         stable_tasks = stable.serving if stable is not None and stable.serving else 1
         stable_rate, canary_rate = split_rate(plan.rate, stable_tasks, canary.serving)

@@ -1,17 +1,25 @@
-"""Deploy targets: one small protocol (``base.Target``), one module per kind.
+"""Deploy targets: the core parts every kind has (``base.Target``), optional parts, one module per kind.
 
 The kinds are listed in ``pipeline.environment.kinds``; ``FACTORIES`` builds the target of each
-(a test holds the two equal). A target module is imported only when its target is built.
+(a test holds the two equal). A target module is imported only when its target is built. An
+optional part (``Kind.parts``) is reached through an accessor here (``flags``, ``pinning``,
+``certificates``, ``metrics_source``): a kind without it is refused in one line (``MissingPart``)
+before anything runs. Nothing else probes a target for what it can do (a test holds each kind's
+class to the parts it declares).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
+from pipeline.analysis.source import EdgeLogSource, MetricsSource
 from pipeline.environment import Environment
+from pipeline.environment.kinds import KINDS, PARTS, kind_of
+from pipeline.errors import MissingPart
 from pipeline.executor import Executor
 from pipeline.project import Project
-from pipeline.targets.base import Target
+from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, Target, TrackPinning
 
 Say = Callable[[str], None]
 Factory = Callable[[Environment, Executor, Project, Say], Target]
@@ -32,7 +40,7 @@ def _vm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
 def _ecs(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
     from pipeline.targets.ecs import ecs_target
 
-    return ecs_target(env, ex, say)  # type: ignore[return-value]
+    return ecs_target(env, ex, say)
 
 
 FACTORIES: dict[str, Factory] = {"local": _local, "vm": _vm, "ecs": _ecs}
@@ -41,3 +49,56 @@ FACTORIES: dict[str, Factory] = {"local": _local, "vm": _vm, "ecs": _ecs}
 def target_for(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
     """The target of the environment's kind; the model has already refused a kind the registry lacks."""
     return FACTORIES[env.target.kind](env, ex, project, say)
+
+
+def has_part(env: Environment, part: str) -> bool:
+    """Does the environment's kind declare this optional part?"""
+    return part in kind_of(env.target.kind).parts
+
+
+def require_part(env: Environment, part: str) -> None:
+    """``MissingPart`` (one line, the kinds that have it as the hint) unless the kind declares ``part``."""
+    if not has_part(env, part):
+        having = " or ".join(k.name for k in KINDS.values() if part in k.parts)
+        raise MissingPart(
+            f"{env.name}: the {env.target.kind} kind has no {PARTS[part]} ({part})",
+            hint=f"an environment of kind {having} has it" if having else None,
+        )
+
+
+def flags(env: Environment, target: Target) -> FlagParts:
+    """The target's flag delivery and probe; ``MissingPart`` for a kind without them."""
+    require_part(env, "flags")
+    return cast(FlagParts, target)
+
+
+def pinning(env: Environment, target: Target) -> TrackPinning:
+    """The edge's track pin (for the perf gate's compare script); ``MissingPart`` for a kind without it."""
+    require_part(env, "pinning")
+    return cast(TrackPinning, target)
+
+
+def certificates(env: Environment, target: Target) -> Certificates:
+    """The host's certificate (days left, renew); ``MissingPart`` for a kind without one."""
+    require_part(env, "certificates")
+    return cast(Certificates, target)
+
+
+def services(env: Environment, target: Target) -> Services:
+    """The stack's services by part name (chaos acts on them); ``MissingPart`` for a kind without Swarm services."""
+    require_part(env, "services")
+    return cast(Services, target)
+
+
+def host(env: Environment, target: Target) -> Host:
+    """The machine over SSH (chaos on the vm kind); ``MissingPart`` for a kind without one."""
+    require_part(env, "host")
+    return cast(Host, target)
+
+
+def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:
+    """Where the canary's requests are measured: the kind's own source (the ecs kind's CloudWatch),
+    else the edge's log read from ``offset`` (default: its end, what is logged from now on)."""
+    if has_part(env, "metrics"):
+        return cast(OwnMetrics, target).metrics_source()
+    return EdgeLogSource(target.log_reader(), offset=target.log_size() if offset is None else offset)

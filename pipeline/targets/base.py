@@ -1,4 +1,4 @@
-"""The Target protocol: the few operations every kind of target implements."""
+"""The Target protocol, as parts: the core every kind implements and the optional parts a kind declares."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from pipeline.analysis.source import MetricsSource
+from pipeline.commands import Command
 from pipeline.edge import Weights
 from pipeline.environment.model import Faults
+from pipeline.flags.delivery import FlagDelivery
 from pipeline.lock import LockInfo
+from pipeline.ssh import Login
 
 DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
 WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
+PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 
 TrackName = Literal["stable", "canary", "baseline"]
 TRACKS: tuple[TrackName, ...] = ("stable", "canary")  # the tracks every kind has
@@ -143,15 +148,27 @@ def canary_state(
     return "idle"
 
 
-class Target(Protocol):
-    """Every deploy target: provision/configure (``up``), deploy a track, weights, status, destroy,
-    and what the canary controller needs (lease, operator command, edge log, lock, promote, revert)."""
+# --- the parts of a target ---------------------------------------------------------------
+# Every kind has the five core parts (``Target``); the optional parts below are declared per kind
+# in ``pipeline.environment.kinds`` (``Kind.parts``) and reached through ``pipeline.targets``'
+# accessors, which refuse a kind without the part in one line before anything runs.
+
+
+class Lifecycle(Protocol):
+    """Check, provision and remove an environment."""
 
     def check(self) -> None:
         """Validate everything that can be validated before anything is touched."""
 
     def up(self) -> None:
         """Provision and configure: engine, networks, data services, edge. Idempotent."""
+
+    def down(self, volumes: bool = False) -> None:
+        """Remove what ``up`` made; data volumes only when asked."""
+
+
+class Tracks(Protocol):
+    """The app's tracks (stable, canary, a baseline where the kind can): run, size, label, swap."""
 
     def deploy_track(
         self,
@@ -174,6 +191,10 @@ class Target(Protocol):
         """The image reference of ``version``; ``UnknownVersion`` when it does not exist."""
         ...
 
+    def versions(self) -> list[str]:
+        """Versions that can be deployed (in the registry)."""
+        ...
+
     def remove_track(self, track: TrackName, wait: bool = True) -> None:
         """Empty a track (no tasks left); ``wait=False`` returns once the tasks were told to stop."""
 
@@ -182,29 +203,6 @@ class Target(Protocol):
     def track_labels(self, track: TrackName) -> dict[str, str]: ...
 
     def label_track(self, track: TrackName, add: dict[str, str], remove: tuple[str, ...] = ()) -> None: ...
-
-    def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
-        """Split traffic without dropping a request; a split is held until ``lease_until``."""
-
-    def renew_lease(self, until: float | None) -> None: ...
-
-    def lease(self) -> float | str | None: ...
-
-    def send_command(self, command: str) -> None: ...
-
-    def take_command(self) -> str | None: ...
-
-    def clear_command(self) -> None: ...
-
-    def track_pin_token(self) -> str:
-        """The secret with which a request may pick its track at the edge (never printed)."""
-        ...
-
-    def log_reader(self) -> Callable[[int], bytes]:
-        """Bytes of the edge's JSON access log from an offset (for ``EdgeLogSource``)."""
-        ...
-
-    def log_size(self) -> int: ...
 
     def promote(self, version: str, previous: str | None) -> None:
         """``version`` (the canary) becomes stable; ``previous`` stays warm at weight 0 where the kind can."""
@@ -217,19 +215,120 @@ class Target(Protocol):
     def revert_to_previous(self, previous: str) -> None:
         """Back to ``previous``: at once from its warm tasks while they run, else by a deploy."""
 
+
+class Traffic(Protocol):
+    """The split between the tracks, its lease, the operator's command channel and the request log."""
+
+    def set_weights(self, weights: Weights, lease_until: float | None = None) -> None:
+        """Split traffic without dropping a request; a split is held until ``lease_until``."""
+
+    def weights(self) -> Weights | None:
+        """The split in force (None: the edge is away or has none), read without the rest of the status."""
+        ...
+
+    def renew_lease(self, until: float | None) -> None: ...
+
+    def lease(self) -> float | str | None: ...
+
+    def send_command(self, command: str) -> None: ...
+
+    def take_command(self) -> str | None: ...
+
+    def clear_command(self) -> None: ...
+
+    def log_reader(self) -> Callable[[int], bytes]:
+        """Bytes of the edge's JSON access log from an offset (for ``EdgeLogSource``)."""
+        ...
+
+    def log_size(self) -> int: ...
+
+
+class LockStore(Protocol):
+    """The environment's deploy lock, kept with the environment (not on the operator's machine)."""
+
     def read_lock(self) -> LockInfo | None: ...
 
     def acquire_lock(self, info: LockInfo) -> None: ...
 
     def release_lock(self) -> None: ...
 
-    def status(self) -> Status: ...
 
-    def down(self, volumes: bool = False) -> None:
-        """Remove what ``up`` made; data volumes only when asked."""
+class Inspection(Protocol):
+    """What runs and what it logs (read-only)."""
+
+    def status(self) -> Status: ...
 
     def logs(self, service: str, tail: int, follow: bool) -> None: ...
 
-    def versions(self) -> list[str]:
-        """Versions that can be deployed (in the registry)."""
+
+class Target(Lifecycle, Tracks, Traffic, LockStore, Inspection, Protocol):
+    """Every deploy target: the five core parts every kind implements."""
+
+
+# optional parts: a kind lists the ones it has in ``Kind.parts`` (a test holds the list to the class)
+
+
+class OwnMetrics(Protocol):
+    """A kind whose requests are measured by its own source (the ecs kind's CloudWatch), not the edge log."""
+
+    def metrics_source(self) -> MetricsSource: ...
+
+
+class TrackPinning(Protocol):
+    """An edge where a request may pick its track (the perf gate's ``compare`` script)."""
+
+    def track_pin_token(self) -> str:
+        """The secret with which a request may pick its track at the edge (never printed)."""
         ...
+
+
+class FlagParts(Protocol):
+    """Feature flags delivered to every app task without a redeploy, and a probe that asks each task."""
+
+    def flag_delivery(self) -> FlagDelivery: ...
+
+    def flag_probe(self, mode: str = "once", want: str = "", timeout: float = 20.0, user: str = "probe") -> Command: ...
+
+    def app_image(self, track: TrackName) -> str | None:
+        """The image a track runs (the flags benchmark runs the app's own evaluation in it)."""
+        ...
+
+
+class Services(Protocol):
+    """A Swarm stack's services by part name (``db``, ``cache``, ``edge``; ``app-stable`` and
+    ``app-canary`` name a track: the service serving it now). Chaos experiments act on them."""
+
+    def service_name(self, part: str) -> str: ...
+
+    def service_replicas(self, part: str) -> tuple[int, int] | None:
+        """(running, desired) of one service as the engine reports it; None when there is no such service."""
+        ...
+
+
+class Host(Protocol):
+    """One machine over SSH whose app instances run under systemd behind its nginx (the vm kind)."""
+
+    def ssh_login(self) -> Login: ...
+
+    def tls_endpoint(self) -> tuple[str, int, str]:
+        """(address to connect to, HTTPS port, domain) of the host's nginx."""
+        ...
+
+    def tls_trust(self) -> str | None:
+        """A CA file that verifies the host's certificate (a test ACME server's root); None: the system's."""
+        ...
+
+
+class Certificates(Protocol):
+    """A host whose TLS certificate the pipeline obtains and renews (certbot against an ACME server)."""
+
+    def reach(self, timeout: float = 0.0) -> None:
+        """Refuse, in one line, a host that does not answer over SSH."""
+
+    def certificate_domain(self) -> str:
+        """The domain the certificate is for."""
+        ...
+
+    def certificate_seconds_left(self) -> float | None: ...
+
+    def renew_certificate(self, force: bool = False) -> None: ...

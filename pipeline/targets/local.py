@@ -41,6 +41,7 @@ from pipeline.release import check_version, image_ref
 from pipeline.targets.base import (
     ALL_TRACKS,
     DEPLOY_LABEL,
+    PREVIOUS_LABEL,
     WARM_LABEL,
     ServiceStatus,
     Status,
@@ -55,7 +56,6 @@ from pipeline.targets.local_edge import LocalEdge, slots_in
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
-PREVIOUS_LABEL = "pipeline.previous"  # on stable: the release it replaced
 APP_DB = "refapp"
 APP_DB_USER = "refapp"
 APP_HEALTH_RETRIES = 10
@@ -89,6 +89,17 @@ class LocalTarget:
     # --- names -------------------------------------------------------------
     def service(self, part: str) -> str:
         return f"{self.stack}-{part}"
+
+    def service_name(self, part: str) -> str:
+        """A service's full name; ``app-stable`` and ``app-canary`` name a track: the slot serving it now."""
+        if part.startswith(self.stack + "-"):
+            return part
+        if part in ("app-stable", "app-canary"):
+            return self.track_service(part.removeprefix("app-"))
+        return self.service(part)
+
+    def service_replicas(self, part: str) -> tuple[int, int] | None:
+        return self._replicas().get(self.service_name(part))
 
     def slots(self) -> Slots:
         """Which app service is the stable track and which the canary: the edge's split.conf says so

@@ -51,6 +51,7 @@ from pipeline.project import Project
 from pipeline.release import check_version, image_ref
 from pipeline.ssh import Login, classify, probe, remote
 from pipeline.targets.base import (
+    PREVIOUS_LABEL,
     TRACKS,
     WARM_LABEL,
     ServiceStatus,
@@ -64,7 +65,6 @@ from pipeline.targets.base import (
 from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, make_state_dir, state_dir
 
 Say = Callable[[str], None]
-PREVIOUS_LABEL = "pipeline.previous"
 VERSION_LABEL = "pipeline.version"
 STATE = "/var/lib/pipeline"
 CONF = "/etc/nginx/pipeline"
@@ -304,6 +304,22 @@ class VmTarget:
 
     # --- the certificate (probes and actions for chaos experiments and tests) --------------------
     CERT = "/etc/nginx/pipeline/tls/fullchain.pem"
+
+    def ssh_login(self) -> Login:
+        return self.login
+
+    def tls_endpoint(self) -> tuple[str, int, str]:
+        # the local stand-in answers on 127.0.0.1 only; a real host at its domain
+        address = "127.0.0.1" if self.local is not None else self.vm.domain
+        return address, self.vm.ports.https, self.vm.domain
+
+    def tls_trust(self) -> str | None:
+        if self.local is not None and self.vm.acme.ca_root == "pebble":
+            return str(self.local.pebble_root_path())
+        return None
+
+    def certificate_domain(self) -> str:
+        return self.vm.domain
 
     def certificate_seconds_left(self) -> float | None:
         """Seconds until the certificate nginx serves expires (None: unreadable)."""

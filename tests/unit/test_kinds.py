@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -186,3 +186,94 @@ def test_the_former_lists_of_kinds_derive_from_the_registry() -> None:
         if path.name != "kinds.py" and listed.search(path.read_text())
     ]
     assert offenders == []
+
+
+# --- the parts of a target ------------------------------------------------------------
+
+
+def _members(protocol: type) -> set[str]:
+    """The methods a part protocol asks for (its own and those of the parts it is made of)."""
+    return {
+        name
+        for klass in protocol.__mro__
+        if klass not in (object, Protocol) and getattr(klass, "_is_protocol", False)
+        for name, value in vars(klass).items()
+        if callable(value) and not name.startswith("_")
+    }
+
+
+def _classes() -> dict[str, type]:
+    from pipeline.targets.ecs import EcsTarget
+    from pipeline.targets.local import LocalTarget
+    from pipeline.targets.vm import VmTarget
+
+    return {"local": LocalTarget, "vm": VmTarget, "ecs": EcsTarget}
+
+
+def test_every_kind_has_the_core_parts() -> None:
+    from pipeline.targets.base import Inspection, Lifecycle, LockStore, Target, Tracks, Traffic
+
+    core = _members(Target)
+    assert core == set().union(*(_members(p) for p in (Lifecycle, Tracks, Traffic, LockStore, Inspection)))
+    assert set(_classes()) == set(kinds.names())
+    for kind, cls in _classes().items():
+        assert not core - set(dir(cls)), f"{kind} lacks {sorted(core - set(dir(cls)))}"
+
+
+def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
+    from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, TrackPinning
+
+    protocols = {
+        "metrics": OwnMetrics,
+        "pinning": TrackPinning,
+        "flags": FlagParts,
+        "certificates": Certificates,
+        "services": Services,
+        "host": Host,
+    }
+    assert set(protocols) == set(kinds.PARTS)
+    for kind, cls in _classes().items():
+        has = {part for part, protocol in protocols.items() if not _members(protocol) - set(dir(cls))}
+        assert has == kinds.kind_of(kind).parts, f"{kind}: declares {sorted(kinds.kind_of(kind).parts)}, has {sorted(has)}"
+
+
+@pytest.mark.parametrize(
+    ("args", "words", "hint"),
+    [
+        # an ecs environment asks for AWS credentials when its target is built (exit 81): refused before that
+        (["flags", "list", "aws-ecs"], "aws-ecs: the ecs kind has no feature flag delivery (flags)", "kind local has it"),
+        (["cert", "local"], "local: the local kind has no TLS certificate of its own (certificates)", "kind vm has it"),
+    ],
+)
+def test_a_command_the_kind_cannot_do_is_refused_in_one_line_before_its_target_is_built(
+    args: list[str], words: str, hint: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PIPELINE_ROOT": str(ROOT),
+            "COLUMNS": "200",
+            "PYTHONPATH": str(ROOT),
+            "HOME": "/nonexistent",
+        },
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"error: {words}", f"hint: an environment of {hint}"]
+
+
+def test_the_parts_are_reached_only_through_the_registry() -> None:
+    """No module probes a target for what it can do (getattr/hasattr/isinstance on a target)."""
+    probing = re.compile(r"(getattr|hasattr)\((self\.|ctx\.)?target\b|isinstance\((self\.|ctx\.)?target\b")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "pipeline").rglob("*.py"))
+        if path.name != "testing.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if probing.search(line)
+    ]
+    assert found == []

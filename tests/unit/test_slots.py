@@ -30,8 +30,8 @@ from pipeline.edge import (
 from pipeline.environment import load_environment
 from pipeline.errors import UserError
 from pipeline.project import Project
-from pipeline.targets.base import DEPLOY_LABEL, WARM_LABEL
-from pipeline.targets.local import PREVIOUS_LABEL, LocalTarget
+from pipeline.targets.base import DEPLOY_LABEL, PREVIOUS_LABEL, WARM_LABEL
+from pipeline.targets.local import LocalTarget
 from pipeline.targets.local_edge import slots_in
 from pipeline.testing import FakeExecutor
 

@@ -13,12 +13,12 @@ from chaoslib.exceptions import ActivityFailed
 from chaosstack._stack import Stack
 from pipeline import docker
 from pipeline.release import image_ref
-from pipeline.targets.local import LocalTarget
+from pipeline.targets.base import Target
 
 __all__ = ["abort_canary", "kill_pipeline_mid_canary"]
 
 
-def _canary_version(stack: Stack, target: LocalTarget) -> str:
+def _canary_version(stack: Stack, target: Target) -> str:
     """The running stable release re-tagged ``<stable>-chaos``: a canary that differs only in name."""
     stable = target.status().tracks["stable"].version
     if stable is None:
@@ -41,7 +41,7 @@ def kill_pipeline_mid_canary(
     above 0: nobody is left to set it back, except the edge's lease watchdog.
     """
     stack = Stack.from_configuration(configuration)
-    target = LocalTarget(stack.env, stack.ex, stack.project, lambda _: None)
+    target = stack.target
     version = _canary_version(stack, target)
     log = open(stack.run_dir / "canary-deploy.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(

@@ -29,7 +29,8 @@ def start_canary(
     """Release the stable version on the canary track too and send it ``weight`` % of the traffic
     (held for ``hold_seconds``; the host's watchdog sets it back to 0 after that)."""
     stack = Stack.from_configuration(configuration)
-    vm = stack.vm()
+    stack.host()  # for kind vm only
+    vm = stack.target
     version = vm.status().tracks["stable"].version
     if version is None:
         raise ActivityFailed(f"nothing runs on the stable track of {stack.env.name}: deploy a release first")
@@ -46,7 +47,9 @@ def start_canary(
 
 def stop_canary(configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rollback: all traffic to stable, the canary track emptied (also when nothing was started)."""
-    vm = Stack.from_configuration(configuration).vm()
+    stack = Stack.from_configuration(configuration)
+    stack.host()  # for kind vm only
+    vm = stack.target
     try:
         vm.set_weights(Weights(0))
         vm.remove_track("canary")
@@ -67,7 +70,7 @@ def kill_instance(
     (``Restart=on-failure``), which ``chaosstack.vm.probes.wait_recovered`` waits for.
     """
     stack = Stack.from_configuration(configuration)
-    login = stack.vm().login
+    login = stack.host().ssh_login()
     running = [i for i in instances(stack, track) if i[1] > 0]
     if not running:
         raise ActivityFailed(f"no running instance on the {track} track of {stack.env.name} to kill")
@@ -89,11 +92,11 @@ def expire_certificate(
     on demand); what it replaced is kept until :func:`restore_certificate`.
     """
     stack = Stack.from_configuration(configuration)
-    vm = stack.vm()
+    login, domain = stack.host().ssh_login(), stack.certificates().certificate_domain()
     if days < 1 or days > 29:
         raise ActivityFailed(f"days must be 1-29 (inside certbot's 30-day renewal window), got {days}")
     before = served_certificate(stack)
-    stack.run(host.near_expiry_certificate(vm.login, vm.vm.domain, days))
+    stack.run(host.near_expiry_certificate(login, domain, days))
 
     def expiring() -> bool | None:
         now = served_certificate(stack)
@@ -117,13 +120,13 @@ def run_renewal_timer(configuration: dict[str, Any] | None = None, secrets: dict
     Not a fault: whether it renewed is for ``chaosstack.vm.probes.certificate_renewed`` to say.
     """
     stack = Stack.from_configuration(configuration)
-    result = stack.run(host.run_renewal(stack.vm().login))
+    result = stack.run(host.run_renewal(stack.host().ssh_login()))
     return {"unit": host.RENEW_UNIT, "exit": result.returncode, "log": result.stdout.strip().splitlines()[-6:]}
 
 
 def restore_certificate(configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rollback: put back what :func:`expire_certificate` replaced (a renewal since then is kept)."""
     stack = Stack.from_configuration(configuration)
-    result = stack.run(host.restore_certificate(stack.vm().login))
+    result = stack.run(host.restore_certificate(stack.host().ssh_login()))
     out = result.stdout.split()
     return {"restored": "restored" in out, "nginx_restored": "restored-nginx" in out}

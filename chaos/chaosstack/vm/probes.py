@@ -37,7 +37,7 @@ class ServedCertificate:
 
 def instances(stack: Stack, track: str) -> list[tuple[str, int, int]]:
     """(unit, main pid, restarts) of the track's active instances, sorted by unit."""
-    result = stack.run(host.instances(stack.vm().login, track))
+    result = stack.run(host.instances(stack.host().ssh_login(), track))
     found = []
     for line in result.stdout.splitlines():
         parts = line.split()
@@ -48,9 +48,7 @@ def instances(stack: Stack, track: str) -> list[tuple[str, int, int]]:
 
 def _address(stack: Stack) -> tuple[str, int, str]:
     """(address to connect to, HTTPS port, domain): the local stand-in answers on 127.0.0.1 only."""
-    vm = stack.vm()
-    address = "127.0.0.1" if vm.local is not None else vm.vm.domain
-    return address, vm.vm.ports.https, vm.vm.domain
+    return stack.host().tls_endpoint()
 
 
 def _context(stack: Stack, verify: bool) -> ssl.SSLContext:
@@ -59,9 +57,7 @@ def _context(stack: Stack, verify: bool) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    vm = stack.vm()
-    cafile = str(vm.local.pebble_root_path()) if vm.local is not None and vm.vm.acme.ca_root == "pebble" else None
-    return ssl.create_default_context(cafile=cafile)
+    return ssl.create_default_context(cafile=stack.host().tls_trust())
 
 
 def _handshake(stack: Stack, verify: bool) -> bytes | None:
@@ -163,7 +159,7 @@ def wait_recovered(
     injected = float(fault.get("injected_at", stack.now()))
     killed = (fault.get("unit"), fault.get("pid"))
     ports = track_ports(track, getattr(stack.env.tracks, track).replicas)
-    login = stack.vm().login
+    login = stack.host().ssh_login()
 
     def recovered() -> bool | None:
         running = {unit: pid for unit, pid, _ in instances(stack, track) if pid > 0}

@@ -77,7 +77,8 @@ def test_kill_task_without_a_task_fails(fake: FakeExecutor) -> None:
 
 
 def test_stop_service_that_keeps_running_fails(fake: FakeExecutor) -> None:
-    fake.on("docker", "service", "inspect", result=Result(0, '[{"Spec": {"Mode": {"Replicated": {"Replicas": 1}}}}]'))
+    # the target's read of the environment's services (one `docker service ls`, by its label)
+    fake.on("docker", "service", "ls", result=Result(0, '{"Name": "pl-ci-db", "Replicas": "1/1"}\n'))
     running(fake, [C1])
     with pytest.raises(ActivityFailed, match="db stopped"):
         service.stop_service("db", configuration=CONFIG)
