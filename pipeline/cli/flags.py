@@ -36,7 +36,7 @@ WaitOpt = Annotated[
 def _target(env: str, dry_run: bool = False) -> tuple[Any, FlagTarget]:
     ctx = context(env, dry_run)
     if not isinstance(ctx.target, FlagTarget):
-        raise UserError(f"{env}: the {ctx.env.target.kind} target cannot deliver flags yet", hint="see README, Feature flags")
+        raise UserError(f"{env}: the {ctx.env.target.kind} target cannot deliver flags yet", hint="see docs/flags.md")
     return ctx, ctx.target
 
 
