@@ -561,7 +561,7 @@ def test_the_bake_reads_an_operators_rollback_twice_a_second() -> None:
 def test_a_busy_host_slow_in_the_walk_and_the_bake_is_not_blamed_on_the_release() -> None:
     """Found on a loaded host: the bake, with no reference beside the new stable, failed its p99
     limit and took a fresh window; what the reference served in the walk says the host is slow."""
-    controller, target, _, events = make(canary_ms=1500.0, stable_ms=1500.0)
+    controller, _, _, events = make(canary_ms=1500.0, stable_ms=1500.0)
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.PROMOTED, result.reason
     assert not [d for k, d in events if k == "decision" and d["reason"].startswith("bake")]
@@ -570,7 +570,7 @@ def test_a_busy_host_slow_in_the_walk_and_the_bake_is_not_blamed_on_the_release(
 
 
 def test_a_slowdown_only_after_promotion_is_still_reverted_when_the_walk_was_quick() -> None:
-    controller, target, clock, events = make()
+    controller, target, _, _ = make()
     original = target.promote
 
     def promote_then_slow(version: str, previous: str | None) -> None:
