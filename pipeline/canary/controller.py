@@ -495,10 +495,11 @@ class Controller:
     def _bake(self) -> str | None:
         """Watch the new stable alone against the absolute thresholds; the previous release stays warm.
 
-        As in a step: significance-tested error checks (and a new stable task that stops being
-        ready while the warm previous release is) act at once, latency is judged over the whole
-        bake (a promotion's own rolling restart makes its first seconds slow), and with
-        ``latency_windows`` > 1 a latency failure is confirmed over a fresh window first.
+        As in a step (``decide_bake``): significance-tested error checks (and a new stable task that
+        stops being ready while the warm previous release is) act at once, from the promotion on;
+        latency is judged over ``bake_seconds`` from the end of a hand-over (the added tasks start
+        cold meanwhile), and a latency failure must show again in a fresh window. A hand-over that
+        has not settled ``bake_seconds`` + the lease after the promotion fails the bake.
         """
         start = baked_from = self.clock.now()
         confirmations = 0
@@ -522,15 +523,23 @@ class Controller:
                 if now - settle_tried >= self.tick or now < settle_tried:  # each try probes every task: once a tick
                     settle_tried = now
                     self._try_settle()
-            # the bake's window (a fresh one after a confirmation) and, route by route, the whole bake
-            spans = [(start, now)] if start == baked_from else [(start, now), (baked_from, now)]
+            settled = self._settled_at is not None
+            if not settled and now - self._promoted_at >= self.policy.bake_seconds + self.lease_seconds:
+                return self._unsettled(now)
+            # latency is judged from the end of a hand-over: until then the new stable's added tasks
+            # start cold (on a busy host, slowly) while the previous release still carries a share;
+            # errors and readiness are judged from the promotion on
+            judged_from = max(start, self._settled_at or start) if settled else now
+            # the judged window (a fresh one after a confirmation) and, route by route, the whole bake
+            spans = [(judged_from, now)] if judged_from == baked_from else [(judged_from, now), (baked_from, now)]
             windows, *rest = self.source.windows(spans)  # the read also sees an operator's command
             bake = rest[0] if rest else windows
             command = self.target.take_command()
             readiness = self._readiness_check(("stable", "canary")) or readiness
             results = self._bake_checks(windows["stable"], bake["stable"], readiness)
-            self._snapshot(now, windows)
-            decision = decide_bake(self.policy, BakePosition(now - start, confirmations, streaks), results, command)
+            self._snapshot(now, windows if settled else bake)
+            at = BakePosition(now - judged_from, confirmations, streaks)
+            decision = decide_bake(self.policy, at, results, command)
             if decision.action == Action.WAIT:
                 continue
             judged = command is None
@@ -580,13 +589,16 @@ class Controller:
         while not self._try_settle():
             now = self.clock.now()
             if now >= deadline:
-                return (
-                    f"the new stable did not take all traffic within {now - self._promoted_at:.0f} s "
-                    "of the promotion (its tasks did not all answer the readiness path)"
-                )
+                return self._unsettled(now)
             last_renew = self._hold_split(now, last_renew)
             self.clock.sleep(self.tick)
         return None
+
+    def _unsettled(self, now: float) -> str:
+        return (
+            f"the new stable did not take all traffic within {now - self._promoted_at:.0f} s "
+            "of the promotion (its tasks did not all answer the readiness path)"
+        )
 
     def _hold_split(self, now: float, last_renew: float) -> float:
         """Renew the split's lease a third of the way through it (or after the clock jumped back);

@@ -585,3 +585,41 @@ def test_a_slowdown_only_after_promotion_is_still_reverted_when_the_walk_was_qui
     reverted = next(t for t, k, _ in result.timeline if k == "reverted")
     # the fresh window after the bake's latency failure is held as long as a step (10 s), not a whole bake
     assert 10 <= reverted - bake[0][0] < 12
+
+
+def test_latency_in_the_bake_is_judged_from_the_end_of_the_hand_over() -> None:
+    """Found in CI on a loaded host: the new stable's added task started (slowly) during the whole
+    10 s bake, its p95 failed twice and a good release was reverted."""
+    controller, target, clock, events = make()
+    target.handover_ticks = 8  # the added task needs about 8 s to be ready
+    original = target.promote
+
+    def promote_slow_until_ready(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.burst = (clock.t, clock.t + 7.0, 1500.0)  # type: ignore[attr-defined]
+        controller.source.burst_track = "stable"  # type: ignore[attr-defined]
+
+    target.promote = promote_slow_until_ready  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason
+    settled = next(t for t, k, _ in result.timeline if k == "settled")
+    baked = next(t for t, k, _ in result.timeline if k == "bake")
+    assert baked - settled >= POLICY.bake_seconds  # the bake's latency is held bake_seconds after the hand-over
+    assert not [d for k, d in events if k == "decision" and d["reason"].startswith("bake")]
+
+
+def test_errors_during_the_hand_over_still_revert_at_once() -> None:
+    controller, target, _, _ = make(write_share=0.2)
+    target.handover_ticks = 8
+    original = target.promote
+
+    def promote_then_break(version: str, previous: str | None) -> None:
+        original(version, previous)
+        controller.source.write_errors = {"stable": 0.5}  # type: ignore[attr-defined]
+
+    target.promote = promote_then_break  # type: ignore[method-assign]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK and "route_errors" in result.reason
+    reverted = next(t for t, k, _ in result.timeline if k == "reverted")
+    settled = [t for t, k, _ in result.timeline if k == "settled"]
+    assert not settled or reverted < settled[0]  # not held until the hand-over is done
