@@ -33,8 +33,9 @@ def _local(env: Environment, ex: Executor, project: Project, say: Say) -> Target
 
 def _vm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
     from pipeline.targets.vm import VmTarget
+    from pipeline.targets.vm_machine import machine_for
 
-    return VmTarget(env, ex, project, say)
+    return VmTarget(env, ex, project, say, machine=machine_for(env, ex, project, say))
 
 
 def _ecs(env: Environment, ex: Executor, project: Project, say: Say) -> Target:

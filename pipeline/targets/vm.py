@@ -15,7 +15,8 @@ read from the registry, its /opt/refapp tree (locked wheels + app) is copied out
 playbooks/release.yml unpacks it on the host, migrates and restarts the track's
 instances one at a time.
 
-vm-local (``vm.local`` set) adds the stand-in VM container and pebble (pipeline/vmlocal.py).
+The machine the target runs on is injected (``Machine``, pipeline/targets/vm_machine.py): a rented
+host, or for vm-local (``vm.local`` set) the stand-in VM container and pebble (pipeline/vmlocal.py).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ from pipeline.targets.base import (
     TrackStatus,
     canary_state,
 )
-from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server, key_path, make_state_dir, state_dir
+from pipeline.targets.vm_machine import Machine, machine_for, require_vm
+from pipeline.vmlocal import OPERATOR_PORT, key_path, make_state_dir, state_dir
 
 Say = Callable[[str], None]
 VERSION_LABEL = "pipeline.version"
@@ -79,24 +81,20 @@ def track_ports(track: str, replicas: int) -> list[int]:
 class VmTarget:
     kind = "vm"
 
-    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say) -> None:
-        if env.vm is None:
-            raise ConfigError(
-                f"environments/{env.name}/env.yaml: vm: missing for target.kind: vm",
-                hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
-            )
+    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say, machine: Machine | None = None) -> None:
+        """``machine``: the host it runs on (default: the one env.vm asks for, see ``machine_for``)."""
         self.env = env
-        self.vm: Vm = env.vm
+        self.vm: Vm = require_vm(env)
         self.ex = ex
         self.project = project
         self.say = say
         # a dry run reads what is there and creates nothing: no folder, no key, no inventory
         self.dir = state_dir(project, env) if ex.dry_run else make_state_dir(project, env)
-        self.local = LocalVmHost(env, ex, project, say) if self.vm.local is not None else None
+        self.machine = machine if machine is not None else machine_for(env, ex, project, say)
         self.login = Login(
             host=self.vm.host,
             port=self.vm.ssh.port,
-            user=LOGIN_USER if self.vm.local is not None else self.vm.ssh.user,
+            user=self.machine.login_user,
             key=key_path(project, env),
             known_hosts=self.dir / "known_hosts",
             control_dir=self.dir,
@@ -106,9 +104,7 @@ class VmTarget:
     # --- names ----------------------------------------------------------------------
     @property
     def url(self) -> str:
-        if self.local is not None:
-            return f"http://127.0.0.1:{self.env.edge.port}"
-        return f"https://{self.vm.domain}" + ("" if self.vm.ports.https == 443 else f":{self.vm.ports.https}")
+        return self.machine.url
 
     @property
     def https_url(self) -> str:
@@ -133,8 +129,7 @@ class VmTarget:
                 )
         if any(getattr(self.env.tracks, t).replicas > 50 for t in TRACKS):
             raise ConfigError("tracks: at most 50 instances per track on a VM", hint="lower tracks.*.replicas")
-        if self.local is not None:
-            self.local.check()
+        self.machine.check()
 
     def reach(self, timeout: float = 0.0) -> None:
         """SSH answers with our key, or one line: unreachable (60) or key refused (61)."""
@@ -160,12 +155,8 @@ class VmTarget:
     # --- up ------------------------------------------------------------------------------
     def up(self) -> None:
         self.check()
-        if self.local is not None:
-            self.local.ensure_pebble()
-            self.local.ensure_vm()
-            self.reach(timeout=60)
-        else:
-            self.reach()
+        self.machine.provision()
+        self.reach(timeout=self.machine.boot_seconds)
         self.apply()
         self.verify_https()
 
@@ -186,7 +177,6 @@ class VmTarget:
     def variables(self) -> dict[str, Any]:
         secret = self.secrets()
         app = self.env.app
-        local = self.local
         acme = self.vm.acme
         pub = self.login.key.with_suffix(".pub")
         common_env = {
@@ -203,12 +193,9 @@ class VmTarget:
         return {
             "common_deploy_keys": [pub.read_text().strip()] if pub.exists() else [],
             "common_ssh_allow_users": [self.login.user, "deploy"],
-            # the port sshd listens on inside the host (vm-local publishes the container's 22)
-            "common_ssh_port": 22 if local is not None else self.vm.ssh.port,
-            "common_firewall_extra": ([{"port": OPERATOR_PORT, "source": local.bridge_subnet()}] if local is not None else []),
+            # common_ssh_port, common_firewall_extra, redis_systemd_overrides, certbot_server_ca
+            **self.machine.playbook_variables(),
             "postgresql_password": secret["db_password"],
-            # the stand-in container cannot make user namespaces; a real VM keeps Debian's sandbox
-            "redis_systemd_overrides": {"PrivateUsers": "false"} if local is not None else {},
             "nginx_domain": self.vm.domain,
             "nginx_stable_ports": self.ports("stable"),
             "nginx_canary_ports": self.ports("canary"),
@@ -221,9 +208,8 @@ class VmTarget:
             "nginx_ocsp_stapling": acme.ca_root != "pebble",
             "nginx_retries": self.env.edge.retries,
             "certbot_domain": self.vm.domain,
-            "certbot_server": acme_server(local.local) if local is not None else acme.server,
+            "certbot_server": self.machine.acme_server,
             "certbot_email": acme.email,
-            "certbot_server_ca": local.api_ca_path().read_text() if local is not None and acme.ca_root == "pebble" else "",
             "app_common_env": common_env,
             "app_stable_ports": self.ports("stable"),
             "app_canary_ports": self.ports("canary"),
@@ -290,9 +276,10 @@ class VmTarget:
         if self.ex.dry_run:
             return
         argv = ["curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}"]
-        if self.local is not None:
-            argv += ["--resolve", f"{self.vm.domain}:{self.vm.ports.https}:127.0.0.1"]
-            argv += ["--cacert", str(self.local.pebble_root_path())]
+        if self.machine.address != self.vm.domain:
+            argv += ["--resolve", f"{self.vm.domain}:{self.vm.ports.https}:{self.machine.address}"]
+        if self.machine.https_root is not None:
+            argv += ["--cacert", str(self.machine.https_root)]
         argv.append(f"{self.https_url}/edge/healthz")
         result = self.ex.run(Command(tuple(argv), mutates=False, check=False, description="verify HTTPS"))
         if not result.ok:
@@ -309,14 +296,11 @@ class VmTarget:
         return self.login
 
     def tls_endpoint(self) -> tuple[str, int, str]:
-        # the local stand-in answers on 127.0.0.1 only; a real host at its domain
-        address = "127.0.0.1" if self.local is not None else self.vm.domain
-        return address, self.vm.ports.https, self.vm.domain
+        return self.machine.address, self.vm.ports.https, self.vm.domain
 
     def tls_trust(self) -> str | None:
-        if self.local is not None and self.vm.acme.ca_root == "pebble":
-            return str(self.local.pebble_root_path())
-        return None
+        root = self.machine.https_root
+        return str(root) if root is not None and self.vm.acme.ca_root == "pebble" else None
 
     def certificate_domain(self) -> str:
         return self.vm.domain
@@ -334,7 +318,7 @@ class VmTarget:
 
     def renew_certificate(self, force: bool = False) -> None:
         """certbot renew with the environment's explicit server; the deploy hook tests and reloads nginx."""
-        server = acme_server(self.local.local) if self.local is not None else self.vm.acme.server
+        server = self.machine.acme_server
         trust = "REQUESTS_CA_BUNDLE=/etc/letsencrypt/pipeline-acme-ca.pem " if self.vm.acme.ca_root == "pebble" else ""
         result = self.ex.run(
             remote(
@@ -679,11 +663,9 @@ echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
 
     # --- down and logs ------------------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:
-        if self.local is not None:
-            self.local.remove_vm()
-            if volumes:
-                self.local.stop_pebble()
-            return
+        self.machine.down(volumes, empty_tracks=self._empty_tracks)
+
+    def _empty_tracks(self) -> None:
         self.reach()
         for track in TRACKS:
             self.remove_track(track)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,52 @@ def test_recap_counts_changes_and_names_the_failed_task() -> None:
 def target(tmp_path: Path, ex: FakeExecutor) -> VmTarget:
     env = load_environment(ROOT, "vm-local")
     return VmTarget(env, ex, project(tmp_path), lambda _: None)
+
+
+class FakeMachine:
+    """A machine of this test's own: the target must take every host-specific value from it."""
+
+    login_user = "ops"
+    url = "https://fake.example:9443"
+    address = "192.0.2.7"
+    acme_server = "https://acme.fake.example/directory"
+    https_root: Path | None = Path("/fake/root.pem")
+    boot_seconds = 0.0
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def check(self) -> None:
+        self.events.append("check")
+
+    def provision(self) -> None:
+        self.events.append("provision")
+
+    def playbook_variables(self) -> dict[str, object]:
+        return {"common_ssh_port": 2201, "common_firewall_extra": [], "redis_systemd_overrides": {}, "certbot_server_ca": ""}
+
+    def down(self, volumes: bool, empty_tracks: Callable[[], None]) -> None:
+        self.events.append(f"down volumes={volumes}")
+
+
+def test_the_target_takes_its_hosts_values_from_the_machine_it_is_given(tmp_path: Path) -> None:
+    """vm-local's env (vm.local set) with an injected machine: nothing of the stand-in is used."""
+    ex = FakeExecutor()
+    machine = FakeMachine()
+    t = VmTarget(load_environment(ROOT, "vm-local"), ex, project(tmp_path), lambda _: None, machine=machine)
+    assert t.machine is machine
+    assert t.url == "https://fake.example:9443" and t.status().url == "https://fake.example:9443"
+    assert t.login.user == "ops" and ex.calls[-1].argv[-3] == "ops@127.0.0.1"
+    assert t.tls_endpoint() == ("192.0.2.7", 18443, "vm-local.pl-vm.test")
+    variables = t.variables()
+    assert variables["certbot_server"] == "https://acme.fake.example/directory"
+    assert variables["common_ssh_port"] == 2201 and variables["common_ssh_allow_users"] == ["ops", "deploy"]
+    t.renew_certificate()
+    assert "--server https://acme.fake.example/directory " in ex.calls[-1].argv[-1]
+    assert not any(c.argv[0] == "docker" for c in ex.calls), "the stand-in VM was touched"
+    t.check()
+    t.down(volumes=True)
+    assert machine.events == ["check", "down volumes=True"]
 
 
 def test_weights_go_through_the_validating_apply_script(tmp_path: Path) -> None:
