@@ -497,9 +497,10 @@ class Controller:
 
         As in a step (``decide_bake``): significance-tested error checks (and a new stable task that
         stops being ready while the warm previous release is) act at once, from the promotion on;
-        latency is judged over ``bake_seconds`` from the end of a hand-over (the added tasks start
-        cold meanwhile), and a latency failure must show again in a fresh window. A hand-over that
-        has not settled ``bake_seconds`` + the lease after the promotion fails the bake.
+        latency is judged from the end of a hand-over (the added tasks start cold meanwhile) over
+        the rest of the ``bake_seconds``, at least a step's length of it, and a latency failure
+        must show again in a fresh window. A hand-over that has not settled ``bake_seconds`` + the
+        lease after the promotion fails the bake.
         """
         start = baked_from = self.clock.now()
         confirmations = 0
@@ -528,8 +529,10 @@ class Controller:
                 return self._unsettled(now)
             # latency is judged from the end of a hand-over: until then the new stable's added tasks
             # start cold (on a busy host, slowly) while the previous release still carries a share;
-            # errors and readiness are judged from the promotion on
+            # errors and readiness are judged from the promotion on. The bake still ends
+            # bake_seconds after the promotion, given at least a step's worth of settled traffic.
             judged_from = max(start, self._settled_at or start) if settled else now
+            enough = settled and now - judged_from >= min(self.policy.bake_seconds, self.policy.step_seconds)
             # the judged window (a fresh one after a confirmation) and, route by route, the whole bake
             spans = [(judged_from, now)] if judged_from == baked_from else [(judged_from, now), (baked_from, now)]
             windows, *rest = self.source.windows(spans)  # the read also sees an operator's command
@@ -538,7 +541,7 @@ class Controller:
             readiness = self._readiness_check(("stable", "canary")) or readiness
             results = self._bake_checks(windows["stable"], bake["stable"], readiness)
             self._snapshot(now, windows if settled else bake)
-            at = BakePosition(now - judged_from, confirmations, streaks)
+            at = BakePosition(now - start if enough else 0.0, confirmations, streaks)
             decision = decide_bake(self.policy, at, results, command)
             if decision.action == Action.WAIT:
                 continue

@@ -602,9 +602,11 @@ def test_latency_in_the_bake_is_judged_from_the_end_of_the_hand_over() -> None:
     target.promote = promote_slow_until_ready  # type: ignore[method-assign]
     result = controller.run("v2", previous="v1")
     assert result.outcome == Outcome.PROMOTED, result.reason
+    promoted = next(t for t, k, _ in result.timeline if k == "promoted")
     settled = next(t for t, k, _ in result.timeline if k == "settled")
     baked = next(t for t, k, _ in result.timeline if k == "bake")
-    assert baked - settled >= POLICY.bake_seconds  # the bake's latency is held bake_seconds after the hand-over
+    assert baked - promoted < POLICY.bake_seconds + 2  # the bake still ends bake_seconds after the promotion
+    assert baked - settled >= POLICY.step_seconds  # with at least a step's length judged after the hand-over
     assert not [d for k, d in events if k == "decision" and d["reason"].startswith("bake")]
 
 
@@ -623,3 +625,13 @@ def test_errors_during_the_hand_over_still_revert_at_once() -> None:
     reverted = next(t for t, k, _ in result.timeline if k == "reverted")
     settled = [t for t, k, _ in result.timeline if k == "settled"]
     assert not settled or reverted < settled[0]  # not held until the hand-over is done
+
+
+def test_a_hand_over_longer_than_the_bake_is_judged_for_a_step_after_it() -> None:
+    controller, target, _, _ = make()
+    target.handover_ticks = 25  # longer than the 20 s bake
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.PROMOTED, result.reason
+    settled = next(t for t, k, _ in result.timeline if k == "settled")
+    baked = next(t for t, k, _ in result.timeline if k == "bake")
+    assert POLICY.step_seconds <= baked - settled < POLICY.step_seconds + 2
