@@ -10,14 +10,17 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.errors import EXIT_BUG, EXIT_INTERRUPTED, PipelineError
-from pipeline.executor import Executor
 from pipeline.wiring import using
+
+if TYPE_CHECKING:
+    from pipeline.executor import Executor
 
 __all__ = ["app", "run"]
 

@@ -7,14 +7,16 @@ The kinds are listed in ``pipeline.environment.kinds``; ``FACTORIES`` builds the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pipeline.environment import Environment
-from pipeline.executor import Executor
-from pipeline.project import Project
-from pipeline.targets.base import Target
+if TYPE_CHECKING:  # names in hints only: importing pipeline.targets.base stays cheap (see pipeline.wiring)
+    from pipeline.environment import Environment
+    from pipeline.executor import Executor
+    from pipeline.project import Project
+    from pipeline.targets.base import Target
 
 Say = Callable[[str], None]
-Factory = Callable[[Environment, Executor, Project, Say], Target]
+Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
 
 
 def _local(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
