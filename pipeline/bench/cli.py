@@ -1,0 +1,156 @@
+"""How fast the CLI starts: a few commands, each run N times as a fresh process.
+
+``python -m pipeline.bench.cli [ENV] [--runs N] [--against REV] [--json]``: each command runs
+as ``sys.executable -m pipeline ...`` (``python -c pass`` first: the interpreter's own start,
+the floor no command goes under) with the environment make gives its recipes; it prints the
+median, p90 and min wall time of each. Goal (issue 19): ``--help`` and ``env validate local``
+in at most 0.3 s.
+
+``--against REV`` runs the same commands in a throwaway git worktree of REV too (in a temp
+dir, removed afterwards), the two trees taking turns run by run, so that a load that comes
+and goes on the host weighs on both alike; it prints the ratio of the medians (this tree /
+REV's). Every command must exit 0; one that does not stops the bench.
+
+Bytecode is cached in a private prefix (``PYTHONPYCACHEPREFIX`` in the temp dir, after one
+untimed run of each command): every timed run is a warm start, as on any machine after the
+first, also where ``PYTHONDONTWRITEBYTECODE`` is set, and the shared venv is not written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+GOAL_SECONDS = 0.3
+
+
+def commands(env: str) -> dict[str, list[str]]:
+    """Name -> the arguments after ``python``."""
+    return {
+        "python -c pass": ["-c", "pass"],
+        "pipeline --help": ["-m", "pipeline", "--help"],
+        f"pipeline env validate {env}": ["-m", "pipeline", "env", "validate", env],
+        "pipeline version": ["-m", "pipeline", "version"],
+    }
+
+
+def child_env(tree: Path, pycache: Path) -> dict[str, str]:
+    """make's environment for a run in ``tree``: its code and its environments, warm bytecode."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    path = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    return env | {"PYTHONPATH": path, "PIPELINE_ROOT": str(tree), "PYTHONPYCACHEPREFIX": str(pycache)}
+
+
+def run_once(args: list[str], tree: Path, env: dict[str, str]) -> float:
+    """Seconds from the start of the process to its exit; a failed command stops the bench."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        shown = " ".join(args)
+        raise SystemExit(f"error: `python {shown}` in {tree} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return seconds
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    p90 = statistics.quantiles(seconds, n=10, method="inclusive")[-1] if len(seconds) > 1 else seconds[0]
+    return {
+        "median": round(statistics.median(seconds), 4),
+        "p90": round(p90, 4),
+        "min": round(min(seconds), 4),
+        "runs": len(seconds),
+    }
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def measure(trees: dict[str, Path], runs: int, env_name: str, pycache: Path) -> dict[str, dict[str, list[float]]]:
+    """Seconds per command and tree; the trees take turns run by run, after one untimed warm-up each."""
+    envs = {label: child_env(tree, pycache) for label, tree in trees.items()}
+    todo = commands(env_name)
+    for args in todo.values():  # compiles the bytecode into the private prefix
+        for label, tree in trees.items():
+            run_once(args, tree, envs[label])
+    times: dict[str, dict[str, list[float]]] = {name: {label: [] for label in trees} for name in todo}
+    for _ in range(runs):
+        for name, args in todo.items():
+            for label, tree in trees.items():
+                times[name][label].append(run_once(args, tree, envs[label]))
+    return times
+
+
+def report(times: dict[str, dict[str, list[float]]], trees: dict[str, Path], load_before: float) -> dict[str, Any]:
+    rows = []
+    for name, by_tree in times.items():
+        row: dict[str, Any] = {"command": name, **{label: summary(s) for label, s in by_tree.items()}}
+        if "against" in by_tree:
+            row["ratio"] = round(row["current"]["median"] / row["against"]["median"], 3)
+        rows.append(row)
+    described: dict[str, dict[str, Any]] = {
+        label: {"path": str(tree), "commit": git(tree, "rev-parse", "--short", "HEAD")} for label, tree in trees.items()
+    }
+    described["current"]["dirty"] = bool(git(trees["current"], "status", "--porcelain", "--untracked-files=no"))
+    return {
+        "python": sys.version.split()[0],
+        "cores": os.cpu_count(),
+        "load_average": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
+        "goal_seconds": GOAL_SECONDS,
+        "trees": described,
+        "commands": rows,
+    }
+
+
+def print_table(data: dict[str, Any]) -> None:
+    trees = data["trees"]
+    head = "   ".join(f"{label} {t['commit']}{' (dirty)' if t.get('dirty') else ''}" for label, t in trees.items())
+    load = data["load_average"]
+    print(f"{head}; median / p90 / min of {data['commands'][0]['current']['runs']} runs, seconds")
+    print(f"load average {load['before']} before, {load['after']} after, {data['cores']} cores; python {data['python']}")
+    for row in data["commands"]:
+        cells = [f"{row[label]['median']:.3f} / {row[label]['p90']:.3f} / {row[label]['min']:.3f}" for label in trees]
+        ratio = f"   ratio {row['ratio']:.2f}" if "ratio" in row else ""
+        print(f"{row['command']:>34}: {'   '.join(cells)}{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("env", nargs="?", default="local")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--against", metavar="REV", help="also time REV (a throwaway git worktree), turn about")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs: at least 1")
+
+    root = Path(git(Path.cwd(), "rev-parse", "--show-toplevel"))
+    load_before = round(os.getloadavg()[0], 2)
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
+        trees = {"current": root}
+        if args.against:
+            commit = git(root, "rev-parse", "--verify", f"{args.against}^{{commit}}")
+            trees["against"] = Path(tmp) / "against"
+            git(root, "worktree", "add", "--detach", "--quiet", str(trees["against"]), commit)
+        try:
+            times = measure(trees, args.runs, args.env, Path(tmp) / "pycache")
+            data = report(times, trees, load_before)
+        finally:
+            if args.against:
+                git(root, "worktree", "remove", "--force", str(trees["against"]))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print_table(data)
+
+
+if __name__ == "__main__":
+    main()
