@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
+
+from pipeline.cli.main import COMMAND_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,4 +89,39 @@ def test_a_command_s_help_imports_nothing_of_ours_that_is_heavy(args: tuple[str,
 def test_env_validate_loads_the_model_and_nothing_of_the_targets() -> None:
     modules = imported("from pipeline.cli.main import run\nrun(sys.argv[1:])", "env", "validate", "local")
     assert "pipeline.environment.model" in modules
+    assert loaded(modules, tuple(f"pipeline.cli.{m}" for m in COMMAND_MODULES)) == ["pipeline.cli.stack"]
     assert loaded(modules, tuple(n for n in HEAVY if n not in ("pydantic", "yaml", "pipeline.environment")) + TABLES) == []
+
+
+def test_the_table_of_command_modules_names_what_each_registers() -> None:
+    import importlib
+
+    from pipeline.cli.app import app
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"pipeline.cli.{module}")
+    registered: dict[str, set[str]] = {}
+    for command in app.registered_commands:
+        assert command.callback is not None
+        name = command.name or typer.main.get_command_name(command.callback.__name__)
+        registered.setdefault(command.callback.__module__, set()).add(name)
+    for group in app.registered_groups:
+        first = group.typer_instance.registered_commands[0].callback if group.typer_instance else None
+        assert first is not None and group.name
+        registered.setdefault(first.__module__, set()).add(group.name)
+    assert registered == {f"pipeline.cli.{module}": set(words) for module, words in COMMAND_MODULES.items()}
+
+
+@pytest.mark.parametrize("command", ["deploy", "provision", "cert"])
+def test_a_module_of_one_command_alone_still_makes_a_group(command: str) -> None:
+    # typer runs a lone command as the program itself ("Usage: pipeline [OPTIONS] ENV"); the app's callback stops that
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(ROOT), "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Usage: python -m pipeline {command} [OPTIONS]" in done.stdout
