@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 GOAL_SECONDS = 0.3
 
@@ -49,24 +49,34 @@ def child_env(tree: Path, pycache: Path) -> dict[str, str]:
     return env | {"PYTHONPATH": path, "PIPELINE_ROOT": str(tree), "PYTHONPYCACHEPREFIX": str(pycache)}
 
 
-def run_once(args: list[str], tree: Path, env: dict[str, str]) -> float:
-    """Seconds from the start of the process to its exit; a failed command stops the bench."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        shown = " ".join(args)
-        raise SystemExit(f"error: `python {shown}` in {tree} exited {done.returncode}: {done.stderr.strip()[-300:]}")
-    return seconds
+class Run(NamedTuple):
+    wall: float  # seconds from the start of the process to its exit
+    cpu: float  # its user + system CPU seconds: what a loaded host inflates least
 
 
-def summary(seconds: list[float]) -> dict[str, float]:
-    p90 = statistics.quantiles(seconds, n=10, method="inclusive")[-1] if len(seconds) > 1 else seconds[0]
+def run_once(args: list[str], tree: Path, env: dict[str, str]) -> Run:
+    """One fresh process of ``python ARGS`` in ``tree``; a failed command stops the bench."""
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, *args], cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            stderr.seek(0)
+            said = stderr.read().decode(errors="replace").strip()[-300:]
+            raise SystemExit(f"error: `python {' '.join(args)}` in {tree} exited {code}: {said}")
+    return Run(wall, usage.ru_utime + usage.ru_stime)
+
+
+def summary(runs: list[Run]) -> dict[str, Any]:
+    wall = [r.wall for r in runs]
+    cpu = [r.cpu for r in runs]
+    p90 = statistics.quantiles(wall, n=10, method="inclusive")[-1] if len(wall) > 1 else wall[0]
     return {
-        "median": round(statistics.median(seconds), 4),
-        "p90": round(p90, 4),
-        "min": round(min(seconds), 4),
-        "runs": len(seconds),
+        "runs": len(runs),
+        "wall": {"median": round(statistics.median(wall), 4), "p90": round(p90, 4), "min": round(min(wall), 4)},
+        "cpu": {"median": round(statistics.median(cpu), 4), "min": round(min(cpu), 4)},
     }
 
 
@@ -74,14 +84,14 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def measure(trees: dict[str, Path], runs: int, env_name: str, pycache: Path) -> dict[str, dict[str, list[float]]]:
-    """Seconds per command and tree; the trees take turns run by run, after one untimed warm-up each."""
+def measure(trees: dict[str, Path], runs: int, env_name: str, pycache: Path) -> dict[str, dict[str, list[Run]]]:
+    """Runs per command and tree; the trees take turns run by run, after one untimed warm-up each."""
     envs = {label: child_env(tree, pycache) for label, tree in trees.items()}
     todo = commands(env_name)
     for args in todo.values():  # compiles the bytecode into the private prefix
         for label, tree in trees.items():
             run_once(args, tree, envs[label])
-    times: dict[str, dict[str, list[float]]] = {name: {label: [] for label in trees} for name in todo}
+    times: dict[str, dict[str, list[Run]]] = {name: {label: [] for label in trees} for name in todo}
     for _ in range(runs):
         for name, args in todo.items():
             for label, tree in trees.items():
@@ -89,12 +99,13 @@ def measure(trees: dict[str, Path], runs: int, env_name: str, pycache: Path) -> 
     return times
 
 
-def report(times: dict[str, dict[str, list[float]]], trees: dict[str, Path], load_before: float) -> dict[str, Any]:
+def report(times: dict[str, dict[str, list[Run]]], trees: dict[str, Path], load_before: float) -> dict[str, Any]:
     rows = []
     for name, by_tree in times.items():
-        row: dict[str, Any] = {"command": name, **{label: summary(s) for label, s in by_tree.items()}}
+        row: dict[str, Any] = {"command": name, **{label: summary(r) for label, r in by_tree.items()}}
         if "against" in by_tree:
-            row["ratio"] = round(row["current"]["median"] / row["against"]["median"], 3)
+            now, then = row["current"], row["against"]
+            row["ratio"] = {k: round(now[k]["median"] / then[k]["median"], 3) for k in ("wall", "cpu")}
         rows.append(row)
     described: dict[str, dict[str, Any]] = {
         label: {"path": str(tree), "commit": git(tree, "rev-parse", "--short", "HEAD")} for label, tree in trees.items()
@@ -112,14 +123,20 @@ def report(times: dict[str, dict[str, list[float]]], trees: dict[str, Path], loa
 
 def print_table(data: dict[str, Any]) -> None:
     trees = data["trees"]
-    head = "   ".join(f"{label} {t['commit']}{' (dirty)' if t.get('dirty') else ''}" for label, t in trees.items())
     load = data["load_average"]
-    print(f"{head}; median / p90 / min of {data['commands'][0]['current']['runs']} runs, seconds")
+    runs = data["commands"][0]["current"]["runs"]
+    print(f"{runs} runs each; wall: median / p90 / min, cpu (user + system): median; seconds")
     print(f"load average {load['before']} before, {load['after']} after, {data['cores']} cores; python {data['python']}")
+    for label, tree in trees.items():
+        print(f"  {label}: {tree['commit']}{' (dirty)' if tree.get('dirty') else ''} {tree['path']}")
     for row in data["commands"]:
-        cells = [f"{row[label]['median']:.3f} / {row[label]['p90']:.3f} / {row[label]['min']:.3f}" for label in trees]
-        ratio = f"   ratio {row['ratio']:.2f}" if "ratio" in row else ""
-        print(f"{row['command']:>34}: {'   '.join(cells)}{ratio}")
+        cells = [
+            f"{label} {w['median']:.3f} / {w['p90']:.3f} / {w['min']:.3f} cpu {row[label]['cpu']['median']:.3f}"
+            for label in trees
+            for w in [row[label]["wall"]]
+        ]
+        ratio = f"   ratio wall {row['ratio']['wall']:.2f} cpu {row['ratio']['cpu']:.2f}" if "ratio" in row else ""
+        print(f"{row['command']:>30}: {'   '.join(cells)}{ratio}")
 
 
 def main() -> None:
