@@ -1,15 +1,17 @@
 """How fast the CLI starts: a few commands, each run N times as a fresh process.
 
 ``python -m pipeline.bench.cli [ENV] [--runs N] [--against REV] [--json]``: each command runs
-as ``sys.executable -m pipeline ...`` (``python -c pass`` first: the interpreter's own start,
-the floor no command goes under) with the environment make gives its recipes; it prints the
+as ``sys.executable -m pipeline ...`` with the environment make gives its recipes; it prints the
 median, p90 and min wall time of each. Goal (issue 19): ``--help`` and ``env validate local``
-in at most 0.3 s.
+in at most 0.3 s. Three floors are timed first: ``python -c pass`` (the interpreter's own
+start), ``import typer.rich_utils`` (typer draws every help page with it) and ``import typer,
+rich.console, pipeline.environment`` (what ``env validate`` needs to parse, load and print).
 
 ``--against REV`` runs the same commands in a throwaway git worktree of REV too (in a temp
 dir, removed afterwards), the two trees taking turns run by run, so that a load that comes
 and goes on the host weighs on both alike; it prints the ratio of the medians (this tree /
-REV's). Every command must exit 0; one that does not stops the bench.
+REV's). Beside each run's wall time it reports its CPU time (user + system), which a busy host
+inflates much less. Every command must exit 0; one that does not stops the bench.
 
 Bytecode is cached in a private prefix (``PYTHONPYCACHEPREFIX`` in the temp dir, after one
 untimed run of each command): every timed run is a warm start, as on any machine after the
@@ -33,9 +35,13 @@ GOAL_SECONDS = 0.3
 
 
 def commands(env: str) -> dict[str, list[str]]:
-    """Name -> the arguments after ``python``."""
+    """Name -> the arguments after ``python``: the floors first, then the commands."""
     return {
         "python -c pass": ["-c", "pass"],
+        # what --help cannot do without: typer renders it with rich (markdown, syntax, traceback, tables)
+        "import typer.rich_utils": ["-c", "import typer.rich_utils"],
+        # what env validate cannot do without: typer, rich's console, pydantic, yaml and the model
+        "import typer, rich.console, pipeline.environment": ["-c", "import typer, rich.console, pipeline.environment"],
         "pipeline --help": ["-m", "pipeline", "--help"],
         f"pipeline env validate {env}": ["-m", "pipeline", "env", "validate", env],
         "pipeline version": ["-m", "pipeline", "version"],
@@ -136,7 +142,7 @@ def print_table(data: dict[str, Any]) -> None:
             for w in [row[label]["wall"]]
         ]
         ratio = f"   ratio wall {row['ratio']['wall']:.2f} cpu {row['ratio']['cpu']:.2f}" if "ratio" in row else ""
-        print(f"{row['command']:>30}: {'   '.join(cells)}{ratio}")
+        print(f"{row['command']:>48}: {'   '.join(cells)}{ratio}")
 
 
 def main() -> None:
