@@ -3,6 +3,8 @@
 The CLI and the benchmarks both start here. The executor is the one handed to
 ``using(executor)`` for the current call (tests: a ``pipeline.testing.FakeExecutor``),
 else real subprocesses; ``dry_run`` wraps it in a printing ``DryRunExecutor``.
+Importing this module is cheap (the CLI does it before it parses a word): the environment
+model, the executors and the targets are imported when ``context()`` or ``reader()`` runs.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline import console
-from pipeline.environment import Environment, load_environment
-from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
-from pipeline.project import Project
-from pipeline.targets import require_part, target_for
-from pipeline.targets.base import Target
+if TYPE_CHECKING:
+    from pipeline.environment import Environment
+    from pipeline.executor import Executor
+    from pipeline.project import Project
+    from pipeline.targets.base import Target
 
 
 @dataclass
@@ -44,6 +46,8 @@ def using(executor: Executor | None) -> Iterator[None]:
 
 def reader() -> Executor:
     """The executor commands run with: the one handed to ``using(...)``, else real subprocesses."""
+    from pipeline.executor import SubprocessExecutor
+
     given = _given_executor.get()
     return given if given is not None else SubprocessExecutor()
 
@@ -52,6 +56,12 @@ def context(name: str, dry_run: bool = False, needs: tuple[str, ...] = ()) -> Co
     """The environment ``name`` of the project found from here, with its executor and target.
     ``needs``: optional parts (``Kind.parts``) the command uses; a kind without one is refused
     (``MissingPart``) before its target is built, so before any credential or host is asked."""
+    from pipeline import console
+    from pipeline.environment import load_environment
+    from pipeline.executor import DryRunExecutor
+    from pipeline.project import Project
+    from pipeline.targets import require_part, target_for
+
     project = Project.discover()
     env = load_environment(project.root, name)
     for part in needs:

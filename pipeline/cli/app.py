@@ -13,3 +13,10 @@ app = typer.Typer(
     help="Reproducible deploys, canaries, gates and flags. Exit codes: "
     + "; ".join(f"{k} {v}" for k, v in sorted(EXIT_CODES.items())),
 )
+
+
+@app.callback()
+def _group() -> None:
+    # A group even when only one command module is imported (``main._register``): typer runs a lone
+    # command as the program itself. No options, no help of its own (the help above is the group's).
+    pass

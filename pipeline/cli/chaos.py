@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from pipeline.chaos.experiments import for_kind, load_all, select
-from pipeline.chaos.runner import ChaosRunner, RunReport, require_chaos_allowed
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.environment import load_environment
 from pipeline.errors import ChaosAborted, ChaosDeviated
 from pipeline.project import Project
 from pipeline.wiring import context
+
+if TYPE_CHECKING:
+    from pipeline.chaos.runner import RunReport
 
 chaos_app = typer.Typer(no_args_is_help=True, help="Chaos experiments under load, with a resilience score.")
 app.add_typer(chaos_app, name="chaos")
@@ -26,6 +25,8 @@ NamesArg = Annotated[list[str] | None, typer.Argument(help="experiment names (fi
 @chaos_app.command("list")
 def chaos_list(as_json: JsonOpt = False) -> None:
     """The experiments, validated (an invalid one exits 40)."""
+    from pipeline.chaos.experiments import load_all, select
+
     project = Project.discover()
     experiments = load_all(select(project.root, []), project.root)
     if as_json:
@@ -48,6 +49,10 @@ def chaos_run(env: EnvArg, names: NamesArg = None, dry_run: DryOpt = False, as_j
     writes were lost; 44 when the error budget stopped an experiment. Bad input (40-42)
     is refused before any fault.
     """
+    from pipeline.chaos.experiments import for_kind, load_all, select
+    from pipeline.chaos.runner import ChaosRunner, require_chaos_allowed
+    from pipeline.environment import load_environment
+
     project = Project.discover()
     environment = load_environment(project.root, env)
     require_chaos_allowed(environment)
@@ -78,6 +83,8 @@ def _n(value: float | int | None, unit: str = "") -> str:
 
 
 def print_report(report: RunReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{report.env}: chaos run {report.run_id}", title_justify="left")
     for column in ("experiment", "fault confirmed", "deviated", "time to recover", "failed requests", "lost writes", "held"):
         table.add_column(column)

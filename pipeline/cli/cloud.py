@@ -9,8 +9,6 @@ import typer
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg
-from pipeline.environment import load_environment
-from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.project import Project
 
 
@@ -21,6 +19,8 @@ def provision(
     dry_run: DryOpt = False,
 ) -> None:
     """Provision a cloud environment with its Pulumi program (environments/ENV/Pulumi.yaml)."""
+    from pipeline.environment import load_environment
+    from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
     from pipeline.provision import provision as run
 
     project = Project.discover()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.environment.model import Faults
 from pipeline.errors import Aborted, UserError
-from pipeline.release import check_version
 from pipeline.targets.base import TrackName
-from pipeline.wiring import Context, context
+from pipeline.wiring import context
+
+if TYPE_CHECKING:
+    from pipeline.environment.model import Faults
+    from pipeline.wiring import Context
 
 
 @app.command()
@@ -45,6 +47,7 @@ def deploy(
     """
     from pipeline.canary.run import Release, parse_faults, raise_for
     from pipeline.cli.live import LiveView
+    from pipeline.release import check_version
 
     if not version and not resume:
         raise UserError("--version is required", hint="e.g. --version $(pipeline version), or --resume")

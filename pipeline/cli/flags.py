@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.errors import FlagsNotJson, NotReady
-from pipeline.flags import change as ops
-from pipeline.flags import definition, state
-from pipeline.flags.definition import FlagSet, flag_type
-from pipeline.flags.probe import latest_by_task, parse_output
-from pipeline.flags.service import FlagChange
-from pipeline.flags.service import change as apply_change
-from pipeline.journal import default_path
-from pipeline.targets.base import FlagParts
 from pipeline.wiring import context
+
+if TYPE_CHECKING:
+    from pipeline.flags.definition import FlagSet
+    from pipeline.flags.service import FlagChange
+    from pipeline.targets.base import FlagParts
 
 flags_app = typer.Typer(
     no_args_is_help=True, help="Feature flags (flagd JSON, OpenFeature in the app): list, toggle, roll out, kill."
@@ -69,6 +65,8 @@ def _show(result: FlagChange, as_json: bool, replicas: dict[str, str | None] | N
 
 def _wait(env: str, target: FlagParts, ex: Any, revision: str, timeout: float) -> dict[str, str | None]:
     """Probe every app task until each serves ``revision``; NotReady (11) when one does not in time."""
+    from pipeline.flags.probe import latest_by_task, parse_output
+
     result = ex.run(target.flag_probe(mode="until", want=revision, timeout=timeout))
     tasks = latest_by_task(parse_output(result.stdout))
     if result.returncode != 0 or not tasks:
@@ -90,6 +88,9 @@ def _change(
     detail: Any = None,
     wait: float = 0.0,
 ) -> None:
+    from pipeline.flags.service import change as apply_change
+    from pipeline.journal import default_path
+
     ctx, target = _target(env, dry_run)
     result = apply_change(
         target.flag_delivery(),
@@ -109,6 +110,11 @@ def _change(
 @flags_app.command("list")
 def list_(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Every flag in force: type, state, default variant, targeting."""
+    from rich.table import Table
+
+    from pipeline.flags import state
+    from pipeline.flags.definition import flag_type
+
     ctx, target = _target(env)
     flags, source = state.current(target.flag_delivery(), ctx.project.root, env)
     rows = [
@@ -139,6 +145,9 @@ def list_(env: EnvArg, as_json: JsonOpt = False) -> None:
 @flags_app.command("get")
 def get(env: EnvArg, flag: FlagArg, as_json: JsonOpt = False) -> None:
     """One flag's definition as in force."""
+    from pipeline.flags import change as ops
+    from pipeline.flags import state
+
     ctx, target = _target(env)
     flags, _ = state.current(target.flag_delivery(), ctx.project.root, env)
     found = ops._flag(flags, flag)
@@ -160,6 +169,8 @@ def set_(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve one variant (targeting removed unless --keep-targeting)."""
+    from pipeline.flags import change as ops
+
     parsed = ops.parse_value(value) if value is not None else None
 
     def mutate(flags: FlagSet) -> FlagSet:
@@ -178,6 +189,8 @@ def rollout(
     as_json: JsonOpt = False,
 ) -> None:
     """A fractional rollout, sticky per user key."""
+    from pipeline.flags import change as ops
+
     parsed = ops.parse_split(split)
     _change(env, "rollout", flag, lambda f: ops.rollout(f, flag, parsed), dry_run, as_json, {"split": dict(parsed)}, wait)
 
@@ -192,6 +205,8 @@ def kill(
     as_json: JsonOpt = False,
 ) -> None:
     """Kill switch: a boolean flag serves its false variant to everyone, at once."""
+    from pipeline.flags import change as ops
+
     _change(env, "kill", flag, lambda f: ops.kill(f, flag, variant), dry_run, as_json, None, wait)
 
 
@@ -204,6 +219,8 @@ def apply(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace the whole definition set with a file (validated first)."""
+    from pipeline.flags import definition
+
     try:
         with open(file, encoding="utf-8") as fh:
             text = fh.read()
@@ -216,6 +233,8 @@ def apply(
 @flags_app.command("reset")
 def reset(env: EnvArg, wait: WaitOpt = 0.0, dry_run: DryOpt = False, as_json: JsonOpt = False) -> None:
     """Back to the committed baseline (environments/ENV/flags.json, else featureflags/flags.json)."""
+    from pipeline.flags import state
+
     ctx = context(env)
     base, source = state.baseline(ctx.project.root, env)
     _change(env, "reset", None, lambda _: base, dry_run, as_json, {"source": source}, wait)
@@ -228,6 +247,8 @@ def probe(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask every app task (directly, not through the edge) which revision and values it serves."""
+    from pipeline.flags.probe import latest_by_task, parse_output
+
     ctx, target = _target(env)
     result = ctx.ex.run(target.flag_probe(mode="once", timeout=20, user=user))
     tasks = latest_by_task(parse_output(result.stdout))

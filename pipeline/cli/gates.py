@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.journal import Journal, actor, default_path
 from pipeline.wiring import context
 
 gate_app = typer.Typer(no_args_is_help=True, help="Gates: k6 performance thresholds, absolute and against stable.")
@@ -32,6 +30,7 @@ def gate_perf(
 ) -> None:
     """Run a k6 script against ENV's edge; exit 30 naming each crossed threshold, 31 when the gate itself broke."""
     from pipeline.gates.perf import PerfGate
+    from pipeline.journal import Journal, actor, default_path
 
     ctx = context(env, dry_run)
     gate = PerfGate(ctx.env, ctx.project, ctx.target, ctx.ex, output.say)
@@ -55,6 +54,8 @@ def gate_perf(
 
 
 def _print(result: Any) -> None:
+    from rich.table import Table
+
     table = Table(title=f"perf gate · {result.env} · {result.script}", title_justify="left")
     for column in ("track", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "track" else "left")

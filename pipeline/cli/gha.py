@@ -11,8 +11,6 @@ from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import JsonOpt
 from pipeline.errors import WorkflowInvalid
-from pipeline.executor import SubprocessExecutor
-from pipeline.gha.lint import lint
 from pipeline.project import Project
 
 gha_app = typer.Typer(no_args_is_help=True, help="GitHub Actions: check .github/ offline.")
@@ -26,6 +24,9 @@ def gha_lint(
 ) -> None:
     """Workflows and dependabot.yml against GitHub's schemas, zizmor --offline, pinned actions,
     per-job permissions, and every `make X` the workflows call exists in the Makefile."""
+    from pipeline.executor import SubprocessExecutor
+    from pipeline.gha.lint import lint
+
     base = root or Project.discover().root
     findings = lint(base, SubprocessExecutor())
     if as_json:

@@ -6,13 +6,11 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.errors import NothingToDo, UserError
-from pipeline.journal import Journal, default_path
 from pipeline.wiring import context
 
 canary_app = typer.Typer(no_args_is_help=True, help="Watch and steer the running canary.")
@@ -31,6 +29,8 @@ def _release(env: str, dry_run: bool = False) -> Any:
 @canary_app.command("status")
 def canary_status(env: EnvArg, as_json: JsonOpt = False) -> None:
     """The canary: version, weight, state (running/orphaned/warm-previous), lock, lease, live analysis."""
+    from rich.table import Table
+
     from pipeline.analysis.checks import analyse, overall
 
     ctx, _ = _release(env)
@@ -124,6 +124,10 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Deploys and other changes of an environment, newest first (from the journal)."""
+    from rich.table import Table
+
+    from pipeline.journal import Journal, default_path
+
     ctx, _ = _release(env)
     with Journal(default_path(ctx.project.state)) as journal:
         deploys = journal.deploys(env, limit)
@@ -166,6 +170,7 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained HTML page for a deploy: weights, error rate and p95 per track, verdicts."""
+    from pipeline.journal import Journal, default_path
     from pipeline.report import write_report
 
     ctx, _ = _release(env)
@@ -197,7 +202,7 @@ def lock_show(env: EnvArg, as_json: JsonOpt = False) -> None:
 @lock_app.command("break")
 def lock_break(env: EnvArg, dry_run: DryOpt = False) -> None:
     """Break a stale deploy lock (its holder died); recorded in the journal."""
-    from pipeline.journal import actor
+    from pipeline.journal import Journal, actor, default_path
 
     ctx, _ = _release(env, dry_run)
     held = ctx.target.read_lock()

@@ -9,9 +9,7 @@ import typer
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.environment import load_environment
 from pipeline.project import Project
-from pipeline.release import check_version
 from pipeline.wiring import context
 
 env_app = typer.Typer(no_args_is_help=True, help="Inspect environments.")
@@ -21,6 +19,8 @@ app.add_typer(env_app, name="env")
 @env_app.command("validate")
 def env_validate(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Load and check an environment's env.yaml; touch nothing."""
+    from pipeline.environment import load_environment
+
     project = Project.discover()
     loaded = load_environment(project.root, env)
     if as_json:
@@ -88,6 +88,7 @@ def build(
     """Build the app image of the current commit and push it to the registry."""
     from pipeline.build import build_image
     from pipeline.engine import Engine
+    from pipeline.release import check_version
 
     ctx = context(env, dry_run)
     engine = Engine(ctx.ex, ctx.project, output.say)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from pipeline.cli import output
 from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
-from pipeline.edge import Weights
 from pipeline.errors import UserError
-from pipeline.targets.base import Status
 from pipeline.wiring import context
+
+if TYPE_CHECKING:
+    from pipeline.targets.base import Status
 
 
 @app.command()
@@ -27,6 +27,8 @@ def weights(
 ) -> None:
     """Set the traffic split between the tracks (graceful reload, no request dropped)."""
     import time
+
+    from pipeline.edge import Weights
 
     new = Weights(canary)
     if hold < 0:
@@ -48,6 +50,8 @@ def status(env: EnvArg, as_json: JsonOpt = False) -> None:
 
 
 def print_status(current: Status) -> None:
+    from rich.table import Table
+
     w = current.weights
     table = Table(title=f"{current.environment} ({current.kind}) — {current.url}", title_justify="left")
     for column in ("track", "version", "replicas", "health", "weight"):

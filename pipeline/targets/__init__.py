@@ -11,18 +11,17 @@ class to the parts it declares).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from pipeline.analysis.source import EdgeLogSource, MetricsSource
-from pipeline.environment import Environment
-from pipeline.environment.kinds import KINDS, PARTS, kind_of
-from pipeline.errors import MissingPart
-from pipeline.executor import Executor
-from pipeline.project import Project
-from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, Target, TrackPinning
+if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap (see pipeline.wiring)
+    from pipeline.analysis.source import MetricsSource
+    from pipeline.environment import Environment
+    from pipeline.executor import Executor
+    from pipeline.project import Project
+    from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, Target, TrackPinning
 
 Say = Callable[[str], None]
-Factory = Callable[[Environment, Executor, Project, Say], Target]
+Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
 
 
 def _local(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
@@ -54,11 +53,16 @@ def target_for(env: Environment, ex: Executor, project: Project, say: Say) -> Ta
 
 def has_part(env: Environment, part: str) -> bool:
     """Does the environment's kind declare this optional part?"""
+    from pipeline.environment.kinds import kind_of
+
     return part in kind_of(env.target.kind).parts
 
 
 def require_part(env: Environment, part: str) -> None:
     """``MissingPart`` (one line, the kinds that have it as the hint) unless the kind declares ``part``."""
+    from pipeline.environment.kinds import KINDS, PARTS
+    from pipeline.errors import MissingPart
+
     if not has_part(env, part):
         having = " or ".join(k.name for k in KINDS.values() if part in k.parts)
         raise MissingPart(
@@ -70,36 +74,38 @@ def require_part(env: Environment, part: str) -> None:
 def flags(env: Environment, target: Target) -> FlagParts:
     """The target's flag delivery and probe; ``MissingPart`` for a kind without them."""
     require_part(env, "flags")
-    return cast(FlagParts, target)
+    return cast("FlagParts", target)
 
 
 def pinning(env: Environment, target: Target) -> TrackPinning:
     """The edge's track pin (for the perf gate's compare script); ``MissingPart`` for a kind without it."""
     require_part(env, "pinning")
-    return cast(TrackPinning, target)
+    return cast("TrackPinning", target)
 
 
 def certificates(env: Environment, target: Target) -> Certificates:
     """The host's certificate (days left, renew); ``MissingPart`` for a kind without one."""
     require_part(env, "certificates")
-    return cast(Certificates, target)
+    return cast("Certificates", target)
 
 
 def services(env: Environment, target: Target) -> Services:
     """The stack's services by part name (chaos acts on them); ``MissingPart`` for a kind without Swarm services."""
     require_part(env, "services")
-    return cast(Services, target)
+    return cast("Services", target)
 
 
 def host(env: Environment, target: Target) -> Host:
     """The machine over SSH (chaos on the vm kind); ``MissingPart`` for a kind without one."""
     require_part(env, "host")
-    return cast(Host, target)
+    return cast("Host", target)
 
 
 def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:
     """Where the canary's requests are measured: the kind's own source (the ecs kind's CloudWatch),
     else the edge's log read from ``offset`` (default: its end, what is logged from now on)."""
+    from pipeline.analysis.source import EdgeLogSource
+
     if has_part(env, "metrics"):
-        return cast(OwnMetrics, target).metrics_source()
+        return cast("OwnMetrics", target).metrics_source()
     return EdgeLogSource(target.log_reader(), offset=target.log_size() if offset is None else offset)

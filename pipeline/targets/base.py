@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pipeline.analysis.source import MetricsSource
-from pipeline.commands import Command
-from pipeline.edge import Weights
-from pipeline.environment.model import Faults
-from pipeline.flags.delivery import FlagDelivery
-from pipeline.lock import LockInfo
-from pipeline.ssh import Login
+if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the environment model
+    from pipeline.analysis.source import MetricsSource
+    from pipeline.commands import Command
+    from pipeline.edge import Weights
+    from pipeline.environment.model import Faults
+    from pipeline.flags.delivery import FlagDelivery
+    from pipeline.lock import LockInfo
+    from pipeline.ssh import Login
 
 DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
 WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
