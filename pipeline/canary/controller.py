@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pipeline.analysis.checks import CheckResult, Verdict, analyse, overall
+from pipeline.analysis.checks import CheckResult, Verdict, absolute, analyse, overall
 from pipeline.analysis.routes import route_errors, route_latency
 from pipeline.analysis.source import MetricsSource
 from pipeline.analysis.window import TrackWindow
@@ -129,8 +129,6 @@ Record = Callable[[str, dict[str, Any]], None]
 # the bake reads the log (and with it an operator's rollback) twice as often as a step: a rollback
 # there is a swap back to the warm previous release, and waiting a whole tick for it is most of it
 BAKE_TICK = 0.5
-# the checks of the bake: the new stable's absolute limits (there is no reference beside it)
-BAKE_CHECKS = frozenset({"requests", "error_rate", "p95_ms", "p99_ms"})
 READINESS_EVERY = 2.0  # seconds between readiness probes of the judged tracks during the walk and the bake
 NOT_READY_STREAK = 2  # consecutive probes a task must fail before it fails the step (one can be a blip)
 PROMOTE_SECONDS = 180.0  # how long a promotion may take (scaling the canary to stable's size) with the split held
@@ -572,9 +570,8 @@ class Controller:
         errors against the reference's in the walk; readiness when a task stopped being ready."""
         against = f"{self.against} in the walk"
         reference = self._reference_walk or TrackWindow("none")
-        results = analyse(window, reference, self.policy.thresholds, against)
-        # the relative checks compare times apart (walk and bake): only the absolute ones are kept
-        results = [r for r in results if r.name in BAKE_CHECKS]
+        # the relative checks would compare times apart (walk and bake): the absolute ones only
+        results = absolute(window, reference, self.policy.thresholds, against)
         results.append(route_errors(bake, self._reference_walk, self.policy.thresholds, against))
         if readiness is not None:
             results.append(readiness)
