@@ -1,12 +1,19 @@
-// The relative gate: constant load on the stable and the canary track at the same time,
-// each request pinned to its track with the environment's secret token. STABLE_RATE and
+// The relative gate: constant load on the canary and its reference at the same time, each
+// request pinned to its track with the environment's secret token. REFERENCE is the track
+// the canary is judged against: `baseline` when the release runs one (stable's version,
+// started with the canary: as young and as many tasks), else `stable`. REFERENCE_RATE and
 // CANARY_RATE (default RATE each) let the pipeline give every task the same load when the
 // tracks run different numbers of tasks. The pipeline compares the tracks' track_duration
 // and track_failed afterwards.
 import { duration, guarded, hit, pick, rate, summaryTrendStats, thresholds, warm } from './lib/gate.js';
 
+const reference = __ENV.REFERENCE || 'stable';
+if (reference !== 'stable' && reference !== 'baseline') {
+  throw new Error(`REFERENCE must be stable or baseline, not ${reference}`);
+}
+
 // WARMUP seconds (default 3) of the same load come first and are not measured: a canary
-// task that just started (cold caches, pool connections) is judged warm, like stable.
+// task that just started (cold caches, pool connections) is judged warm, like its reference.
 const warmup = Number(__ENV.WARMUP || 3);
 
 function scenario(exec, perTrack, start, length) {
@@ -25,25 +32,25 @@ function scenario(exec, perTrack, start, length) {
 export const options = {
   discardResponseBodies: true,
   scenarios: {
-    warm_stable: scenario('warmStable', __ENV.STABLE_RATE, 0, `${warmup}s`),
+    warm_reference: scenario('warmReference', __ENV.REFERENCE_RATE, 0, `${warmup}s`),
     warm_canary: scenario('warmCanary', __ENV.CANARY_RATE, 0, `${warmup}s`),
-    stable: scenario('stable', __ENV.STABLE_RATE, warmup, duration),
+    reference: scenario('referenceTrack', __ENV.REFERENCE_RATE, warmup, duration),
     canary: scenario('canary', __ENV.CANARY_RATE, warmup, duration),
   },
   thresholds,
   summaryTrendStats,
 };
 
-export const warmStable = guarded(() => {
-  warm(pick(), 'stable');
+export const warmReference = guarded(() => {
+  warm(pick(), reference);
 });
 
 export const warmCanary = guarded(() => {
   warm(pick(), 'canary');
 });
 
-export const stable = guarded(() => {
-  hit(pick(), 'stable');
+export const referenceTrack = guarded(() => {
+  hit(pick(), reference);
 });
 
 export const canary = guarded(() => {

@@ -48,7 +48,7 @@ export function pick() {
   return paths[Math.floor(Math.random() * paths.length)];
 }
 
-// GET one path through the edge; `pin` (stable|canary) asks the edge for that track.
+// GET one path through the edge; `pin` (stable|canary|baseline) asks the edge for that track.
 export function hit(path, pin) {
   const headers = {};
   if (pin) {

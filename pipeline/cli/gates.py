@@ -65,6 +65,8 @@ def _print(result: Any) -> None:
     for check in result.relative:
         mark = "[green]pass[/green]" if check["passed"] else "[red]fail[/red]"
         output.out.print(f"{mark} {check['check']}: {check['detail']}")
+    for line in result.host:
+        output.out.print(f"[yellow]host[/yellow] {line}", highlight=False)
     colour = {"pass": "green", "fail": "red"}.get(result.verdict.value, "yellow")
     output.out.print(f"[{colour}]{result.verdict.value.upper()}[/{colour}] {result.reason}")
     if result.report:

@@ -49,6 +49,7 @@ def render_perf_report(plan: PerfPlan, result: GateResult, series: Mapping[str, 
         for t, s in result.tracks.items()
     )
     lines = "".join(f"<li>{esc(line)}</li>" for line in result.lines) or "<li>all thresholds held</li>"
+    lines += "".join(f"<li>not the release: {esc(line)}</li>" for line in result.host)
     thresholds = "".join(f"<li><code>{esc(m)}: {esc(', '.join(e))}</code></li>" for m, e in sorted(plan.thresholds.items()))
     verdict_class = {"pass": "good", "fail": "bad"}.get(result.verdict.value, "warn")
     title = f"Perf gate · {plan.env} · {plan.script} · {result.verdict.value}"

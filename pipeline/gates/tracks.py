@@ -19,8 +19,6 @@ from typing import Any
 
 from pipeline.environment.perf import Relative
 
-TRACKS = ("stable", "canary")
-
 
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of sorted-or-not values; 0.0 for none."""
@@ -108,7 +106,13 @@ def per_second(points: Iterable[Point]) -> dict[str, list[tuple[float, float, fl
     }
 
 
-LATENCY_CHECKS = frozenset({"p50_vs_stable", "p95_vs_stable", "p99_vs_stable"})
+LATENCY = ("p50", "p95", "p99")
+
+
+def latency_check(check: str) -> bool:
+    """A comparison of latency percentiles (``p95_vs_stable``, ``p99_vs_baseline``): noisy, so a
+    failure on these alone may be confirmed by a fresh run."""
+    return check.split("_vs_")[0] in LATENCY
 
 
 @dataclass(frozen=True)
@@ -121,10 +125,11 @@ class Comparison:
         return asdict(self)
 
 
-def compare(stats: dict[str, TrackStats], policy: Relative) -> tuple[list[Comparison], list[str]]:
-    """Canary against stable: (comparisons, errors). An error means the run cannot be judged."""
+def compare(stats: dict[str, TrackStats], policy: Relative, reference: str = "stable") -> tuple[list[Comparison], list[str]]:
+    """Canary against its reference (stable, or the release's fresh baseline): (comparisons, errors).
+    An error means the run cannot be judged."""
     errors = []
-    for track in TRACKS:
+    for track in (reference, "canary"):
         have = stats[track].requests if track in stats else 0
         if have < policy.min_requests:
             errors.append(
@@ -133,28 +138,28 @@ def compare(stats: dict[str, TrackStats], policy: Relative) -> tuple[list[Compar
             )
     if errors:
         return [], errors
-    stable, canary = stats["stable"], stats["canary"]
+    ref, canary = stats[reference], stats["canary"]
     results = []
     ratios = (("p50", policy.max_p50_ratio), ("p95", policy.max_p95_ratio), ("p99", policy.max_p99_ratio))
     for name, ratio in ((n, r) for n, r in ratios if r is not None):
-        s, c = getattr(stable, f"{name}_ms"), getattr(canary, f"{name}_ms")
+        s, c = getattr(ref, f"{name}_ms"), getattr(canary, f"{name}_ms")
         limit = max(s * ratio, s + policy.min_delta_ms)
         ok = c <= limit
         results.append(
             Comparison(
-                f"{name}_vs_stable",
+                f"{name}_vs_{reference}",
                 ok,
                 f"canary {name} {c:.1f} ms {'<=' if ok else '>'} {limit:.1f} ms "
-                f"(stable {s:.1f} ms x {ratio:g}, at least +{policy.min_delta_ms:g} ms)",
+                f"({reference} {s:.1f} ms x {ratio:g}, at least +{policy.min_delta_ms:g} ms)",
             )
         )
-    delta = canary.error_rate - stable.error_rate
+    delta = canary.error_rate - ref.error_rate
     ok = delta <= policy.max_error_rate_delta
     results.append(
         Comparison(
-            "error_rate_vs_stable",
+            f"error_rate_vs_{reference}",
             ok,
-            f"canary errors {canary.error_rate:.2%} vs stable {stable.error_rate:.2%} "
+            f"canary errors {canary.error_rate:.2%} vs {reference} {ref.error_rate:.2%} "
             f"({'within' if ok else 'over'} +{policy.max_error_rate_delta:.2%})",
         )
     )

@@ -105,13 +105,17 @@ def test_the_canary_policy_runs_the_gate_at_its_step(stable: str, release: str) 
     with Journal(default_path(ROOT / ".pipeline")) as journal:
         gates = [e.data for e in journal.events(report["deploy_id"]) if e.kind == "gate"]
     assert [(g["weight"], g["script"]) for g in gates] == [(50, "compare")], gates
+    # inside the walk the canary is judged against its baseline (as young, as many tasks), not warm stable
+    assert gates[0]["reference"] == "baseline" and gates[0]["tracks"]["baseline"]["requests"] > 0, gates[0]
     if report["outcome"] == "promoted":
         assert gates[0]["verdict"] == "pass"
     else:
         # its verdict decides, as the policy says; a good release fails it only when the runner
-        # was saturated, which shows as stable itself far over p(95)<200 in the same run
+        # was saturated: absolute thresholds crossed with the baseline itself far slower than a
+        # quiet runner serves (p95 under 60 ms), never a regression against the baseline alone
         assert report["outcome"] == "rolled_back" and "perf gate" in report["reason"], report["reason"]
-        assert gates[0]["tracks"]["stable"]["p95_ms"] > 200, gates[0]
+        assert any(line.startswith("threshold crossed") for line in gates[0]["lines"]), gates[0]
+        assert gates[0]["tracks"]["baseline"]["p95_ms"] > 100, gates[0]
     page = pipeline("report", ENV, str(report["deploy_id"]), "--json")
     assert "perf gate" in (ROOT / json.loads(page.stdout)["path"]).read_text()
 

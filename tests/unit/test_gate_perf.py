@@ -137,6 +137,25 @@ def test_compare_fails_on_canary_errors() -> None:
     assert [r.check for r in results if not r.passed] == ["error_rate_vs_stable"]
 
 
+def test_compare_judges_against_the_baseline_when_it_is_the_reference() -> None:
+    # stable is warm and fast; the baseline, as young as the canary, is as slow as it: no regression
+    tracks = {**stats(40.0, 120.0), "baseline": TrackStats("baseline", 200, 0, 115.0, 115.0, 138.0)}
+    results, errors = compare(tracks, Relative(max_p95_ratio=1.2, max_p99_ratio=1.2))
+    assert not errors and not all(r.passed for r in results)
+    against_baseline, errors = compare(tracks, Relative(max_p95_ratio=1.2, max_p99_ratio=1.2), "baseline")
+    assert not errors and all(r.passed for r in against_baseline)
+    assert {r.check for r in against_baseline} == {"p95_vs_baseline", "p99_vs_baseline", "error_rate_vs_baseline"}
+    assert "baseline 115.0 ms" in against_baseline[0].detail
+    _, missing = compare(stats(10.0, 10.0), Relative(), "baseline")
+    assert missing and "baseline track" in missing[0]
+
+
+def test_only_latency_comparisons_are_confirmed_by_a_fresh_run() -> None:
+    from pipeline.gates.tracks import latency_check
+
+    assert [latency_check(c) for c in ("p50_vs_stable", "p99_vs_baseline", "error_rate_vs_baseline")] == [True, True, False]
+
+
 def test_compare_without_enough_requests_cannot_judge() -> None:
     _, errors = compare({"stable": TrackStats("stable", 500, 0, 1, 1, 1)}, Relative())
     assert errors and "canary" in errors[0]
@@ -257,4 +276,74 @@ def test_compare_shares_the_load_by_the_tasks_that_serve_not_those_still_stoppin
     target = StatusOnly({"stable": (2, 2), "canary": (1, 3)})
     gate = PerfGate(env, Project(root, root / ".pipeline-test-unused"), target, FakeExecutor(), reachable=lambda _u: True)
     extra = gate.check_ready(gate.plan("compare"))
-    assert (extra["STABLE_RATE"], extra["CANARY_RATE"]) == ("20", "10")
+    assert (extra["REFERENCE"], extra["REFERENCE_RATE"], extra["CANARY_RATE"]) == ("stable", "20", "10")
+
+
+@pytest.mark.parametrize(
+    ("tracks", "reference", "rates"),
+    [
+        # inside a walk with compare_with: baseline: the canary against its baseline, 1 task each
+        ({"stable": (2, 2), "canary": (1, 1), "baseline": (1, 1)}, "baseline", ("15", "15")),
+        # a baseline still starting serves nothing yet: stable it is
+        ({"stable": (2, 2), "canary": (1, 1), "baseline": (0, 1)}, "stable", ("20", "10")),
+    ],
+)
+def test_compare_takes_the_baseline_as_reference_when_one_serves(
+    tracks: dict[str, tuple[int, int]], reference: str, rates: tuple[str, str]
+) -> None:
+    env = Environment.model_validate({"name": "x", "perf": {"rate": 15}})
+    root = Path(__file__).resolve().parents[2]
+    gate = PerfGate(
+        env, Project(root, root / ".pipeline-test-unused"), StatusOnly(tracks), FakeExecutor(), reachable=lambda _u: True
+    )
+    extra = gate.check_ready(gate.plan("compare"))
+    assert (extra["REFERENCE"], (extra["REFERENCE_RATE"], extra["CANARY_RATE"])) == (reference, rates)
+
+
+def test_a_latency_threshold_the_reference_broke_too_is_the_host_not_the_release() -> None:
+    from pipeline.gates.k6result import Crossed
+
+    env = Environment.model_validate({"name": "x"})
+    root = Path(__file__).resolve().parents[2]
+    gate = PerfGate(env, Project(root, root / ".pipeline-test-unused"), object(), FakeExecutor())
+    slow = [Point(0.0, "track_duration", float(v), "baseline") for v in range(150, 450, 3)]  # p95 432 ms
+    quick = [Point(0.0, "track_duration", float(v), "stable") for v in range(10, 110)]  # p95 ~105 ms
+    p95 = Crossed("http_req_duration", "p(95)<200", 471.1)
+    errors = Crossed("http_req_failed", "rate<0.01", 0.02)
+
+    def judged(crossed: list[Crossed], points: list[Point], reference: str, others: list[str]) -> GateResult:
+        result = GateResult("perf", "x", "compare", Verdict.FAIL, [c.line() for c in crossed] + others, reference=reference)
+        gate._excuse_slow_host(result, crossed, points, reference, len(others))
+        return result
+
+    host = judged([p95], slow, "baseline", [])
+    assert host.verdict == Verdict.PASS and host.lines == []
+    assert host.host and "the baseline crossed it too (432.0 ms)" in host.host[0] and "p(95)<200" in host.host[0]
+    # the reference served within the threshold: the crossing is the canary's
+    assert judged([p95], quick, "stable", []).verdict == Verdict.FAIL
+    # errors are never the host's: only the latency crossing is excused, and the gate still fails
+    mixed = judged([errors, p95], slow, "baseline", [])
+    assert mixed.verdict == Verdict.FAIL and mixed.lines == [errors.line()] and len(mixed.host) == 1
+    # nor an exception in the script beside it
+    assert judged([p95], slow, "baseline", ["1 exception(s) in the script: boom"]).verdict == Verdict.FAIL
+
+
+@pytest.mark.parametrize(
+    ("expression", "values", "crossed"),
+    [
+        ("p(95)<200", [100.0] * 90 + [300.0] * 10, 300.0),
+        ("p(95)<200", [100.0] * 99 + [300.0], None),
+        ("med<50", [60.0, 70.0, 80.0], 70.0),
+        ("avg<=70", [60.0, 70.0, 80.0], None),
+        ("max<75", [60.0, 70.0, 80.0], 80.0),
+        ("p(95)>10", [1.0] * 10, None),  # a lower bound is never the host's doing
+    ],
+)
+def test_the_reference_crossing_a_latency_threshold_is_computed_from_its_own_requests(
+    expression: str, values: list[float], crossed: float | None
+) -> None:
+    from pipeline.gates.k6result import Crossed
+    from pipeline.gates.perf import crossed_by
+
+    assert crossed_by(Crossed("http_req_duration", expression, None), values) == crossed
+    assert crossed_by(Crossed("http_req_failed", "rate<0.01", None), values) is None
