@@ -185,9 +185,9 @@ class FakeCanaryTarget:
         self.weights.append(0)
         self.baselines.append(0)
 
-    def settle(self) -> bool:
+    def settle(self, probes: list[Any] | None = None) -> bool:
         """A hand-over settles after ``handover_ticks`` calls (0: the promotion settles at once)."""
-        self.calls.append(("settle", ()))
+        self.calls.append(("settle", () if probes is None else ("probed",)))
         if self.handover_ticks > 0:
             self.handover_ticks -= 1
             return False

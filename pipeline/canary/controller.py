@@ -43,6 +43,7 @@ from pipeline.canary.decide import (
     decide_bake,
     streaks_after,
 )
+from pipeline.canary.probe import Answer, InlineProbes, Probes
 from pipeline.edge import Weights
 from pipeline.environment.model import Canary, Faults
 from pipeline.errors import PipelineError
@@ -77,8 +78,9 @@ class CanaryTarget(Protocol):
 
     def revert_to_previous(self, previous: str) -> None: ...
 
-    def settle(self) -> bool:
-        """After a promotion that handed over: True once all traffic is on the new stable."""
+    def settle(self, probes: list[TaskReadiness] | None = None) -> bool:
+        """After a promotion that handed over: True once all traffic is on the new stable (with
+        ``probes``, a fresh answer of stable's tasks, the target need not probe them itself)."""
         ...
 
 
@@ -149,6 +151,7 @@ class Controller:
         canary_replicas: int = 1,
         gate: Gate | None = None,
         readiness_path: str = "/readyz",
+        probes: Probes | None = None,
     ) -> None:
         self.policy = policy
         self.target = target
@@ -164,13 +167,16 @@ class Controller:
         self.tasks = policy.release_tasks(self.stable_replicas, self.canary_replicas)
         self.gate = gate
         self.readiness_path = readiness_path
+        # readiness probes during the steps and the bake (answered on a later tick: BackgroundProbes)
+        self.probes = probes if probes is not None else InlineProbes(target.readiness)
         self.result: Result | None = None
         self.weight = 0
         self.baseline = False  # set by run(): is a baseline judged beside the canary?
         self._not_ready: dict[str, int] = {}  # task -> consecutive failed probes
         self._promoted_at = 0.0
         self._settled_at: float | None = None  # when all traffic was on the new stable (after a hand-over)
-        self._probed_at = -math.inf
+        self._probed_at = -math.inf  # when the last readiness probe was asked
+        self._judged_at = -math.inf  # the last answer judged for readiness was asked then
         self._reference_walk: TrackWindow | None = None  # the reference over the walk, kept for the bake
         self._latency_since = -math.inf  # route latency is judged from here: before it, a burst was forgiven
 
@@ -192,6 +198,20 @@ class Controller:
         labels: dict[str, str] | None = None,
         start_step: int = 0,
         deploy: bool = True,
+    ) -> Result:
+        try:
+            return self._run(version, previous, faults, labels, start_step, deploy)
+        finally:
+            self.probes.close()
+
+    def _run(
+        self,
+        version: str,
+        previous: str | None,
+        faults: Faults | None,
+        labels: dict[str, str] | None,
+        start_step: int,
+        deploy: bool,
     ) -> Result:
         self.result = Result(Outcome.ABORTED, "did not finish")
         self.baseline = self.policy.compare_with == "baseline" and previous is not None
@@ -246,16 +266,28 @@ class Controller:
                 return f"{whose} was not ready after {self.policy.readiness_timeout_seconds:g} s: {why}"
             self.clock.sleep(self.tick)
 
-    def _readiness_check(self, tracks: tuple[str, str]) -> CheckResult | None:
-        """Every ``READINESS_EVERY`` s: a task of ``tracks[0]`` that fails the readiness path in
-        ``NOT_READY_STREAK`` probes in a row fails the step, unless ``tracks[1]`` (its reference) is
-        not ready either: then nothing is the release's doing (the database is away, say)."""
+    def _probe(self, tracks: tuple[str, str], every: float, since: float) -> Answer | None:
+        """Ask for a probe of ``tracks`` when the last was asked ``every`` s ago (or the clock jumped
+        back) and none is out; the answer that came back, if it was asked of these tracks since ``since``."""
         now = self.clock.now()
-        if now - self._probed_at < READINESS_EVERY and now >= self._probed_at:
+        if (now - self._probed_at >= every or now < self._probed_at) and not self.probes.out:
+            self._probed_at = now
+            self.probes.ask(tracks, now)
+        answer = self.probes.answered()
+        if answer is None or answer.tracks != tracks or answer.asked < since:
+            return None  # none back yet, or one asked before this phase (of tasks that may be gone)
+        return answer
+
+    def _readiness_check(self, answer: Answer | None) -> CheckResult | None:
+        """An answer at least ``READINESS_EVERY`` s after the last judged one: a task of
+        ``answer.tracks[0]`` that fails the readiness path in ``NOT_READY_STREAK`` such answers in a
+        row fails the step, unless ``answer.tracks[1]`` (its reference) is not ready either: then
+        nothing is the release's doing (the database is away, say)."""
+        if answer is None or (answer.asked - self._judged_at < READINESS_EVERY and answer.asked >= self._judged_at):
             return None
-        self._probed_at = now
-        judged, reference = tracks
-        probes = self.target.readiness(tracks)
+        self._judged_at = answer.asked
+        judged, reference = answer.tracks[0], answer.tracks[1]
+        probes = answer.probes
         failing = [p for p in probes if p.track == judged and not p.ready]
         self._not_ready = {p.task: self._not_ready.get(p.task, 0) + 1 for p in failing}
         lasting = [p for p in failing if self._not_ready[p.task] >= NOT_READY_STREAK]
@@ -287,7 +319,7 @@ class Controller:
                 last_renew = now
             last_renew = self._hold_split(now, last_renew)
             command = self.target.take_command()
-            readiness = self._readiness_check(("canary", self.against)) or readiness
+            readiness = self._readiness_check(self._probe(("canary", self.against), READINESS_EVERY, -math.inf)) or readiness
             windows, *walks = self.source.windows(self._spans(start, now))
             results = analyse(windows["canary"], windows[self.against], self.policy.thresholds, self.against)
             results += self._walk_checks(walks, windows["canary"] if confirmations else None)
@@ -504,27 +536,23 @@ class Controller:
         confirmations = 0
         streaks: dict[str, int] = {}
         self._not_ready = {}
-        self._probed_at = -math.inf
+        self._probed_at = self._judged_at = -math.inf
         readiness: CheckResult | None = None
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
         if self.baseline:  # at weight 0 since the promotion; it goes while the new stable is watched
             self.target.remove_track("baseline", wait=False)
         now = start
         last_renew = start
-        settle_tried = -math.inf
         while True:
             self._next_tick(now, min(self.tick, BAKE_TICK))
             now = self.clock.now()
             if now < start:
                 start = now
-            if self._settled_at is None:  # a hand-over: the previous release still carries a share
-                last_renew = self._hold_split(now, last_renew)
-                if now - settle_tried >= self.tick or now < settle_tried:  # each try probes every task: once a tick
-                    settle_tried = now
-                    self._try_settle()
             settled = self._settled_at is not None
-            if not settled and now - self._promoted_at >= self.policy.bake_seconds + self.lease_seconds:
-                return self._unsettled(now)
+            if not settled:  # a hand-over: the previous release still carries a share
+                last_renew = self._hold_split(now, last_renew)
+                if now - self._promoted_at >= self.policy.bake_seconds + self.lease_seconds:
+                    return self._unsettled(now)
             # latency is judged from the end of a hand-over: until then the new stable's added tasks
             # start cold (on a busy host, slowly) while the previous release still carries a share;
             # errors and readiness are judged from the promotion on. The bake still ends
@@ -536,7 +564,13 @@ class Controller:
             windows, *rest = self.source.windows(spans)  # the read also sees an operator's command
             bake = rest[0] if rest else windows
             command = self.target.take_command()
-            readiness = self._readiness_check(("stable", "canary")) or readiness
+            if command is None:  # a command is acted on now; probes and the hand-over wait a tick
+                # the new stable's tasks (and the warm previous release's), probed off the loop: once
+                # a tick during a hand-over (each answer may settle it), else every READINESS_EVERY s
+                answer = self._probe(("stable", "canary"), READINESS_EVERY if settled else self.tick, self._promoted_at)
+                if answer is not None and not settled:
+                    self._try_settle(answer.probes)
+                readiness = self._readiness_check(answer) or readiness
             results = self._bake_checks(windows["stable"], bake["stable"], readiness)
             self._snapshot(now, windows if settled else bake)
             at = BakePosition(now - start if enough else 0.0, confirmations, streaks)
@@ -577,8 +611,8 @@ class Controller:
             results.append(readiness)
         return results
 
-    def _try_settle(self) -> bool:
-        if self._settled_at is None and self.target.settle():
+    def _try_settle(self, probes: list[TaskReadiness] | None = None) -> bool:
+        if self._settled_at is None and self.target.settle(probes):
             self._settled_at = self.clock.now()
             self._emit("settled", {"seconds": round(self._settled_at - self._promoted_at, 1)})
         return self._settled_at is not None

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.canary.controller import Controller, Outcome, Result
+from pipeline.canary.probe import BackgroundProbes
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
@@ -160,6 +161,8 @@ class Release:
                 canary_replicas=self.env.tracks.canary.replicas,
                 gate=StepGate(self) if self.env.canary.perf_gate_at is not None else None,
                 readiness_path=self.env.app.readiness_path,
+                # probed off the loop: an operator's rollback in the bake never waits for an exec
+                probes=BackgroundProbes(self.target.readiness),
             )
             synthetic = self._synthetic_load()
             with _signals_interrupt():
@@ -319,7 +322,7 @@ class GateBroken:
 
 
 class StepGate:
-    """The policy's perf gate at a step: the canary against stable in one k6 run (perf/compare.js)."""
+    """The policy's perf gate at a step: the canary against its baseline (else stable) in one k6 run (perf/compare.js)."""
 
     def __init__(self, release: Release) -> None:
         from pipeline.executor import SubprocessExecutor

@@ -208,9 +208,11 @@ class Tracks(Protocol):
     def promote(self, version: str, previous: str | None) -> None:
         """``version`` (the canary) becomes stable; ``previous`` stays warm at weight 0 where the kind can."""
 
-    def settle(self) -> bool:
+    def settle(self, probes: list[TaskReadiness] | None = None) -> bool:
         """After ``promote``: True once all traffic is on the new stable (a kind that hands over, the
-        local one, gives the previous release a share until the new stable's tasks are all ready)."""
+        local one, gives the previous release a share until the new stable's tasks are all ready).
+        ``probes``: a fresh answer of the tasks to ``readiness`` (the controller probes off its loop),
+        so the kind need not probe them again."""
         ...
 
     def revert_to_previous(self, previous: str) -> None:

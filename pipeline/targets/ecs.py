@@ -421,7 +421,7 @@ class EcsTarget:
         else:
             self.remove_track("canary")
 
-    def settle(self) -> bool:
+    def settle(self, probes: list[TaskReadiness] | None = None) -> bool:
         """An ecs promotion is settled when ``promote`` returns (ECS rolled stable, the ALB weights moved)."""
         return True
 

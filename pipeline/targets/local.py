@@ -874,17 +874,21 @@ class LocalTarget:
         self.edge.set_weights(weights, lease_until if lease_until is not None else time.time() + 600, swapped)
         self._slots = swapped
 
-    def settle(self) -> bool:
+    def settle(self, probes: list[TaskReadiness] | None = None) -> bool:
         """After a hand-over: once every task of the new stable runs and has answered the readiness
         path for a DNS TTL (the edge resolves them by then), the previous release's share goes to 0.
-        True when the promotion is settled (all traffic on stable)."""
+        True when the promotion is settled (all traffic on stable). ``probes``: the controller's
+        fresh answer of the tasks (else they are probed here)."""
         weights = self.weights()
         if weights is None or weights.canary == 0 or self.track_labels("canary").get(WARM_LABEL) != "previous":
             self._ready_since = None
             return True
         name = self.track_service("stable")
         running, desired = self._replicas().get(name, (0, 0))
-        probes = self.readiness(("stable",)) if running >= desired else []
+        if running < desired:
+            probes = []
+        elif probes is None:
+            probes = self.readiness(("stable",))
         if not probes or readiness_gap(probes, "stable", desired, self.env.app.readiness_path) is not None:
             self._ready_since = None
             return False

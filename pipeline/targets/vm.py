@@ -559,7 +559,7 @@ class VmTarget:
         else:
             self.remove_track("canary")
 
-    def settle(self) -> bool:
+    def settle(self, probes: list[TaskReadiness] | None = None) -> bool:
         """A vm promotion is a rolling update of stable: it is settled when ``promote`` returns."""
         return True
 
