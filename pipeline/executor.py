@@ -1,9 +1,17 @@
-"""The one place where commands run."""
+"""The one place where commands run.
+
+``PIPELINE_TRACE=FILE`` appends one JSON line per command run (when it started, how long it
+took, its exit code, the thread, its description and program; never its stdin or arguments,
+which may hold secrets): where a deploy's seconds go (``python -m pipeline.bench.trace FILE``).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +38,26 @@ def _failure(command: Command, result: Result) -> CommandFailed:
     )
 
 
+_TRACE_LOCK = threading.Lock()
+
+
+def trace(command: Command, started: float, seconds: float, returncode: int) -> None:
+    """One line in ``PIPELINE_TRACE`` (when set) for a command that ran."""
+    path = os.environ.get("PIPELINE_TRACE")
+    if not path:
+        return
+    line = {
+        "t": round(started, 3),
+        "seconds": round(seconds, 3),
+        "rc": returncode,
+        "thread": threading.current_thread().name,
+        "program": " ".join(command.argv[:2]),
+        "description": redact.text(command.description),
+    }
+    with _TRACE_LOCK, open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
 class SubprocessExecutor:
     """Runs commands for real."""
 
@@ -39,6 +67,14 @@ class SubprocessExecutor:
         self.on_run = on_run
 
     def run(self, command: Command) -> Result:
+        started = time.time()
+        result = self._run(command)
+        trace(command, started, time.time() - started, result.returncode)
+        if command.check and not result.ok:
+            raise _failure(command, result)
+        return result
+
+    def _run(self, command: Command) -> Result:
         if self.on_run is not None:
             self.on_run(command)
         env = {**os.environ, **command.env}
@@ -66,20 +102,11 @@ class SubprocessExecutor:
                 timeout=command.timeout,
                 check=False,
             )
-        except FileNotFoundError as exc:
-            result = Result(127, "", f"{command.argv[0]}: not found")
-            if command.check:
-                raise _failure(command, result) from exc
-            return result
-        except subprocess.TimeoutExpired as exc:
-            result = Result(124, "", f"timed out after {command.timeout}s")
-            if command.check:
-                raise _failure(command, result) from exc
-            return result
-        result = Result(proc.returncode, proc.stdout, proc.stderr)
-        if command.check and not result.ok:
-            raise _failure(command, result)
-        return result
+        except FileNotFoundError:
+            return Result(127, "", f"{command.argv[0]}: not found")
+        except subprocess.TimeoutExpired:
+            return Result(124, "", f"timed out after {command.timeout}s")
+        return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 class DryRunExecutor:
