@@ -317,9 +317,13 @@ class Controller:
                 self._emit("clock", {"jump_seconds": round(now - start, 3)})
                 start = now
                 last_renew = now
-            last_renew = self._hold_split(now, last_renew)
+            # a step that is due most likely ends at this tick, and its weight change renews the lease
+            # anyway: no renewal and no new probe (both would run beside the reload) unless it waits on
+            due = now - start >= self.policy.step_seconds
+            last_renew = self._hold_split(now, last_renew, self.lease_seconds / 2 if due else None)
             command = self.target.take_command()
-            readiness = self._readiness_check(self._probe(("canary", self.against), READINESS_EVERY, -math.inf)) or readiness
+            every = 2 * READINESS_EVERY if due else READINESS_EVERY
+            readiness = self._readiness_check(self._probe(("canary", self.against), every, -math.inf)) or readiness
             windows, *walks = self.source.windows(self._spans(start, now))
             results = analyse(windows["canary"], windows[self.against], self.policy.thresholds, self.against)
             results += self._walk_checks(walks, windows["canary"] if confirmations else None)
@@ -634,10 +638,10 @@ class Controller:
             "of the promotion (its tasks did not all answer the readiness path)"
         )
 
-    def _hold_split(self, now: float, last_renew: float) -> float:
-        """Renew the split's lease a third of the way through it (or after the clock jumped back);
-        returns when it was last renewed."""
-        if now - last_renew >= self.lease_seconds / 3 or now < last_renew:
+    def _hold_split(self, now: float, last_renew: float, after: float | None = None) -> float:
+        """Renew the split's lease a third of the way through it (``after`` s: later, still well
+        inside it), or after the clock jumped back; returns when it was last renewed."""
+        if now - last_renew >= (self.lease_seconds / 3 if after is None else after) or now < last_renew:
             self.target.renew_lease(now + self.lease_seconds)
             return now
         return last_renew

@@ -7,14 +7,18 @@ split), ``command`` (an operator's ``promote`` or ``abort`` for the running cont
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import shlex
+import time
 from collections.abc import Callable
 
 from pipeline import docker, edge
 from pipeline.analysis.source import LogTruncated
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.environment import Environment
-from pipeline.errors import NotReady
+from pipeline.errors import CommandFailed, NotReady
 from pipeline.executor import Executor
 
 COMMANDS = ("promote", "abort", "rollback")
@@ -35,6 +39,7 @@ class LocalEdge:
         self.ex = ex
         self.name = name
         self._seen_command: str | None = None  # picked up by the last log read (one exec per tick)
+        self._taken = ""  # the nonce of the last command taken
 
     def running(self) -> bool:
         result = self.ex.run(docker.container_inspect(self.name))
@@ -53,17 +58,21 @@ class LocalEdge:
     def set_weights(self, weights: Weights, lease_until: float | None, slots: Slots) -> None:
         """Write the lease first, then the weights and the slots (one file, one reload): a split is
         never left without a lease, and a swap of the slots is never half done."""
-        if not self.ex.dry_run and not self.running():
-            raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}")
-        if weights.canary > 0:
-            self.renew_lease(lease_until)
-        self._write(
-            "split.conf",
-            edge.render_split(self.env, weights, slots),
-            f"set weights stable {weights.stable}% / canary {weights.canary}%"
-            + (f" / baseline {weights.baseline}%" if weights.baseline else "")
-            + f" (stable on {slots.stable}, canary on {slots.canary})",
-        )
+        try:
+            if weights.canary > 0:
+                self.renew_lease(lease_until)
+            self._write(
+                "split.conf",
+                edge.render_split(self.env, weights, slots),
+                f"set weights stable {weights.stable}% / canary {weights.canary}%"
+                + (f" / baseline {weights.baseline}%" if weights.baseline else "")
+                + f" (stable on {slots.stable}, canary on {slots.canary})",
+            )
+        except CommandFailed:
+            # asked only now: a look at the container before every change would cost each one a read
+            if not self.running():
+                raise NotReady(f"the edge of {self.env.name} is not running", hint=f"run: make up ENV={self.env.name}") from None
+            raise
 
     def split_text(self) -> str | None:
         """The edge's split.conf as it is now; None when the edge cannot be read."""
@@ -99,22 +108,32 @@ class LocalEdge:
 
     # --- operator commands ----------------------------------------------------
     def send_command(self, command: str) -> None:
+        """Leave ``command`` for the running controller, with a nonce of its own: the controller acts
+        on each nonce once, so it can acknowledge without waiting for the acknowledgement."""
         assert command in COMMANDS
+        nonce = f"{time.time_ns():x}{os.getpid():x}"
         self.ex.run(
             docker.exec_(
                 self.name,
-                ["sh", "-c", f"printf %s {command} > {edge.CONF_DIR}/command"],
+                ["sh", "-c", f"printf '%s %s' {command} {nonce} > {edge.CONF_DIR}/command"],
                 description=f"ask the controller to {command}",
             )
         )
 
     def take_command(self) -> str | None:
-        """The operator's pending command, seen by the last log read; acknowledged by removing it."""
+        """The operator's pending command, seen by the last log read. It is acknowledged (removed,
+        unless a newer one replaced it) in the background: the loop acts on it at once, and a read
+        that still sees it before the removal lands gets nothing (its nonce was taken)."""
         text, self._seen_command = self._seen_command, None
-        if text not in COMMANDS:
+        verb, _, nonce = (text or "").partition(" ")
+        if verb not in COMMANDS or (nonce and nonce == self._taken):
             return None
-        self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="acknowledge the command"))
-        return text
+        self._taken = nonce
+        path = f"{edge.CONF_DIR}/command"
+        ack = f'[ "$(cat {path} 2>/dev/null)" = {shlex.quote(text or "")} ] && rm -f {path}; true'
+        acknowledge = docker.exec_(self.name, ["sh", "-c", ack], description="acknowledge the command")
+        self.ex.run(dataclasses.replace(acknowledge, background=True, check=False))
+        return verb
 
     def clear_command(self) -> None:
         self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="clear a stale command"))

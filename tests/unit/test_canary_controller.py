@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -209,13 +210,27 @@ def test_a_lasting_slowdown_after_promotion_is_reverted_at_the_end_of_the_bake()
 
 
 def test_the_lease_is_renewed_while_a_split_is_live() -> None:
-    controller, target, _, _ = make()
+    controller, target, clock, _ = make()
+    grants: list[tuple[float, float | None]] = []  # (when, until) of every lease the split was given
+    renew, set_weights = target.renew_lease, target.set_weights
+
+    def renewing(until: float | None) -> None:
+        grants.append((clock.t, until))
+        renew(until)
+
+    def setting(weights: object, lease_until: float | None = None) -> None:
+        if int(getattr(weights, "canary", 0)) > 0:
+            grants.append((clock.t, lease_until))
+        set_weights(weights, lease_until)
+
+    target.renew_lease = renewing  # type: ignore[method-assign]
+    target.set_weights = setting  # type: ignore[method-assign]
     controller.run("v2", previous="v1")
-    renewals = [c for c in target.calls if c[0] == "renew_lease"]
-    # steps last 40 s and the lease (15 s) is renewed every 5 s
-    assert len(renewals) >= 6
-    leases = [c[1][1] for c in target.calls if c[0] == "set_weights" and c[1][0] > 0]
-    assert all(lease is not None for lease in leases)
+    assert all(until is not None for _, until in grants)
+    # the walk (30 s) and the hand-over keep it held: each lease is renewed with a third of it (5 s) to spare
+    assert len(grants) >= 5
+    for (_, until), (then, _) in itertools.pairwise(grants):
+        assert until is not None and until - then >= controller.lease_seconds / 3, grants
 
 
 def test_clock_jump_back_restarts_the_hold_without_losing_the_release() -> None:
