@@ -105,9 +105,12 @@ def route_latency(
     t: Thresholds,
     against: str,
     fresh: TrackWindow | None = None,
+    fresh_reference: TrackWindow | None = None,
 ) -> CheckResult:
     """Does any group of the canary have more slow requests than its reference group, beyond chance
-    (and, when the canary's ``fresh`` window is given, still more in it)?
+    (and, when the canary's ``fresh`` window is given, still more in it than the reference in its
+    own fresh window, ``fresh_reference``, over the same seconds: a host that turned slower for
+    both since does not confirm it)?
 
     Slow is above ``max(p95 * max_latency_ratio, p95 + min_latency_delta_ms)`` of the reference
     group; the shares of both sides above that line are compared by an exact test (conditional on
@@ -145,9 +148,19 @@ def route_latency(
         if fresh is not None:
             again = _group(fresh, route).latencies_ms
             seen = _above(again, line)
-            if len(again) < FRESH_MIN or seen / len(again) <= ref_share + MIN_EXCESS:
-                continue  # not seen again since (or too little traffic since to tell): a burst that passed
-            detail += f"; and {seen}/{len(again)} in the fresh window"
+            if len(again) < FRESH_MIN:
+                continue  # too little traffic since to tell
+            ref_again = _group(fresh_reference, route).latencies_ms if fresh_reference is not None else ()
+            if len(ref_again) >= FRESH_MIN:  # the same line, both tracks over the same seconds
+                ref_seen = _above(ref_again, line)
+                fresh_p = binom_sf(seen, seen + ref_seen, len(again) / (len(again) + len(ref_again)))
+                if seen / len(again) <= ref_seen / len(ref_again) + MIN_EXCESS or fresh_p >= alpha:
+                    continue  # not seen again beside the reference since: a burst (or the host) that passed
+                detail += f"; and {seen}/{len(again)} in the fresh window, {against} {ref_seen}/{len(ref_again)}"
+            else:
+                if seen / len(again) <= ref_share + MIN_EXCESS:
+                    continue  # not seen again since: a burst that passed
+                detail += f"; and {seen}/{len(again)} in the fresh window"
         found.append(_Finding(route, p_value, detail))
     return _verdict("route_latency", found, len(pairs), "timed requests on both sides", alpha, closest)
 

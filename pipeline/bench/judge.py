@@ -72,7 +72,10 @@ class Run:
     closest: str
     reason: str
     onset_to_zero: float | None = None  # a bad release: its first failed request to the last it answered
-    to_previous: float | None = None  # rollback-bake: the command to the last request of the new version
+    # rollback-bake: from the command to the last request that reached the new version (from then on
+    # every request goes to the previous release), and to the last one it answered (in flight then)
+    to_previous: float | None = None
+    drained: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -118,10 +121,13 @@ def onset_to_zero(records: tuple[Record, ...], version: str, start: float, end: 
     return round(mine[-1].ts - failed[0].started, 2)
 
 
-def to_previous(records: tuple[Record, ...], version: str, asked: float) -> float:
-    """Seconds from the rollback command to the last request that ``version`` answered (0: none after it)."""
-    after = [r.ts for r in records if r.version == version and r.started >= asked]
-    return round(max(after) - asked, 2) if after else 0.0
+def to_previous(records: tuple[Record, ...], version: str, asked: float) -> tuple[float, float]:
+    """Seconds from the rollback command to the arrival of the last request that ``version`` served,
+    and to its answer (0: none after the command)."""
+    after = [r for r in records if r.version == version and r.started >= asked]
+    if not after:
+        return 0.0, 0.0
+    return round(max(r.started for r in after) - asked, 2), round(max(r.ts for r in after) - asked, 2)
 
 
 def main() -> None:
@@ -211,6 +217,7 @@ def main() -> None:
         windows = source.window(start, end + 2)
         records = source.records
         wall = end - start
+        switched, drained = to_previous(records, candidate, asked[0]) if asked else (None, None)
         runs.append(
             Run(
                 name,
@@ -223,7 +230,8 @@ def main() -> None:
                 closest_call(result.timeline),
                 result.reason[:200],
                 onset_to_zero(records, candidate, start, end + 2) if bad is not None else None,
-                to_previous(records, candidate, asked[0]) if asked else None,
+                switched,
+                drained,
                 {k: d for _, k, d in result.timeline if k in ("promoted", "reverted")},
             )
         )
@@ -254,13 +262,14 @@ def report(runs: list[Run], as_json: bool, _columns: str | None) -> None:
         return
     print(
         f"{'scenario':<13} {'outcome':<12} {'wall s':>7} {'overhead':>8} {'to w=0':>7} {'onset':>6} {'back':>5} "
-        f"{'requests':>8} {'failed':>7}"
+        f"{'drained':>7} {'requests':>8} {'failed':>7}"
     )
     for r in runs:
-        cells = ["-" if v is None else f"{v:g}" for v in (r.overhead_seconds, r.seconds_to_zero, r.onset_to_zero, r.to_previous)]
+        values = (r.overhead_seconds, r.seconds_to_zero, r.onset_to_zero, r.to_previous, r.drained)
+        cells = ["-" if v is None else f"{v:g}" for v in values]
         print(
             f"{r.scenario:<13} {r.outcome:<12} {r.wall_seconds:>7} {cells[0]:>8} {cells[1]:>7} {cells[2]:>6} {cells[3]:>5} "
-            f"{r.requests:>8} {r.failed:>7}"
+            f"{cells[4]:>7} {r.requests:>8} {r.failed:>7}"
         )
         print(f"              closest: {r.closest}; {r.reason}")
 

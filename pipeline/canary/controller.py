@@ -326,7 +326,7 @@ class Controller:
             readiness = self._readiness_check(self._probe(("canary", self.against), every, -math.inf)) or readiness
             windows, *walks = self.source.windows(self._spans(start, now))
             results = analyse(windows["canary"], windows[self.against], self.policy.thresholds, self.against)
-            results += self._walk_checks(walks, windows["canary"] if confirmations else None)
+            results += self._walk_checks(walks, windows if confirmations else None)
             if readiness is not None:
                 results.append(readiness)
             verdict = overall(results)
@@ -370,15 +370,23 @@ class Controller:
             spans.append((self._latency_since, now))
         return spans
 
-    def _walk_checks(self, walks: list[dict[str, TrackWindow]], fresh: TrackWindow | None) -> list[CheckResult]:
+    def _walk_checks(self, walks: list[dict[str, TrackWindow]], fresh: dict[str, TrackWindow] | None) -> list[CheckResult]:
         """The route checks over every request since the canary's first traffic (a fresh window,
-        after a latency failure, must show it again); the reference's walk is kept for the bake."""
+        after a latency failure, must show it again beside the reference's fresh window); the
+        reference's walk is kept for the bake."""
         walk, slow = walks[0], walks[-1]
         self._reference_walk = walk[self.against]
         t = self.policy.thresholds
         return [
             route_errors(walk["canary"], walk[self.against], t, self.against),
-            route_latency(slow["canary"], slow[self.against], t, self.against, fresh=fresh),
+            route_latency(
+                slow["canary"],
+                slow[self.against],
+                t,
+                self.against,
+                fresh=fresh["canary"] if fresh else None,
+                fresh_reference=fresh[self.against] if fresh else None,
+            ),
         ]
 
     def _run_gate(self, index: int, weight: int) -> Decision | None:

@@ -56,14 +56,15 @@ def test_onset_to_zero_runs_from_the_first_failure_to_the_last_answer_of_the_rel
     assert onset_to_zero(records, "good", 99, 101.5) is None  # no failure of good in that window
 
 
-def test_to_previous_is_the_last_request_the_new_version_answered_after_the_command() -> None:
+def test_to_previous_is_the_last_request_that_reached_the_new_version_after_the_command() -> None:
     from pipeline.analysis.records import Record
     from pipeline.bench.judge import to_previous
 
     records = (
         Record(10.0, "stable", 200, 10, version="new"),
         Record(11.2, "stable", 200, 100, version="new"),  # arrived at 11.1: after the command
+        Record(12.5, "stable", 200, 1200, version="new"),  # arrived at 11.3, answered (in flight) at 12.5
         Record(11.5, "stable", 200, 10, version="old"),
     )
-    assert to_previous(records, "new", 11.0) == 0.2
-    assert to_previous(records, "new", 12.0) == 0.0
+    assert to_previous(records, "new", 11.0) == (0.3, 1.5)  # switched at 11.3; drained at 12.5
+    assert to_previous(records, "new", 12.0) == (0.0, 0.0)

@@ -133,6 +133,24 @@ def test_a_latency_failure_must_be_seen_again_in_the_fresh_window() -> None:
     assert route_latency(canary, baseline, DEFAULT, "baseline", fresh=traffic("canary", 5, seed=20)).verdict == Verdict.PASS
 
 
+def test_the_fresh_window_confirms_only_beside_the_references_own_fresh_window() -> None:
+    # the bench of 2026-12-01, 23:35: a burst slowed the canary's first window of step 3; in the
+    # fresh window the host had turned slower for both tracks (baseline p95 50 -> 80 ms), so the
+    # canary's share above the walk's line (4.4 %) beat the walk baseline's (1.9 %) but not the
+    # fresh baseline's: an identical release was rolled back
+    canary = traffic("canary", 400, seed=16, slow_share=0.1)
+    baseline = traffic("baseline", 400, seed=17)
+    slower_host = traffic("canary", 200, seed=23, slow_share=0.06), traffic("baseline", 200, seed=24, slow_share=0.06)
+    alone = route_latency(canary, baseline, DEFAULT, "baseline", fresh=slower_host[0])
+    assert alone.verdict == Verdict.FAIL  # against the walk's reference only, the host's slowness looks like the canary's
+    both = route_latency(canary, baseline, DEFAULT, "baseline", fresh=slower_host[0], fresh_reference=slower_host[1])
+    assert both.verdict == Verdict.PASS, both.detail
+    # a canary still slow beside a fresh reference that is not: confirmed, with both counts said
+    still = traffic("canary", 200, seed=25, slow_share=0.12), traffic("baseline", 200, seed=26)
+    result = route_latency(canary, baseline, DEFAULT, "baseline", fresh=still[0], fresh_reference=still[1])
+    assert result.verdict == Verdict.FAIL and "in the fresh window, baseline" in result.detail, result.detail
+
+
 def test_identical_releases_rarely_fail_a_route_check() -> None:
     # the same mix and distribution on both sides, 200 walks: each check may fail at most at its level
     failures = {"route_errors": 0, "route_latency": 0}
