@@ -878,10 +878,9 @@ class LocalTarget:
         """After a hand-over: once every task of the new stable runs and has answered the readiness
         path for a DNS TTL (the edge resolves them by then), the previous release's share goes to 0.
         True when the promotion is settled (all traffic on stable). ``probes``: the controller's
-        fresh answer of the tasks (else they are probed here)."""
-        weights = self.weights()
-        if weights is None or weights.canary == 0 or self.track_labels("canary").get(WARM_LABEL) != "previous":
-            self._ready_since = None
+        fresh answer of the tasks (else they are probed here); with them, a new stable that is not
+        all ready yet costs one read of the services, not a read of the edge as well."""
+        if probes is None and not self._handed_over():
             return True
         name = self.track_service("stable")
         running, desired = self._replicas().get(name, (0, 0))
@@ -892,6 +891,8 @@ class LocalTarget:
         if not probes or readiness_gap(probes, "stable", desired, self.env.app.readiness_path) is not None:
             self._ready_since = None
             return False
+        if not self._handed_over():  # settled already (or never a hand-over)
+            return True
         now = time.monotonic()
         if self._ready_since is None:
             self._ready_since = now
@@ -900,6 +901,14 @@ class LocalTarget:
         self.set_weights(Weights(0))
         self._ready_since = None
         return True
+
+    def _handed_over(self) -> bool:
+        """Does the previous release (warm, on the canary's slot) still carry a share?"""
+        weights = self.weights()
+        handed = weights is not None and weights.canary > 0 and self.track_labels("canary").get(WARM_LABEL) == "previous"
+        if not handed:
+            self._ready_since = None
+        return handed
 
     def revert_to_previous(self, previous: str) -> None:
         """Back to the previous release in one step. While it is warm (the bake after a promotion) that

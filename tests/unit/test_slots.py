@@ -230,6 +230,28 @@ def test_a_hand_over_waits_for_every_new_task_to_be_ready(tmp_path: Path, monkey
     assert parse_weights(engine.split) == Weights(50, 0)  # the previous release keeps its share meanwhile
 
 
+def test_a_hand_over_settles_on_the_controllers_probes_and_reads_the_edge_only_when_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.targets.base import TaskReadiness
+
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    ticks = itertools.count(step=1.0)
+    monkeypatch.setattr("time.monotonic", lambda: next(ticks))
+    engine, target, fake = walking(tmp_path)
+    target.promote("v2", "v1")
+    before = len(fake.calls)
+    starting = [TaskReadiness("stable", "10.0.0.1", 200, "ok"), TaskReadiness("stable", "10.0.0.2", 503, "starting")]
+    assert target.settle(starting) is False
+    looked = [c.description for c in fake.calls[before:]]
+    # one read of the services; neither a probe of its own nor a read of the edge's split.conf
+    assert not any("readyz" in d or "split.conf" in d for d in looked), looked
+    ready = [TaskReadiness("stable", f"10.0.0.{i}", 200, "ok") for i in (1, 2)]
+    assert target.settle(ready) is False  # ready just now: a DNS TTL first
+    assert target.settle(ready) is True and parse_weights(engine.split) == Weights(0, 0)
+    assert target.settle(ready) is True and len(engine.applied) == 2  # settled: nothing more to do
+
+
 def test_with_no_previous_release_the_canary_grows_before_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("time.sleep", lambda _s: None)
     engine, target, _ = walking(tmp_path)
