@@ -267,20 +267,20 @@ class PerfGate:
             result = self.run(self.plan(plan.script, plan.rate, plan.seconds, attempt=runs), record, runs)
         return result
 
-    def _excuse_slow_host(
-        self, result: GateResult, crossed: list[Crossed], points: list[Point], reference: str, others: int
-    ) -> None:
+    def _excuse_slow_host(self, result: GateResult, crossed: list[Crossed], points: list[Point], reference: str) -> None:
         """A latency threshold that the reference crossed too, in the same run, says the host was
         too slow for it, not that the canary is: with the canary within its ratios of the reference,
         such a crossing is reported (``host``) but does not fail the gate. Errors, exceptions and
-        any other threshold still do."""
+        any other threshold still do. ``result.lines`` are k6's problems: the crossings first."""
+        others = len(result.lines) - len(crossed)  # exceptions and the like, never excused
         values = [p.value for p in points if p.metric == "track_duration" and p.track == reference]
         excused = [(c, v) for c in crossed if (v := crossed_by(c, values)) is not None]
         if not excused:
             return
         for c, value in excused:
             result.host.append(f"{c.line()}: the {reference} crossed it too ({value:.1f} ms): the host, not the release")
-        kept = [c for c in crossed if c not in {e for e, _ in excused}]
+        forgiven = {c for c, _ in excused}
+        kept = [c for c in crossed if c not in forgiven]
         result.lines = [c.line() for c in kept] + result.lines[len(crossed) :]
         if not kept and others == 0 and result.verdict == Verdict.FAIL:
             result.verdict = Verdict.PASS
@@ -299,7 +299,6 @@ class PerfGate:
         done = self.ex.run(command)
         summary = json.loads(plan.summary_path.read_text()) if plan.summary_path.exists() else None
         outcome = evaluate(done.returncode, summary, done.stderr, plan.thresholds)
-        crossed = list(outcome.crossed)
         result = GateResult(
             "perf",
             plan.env,
@@ -326,7 +325,7 @@ class PerfGate:
                     result.lines += errors
                 failed = [c for c in comparisons if not c.passed]
                 if not failed and not errors:
-                    self._excuse_slow_host(result, crossed, points, reference, len(outcome.problems) - len(crossed))
+                    self._excuse_slow_host(result, outcome.crossed, points, reference)
                 if failed:
                     result.lines += [f"regression vs {reference}: {c.detail}" for c in failed]
                     if result.verdict == Verdict.PASS:

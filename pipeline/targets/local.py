@@ -880,7 +880,10 @@ class LocalTarget:
         True when the promotion is settled (all traffic on stable). ``probes``: the controller's
         fresh answer of the tasks (else they are probed here); with them, a new stable that is not
         all ready yet costs one read of the services, not a read of the edge as well."""
-        if probes is None and not self._handed_over():
+        # without probes, look at the edge first (a settled promotion needs no probe); with them,
+        # only once they say the new stable is ready
+        handed = None if probes is not None else self._handed_over()
+        if handed is False:
             return True
         name = self.track_service("stable")
         running, desired = self._replicas().get(name, (0, 0))
@@ -891,7 +894,7 @@ class LocalTarget:
         if not probes or readiness_gap(probes, "stable", desired, self.env.app.readiness_path) is not None:
             self._ready_since = None
             return False
-        if not self._handed_over():  # settled already (or never a hand-over)
+        if handed is None and not self._handed_over():  # settled already (or never a hand-over)
             return True
         now = time.monotonic()
         if self._ready_since is None:
