@@ -14,6 +14,8 @@
              the previous release stays warm, at weight 0, on the other slot
     bake: watch the new stable for bake_seconds --FAIL (or the operator's rollback)--> swap back to
           the warm previous release -> the warm previous release is removed
+          (a latency limit crossed: a fresh window with the previous release beside the new stable,
+          task for task as loaded; crossed by both, it is the host's and the weight goes back to 0)
          -> the edge log confirms who served since the switch (a mismatch: FAILED) -> PROMOTED
 
 Every transition is reported to ``record(kind, data)`` (the journal and the live view).
@@ -179,6 +181,7 @@ class Controller:
         self._judged_at = -math.inf  # the last answer judged for readiness was asked then
         self._reference_walk: TrackWindow | None = None  # the reference over the walk, kept for the bake
         self._latency_since = -math.inf  # route latency is judged from here: before it, a burst was forgiven
+        self._beside_until = -math.inf  # when the previous release last served beside the new stable in the bake
 
     @property
     def against(self) -> str:
@@ -488,7 +491,7 @@ class Controller:
             unsettled = self._await_settled(self.clock.now() + PROMOTE_SECONDS)
             if unsettled is not None:
                 return self._stop(Outcome.FAILED, f"promoted, but {unsettled}")
-        mismatch = self._verify(self._settled_at or promoted, "stable", version)
+        mismatch = self._verify(max(self._settled_at or promoted, self._beside_until), "stable", version)
         self.result.outcome = Outcome.FAILED if mismatch else Outcome.PROMOTED
         self.result.reason = f"promoted, but {mismatch}" if mismatch else reason
         self._emit("outcome", {"outcome": self.result.outcome.value, "reason": self.result.reason})
@@ -543,6 +546,13 @@ class Controller:
         the rest of the ``bake_seconds``, at least a step's length of it, and a latency failure
         must show again in a fresh window. A hand-over that has not settled ``bake_seconds`` + the
         lease after the promotion fails the bake.
+
+        The bake has no reference beside the new stable, so a host that turns slow in it would look
+        like the release's fault. A fresh window after a latency failure therefore gives the warm
+        previous release a share of traffic (as much per task as the new stable's: ``_beside_share``)
+        and judges the two side by side, as a step judges canary and baseline: an absolute limit the
+        previous release crosses too is the host's, and a new stable slower than it still fails.
+        The share goes back to 0 when the bake passes (the live traffic is verified from then).
         """
         start = baked_from = self.clock.now()
         confirmations = 0
@@ -550,6 +560,8 @@ class Controller:
         self._not_ready = {}
         self._probed_at = self._judged_at = -math.inf
         readiness: CheckResult | None = None
+        ready: list[TaskReadiness] = []  # the last probe's answers (how many tasks each release has ready)
+        beside = 0  # the previous release's share while it serves beside the new stable
         self._emit("phase", {"phase": "baking", "seconds": self.policy.bake_seconds})
         if self.baseline:  # at weight 0 since the promotion; it goes while the new stable is watched
             self.target.remove_track("baseline", wait=False)
@@ -565,6 +577,8 @@ class Controller:
                 last_renew = self._hold_split(now, last_renew)
                 if now - self._promoted_at >= self.policy.bake_seconds + self.lease_seconds:
                     return self._unsettled(now)
+            elif beside:  # the previous release's share is held by a lease, as a step's
+                last_renew = self._hold_split(now, last_renew)
             # latency is judged from the end of a hand-over: until then the new stable's added tasks
             # start cold (on a busy host, slowly) while the previous release still carries a share;
             # errors and readiness are judged from the promotion on. The bake still ends
@@ -580,17 +594,21 @@ class Controller:
                 # the new stable's tasks (and the warm previous release's), probed off the loop: once
                 # a tick during a hand-over (each answer may settle it), else every READINESS_EVERY s
                 answer = self._probe(("stable", "canary"), READINESS_EVERY if settled else self.tick, self._promoted_at)
-                if answer is not None and not settled:
-                    self._try_settle(answer.probes)
+                if answer is not None:
+                    ready = answer.probes
+                    if not settled:
+                        self._try_settle(answer.probes)
                 readiness = self._readiness_check(answer) or readiness
-            results = self._bake_checks(windows["stable"], bake["stable"], readiness)
+            previous = (windows.get("canary") or TrackWindow("canary")) if beside else None
+            results = self._bake_checks(windows["stable"], bake["stable"], readiness, previous)
             self._snapshot(now, windows if settled else bake)
-            at = BakePosition(now - start if enough else 0.0, confirmations, streaks)
+            share = beside or (_beside_share(ready) if settled else 0)
+            at = BakePosition(now - start if enough else 0.0, confirmations, streaks, share)
             decision = decide_bake(self.policy, at, results, command)
             if decision.action == Action.WAIT:
                 continue
             judged = command is None
-            if judged and decision.action != Action.PROMOTE:  # the checks that failed, as in a step
+            if judged and (decision.action != Action.PROMOTE or beside):  # the checks, as in a step
                 checks = [r.as_dict() for r in results]
                 self._emit("verdict", {"step": "bake", "weight": 0, "verdict": overall(results).value, "checks": checks})
             if not judged or decision.action != Action.PROMOTE:  # a bake that passed says so in its "bake" event
@@ -598,30 +616,52 @@ class Controller:
             if decision.action == Action.CONFIRM:
                 confirmations += 1
                 streaks = streaks_after(streaks, results)
+                if share and not beside:  # the fresh window starts once the edge sends the share
+                    beside = self._serve_beside(share, decision.reason)
+                    last_renew = now = self.clock.now()
                 start = now
                 continue
             if decision.action == Action.ROLLBACK:
-                return decision.reason
+                return decision.reason  # the revert swaps back: the previous release takes it all
             break
+        if beside:
+            self._serve_beside(0, "the bake passed")
         unsettled = self._await_settled(self.clock.now() + self.lease_seconds)
         if unsettled is not None:
             return unsettled
-        self._emit("bake", {"seconds": self.policy.bake_seconds, "verdict": "pass"})
+        self._emit("bake", {"seconds": self.policy.bake_seconds, "verdict": "pass", **({"beside": beside} if beside else {})})
         return None
 
-    def _bake_checks(self, window: TrackWindow, bake: TrackWindow, readiness: CheckResult | None) -> list[CheckResult]:
-        """The new stable alone at full traffic: its absolute limits (with what the canary's reference
+    def _bake_checks(
+        self, window: TrackWindow, bake: TrackWindow, readiness: CheckResult | None, previous: TrackWindow | None = None
+    ) -> list[CheckResult]:
+        """The new stable at full traffic: its absolute limits (with what the canary's reference
         served in the walk as the measure of the host: an absolute latency limit the reference broke
         too says the host is slow, not the release) and, route by route over the whole bake, its
-        errors against the reference's in the walk; readiness when a task stopped being ready."""
+        errors against the reference's in the walk; readiness when a task stopped being ready.
+        With the previous release serving beside it (``previous``: a fresh window after a latency
+        failure), every check of a step, against the previous release over the same seconds."""
         against = f"{self.against} in the walk"
-        reference = self._reference_walk or TrackWindow("none")
-        # the relative checks would compare times apart (walk and bake): the absolute ones only
-        results = absolute(window, reference, self.policy.thresholds, against)
-        results.append(route_errors(bake, self._reference_walk, self.policy.thresholds, against))
+        t = self.policy.thresholds
+        if previous is not None:
+            results = analyse(window, previous, t, "previous")
+        else:  # the relative checks would compare times apart (walk and bake): the absolute ones only
+            results = absolute(window, self._reference_walk or TrackWindow("none"), t, against)
+        results.append(route_errors(bake, self._reference_walk, t, against))
         if readiness is not None:
             results.append(readiness)
         return results
+
+    def _serve_beside(self, share: int, why: str) -> int:
+        """The warm previous release (on the canary's track since the promotion) takes ``share``
+        percent beside the new stable, held by a lease; 0 takes it back. Returns the share."""
+        now = self.clock.now()
+        self.target.set_weights(Weights(share), lease_until=now + self.lease_seconds if share else None)
+        self.weight = share
+        if not share:
+            self._beside_until = self.clock.now()
+        self._emit("beside", {"share": share, "reason": why})
+        return share
 
     def _try_settle(self, probes: list[TaskReadiness] | None = None) -> bool:
         if self._settled_at is None and self.target.settle(probes):
@@ -662,3 +702,13 @@ class Controller:
         if self.result is not None:
             self.result.timeline.append((self.clock.now(), kind, data))
         self.record(kind, data)
+
+
+def _beside_share(probes: list[TaskReadiness]) -> int:
+    """The share of traffic that loads the previous release's ready tasks as much, task for task, as
+    the new stable's (2 and 2: 50 %); 0 when either has none ready (no fair reference then)."""
+    new = sum(1 for p in probes if p.track == "stable" and p.ready)
+    old = sum(1 for p in probes if p.track == "canary" and p.ready)
+    if not new or not old:
+        return 0
+    return max(1, min(99, round(100 * old / (old + new))))

@@ -46,6 +46,8 @@ class BakePosition:
     held: float  # seconds the bake has been held (its fresh window's, after a confirmation)
     confirmations: int = 0  # fresh windows measured after latency failures in the bake
     streaks: Mapping[str, int] = field(default_factory=dict)  # as in Position
+    # the share the warm previous release takes beside the new stable in a fresh window (0: none can)
+    beside: int = 0
 
 
 OPERATOR = "rolled back by the operator"
@@ -54,7 +56,9 @@ OPERATOR = "rolled back by the operator"
 # Checks that may fail a step before its hold is over: error counts are tested for
 # significance, and a canary task that stays unready (while its reference is ready) is
 # never a release to keep, so an early failure is real. Latency is judged over the whole hold.
-EARLY_CHECKS = frozenset({"error_rate", "error_rate_vs_stable", "error_rate_vs_baseline", "route_errors", "readiness"})
+EARLY_CHECKS = frozenset(
+    {"error_rate", "error_rate_vs_stable", "error_rate_vs_baseline", "error_rate_vs_previous", "route_errors", "readiness"}
+)
 
 
 def latency_failures(results: list[CheckResult]) -> list[str]:
@@ -149,7 +153,9 @@ def decide_bake(policy: Canary, at: BakePosition, results: list[CheckResult], co
     (PROMOTE: the new stable is kept); an error check or readiness failing reverts at once; latency
     is judged when the bake has been held ``bake_seconds``, and a latency failure reverts only when
     the same check has failed in ``latency_windows`` windows in a row (else CONFIRM: a fresh window
-    held as long as a step, at most ``confirmations_allowed`` of them). ROLLBACK here means "revert to the previous release".
+    held as long as a step, at most ``confirmations_allowed`` of them, with the warm previous release
+    beside the new stable at ``at.beside`` percent when it can be, so that a slow host shows in both).
+    ROLLBACK here means "revert to the previous release".
     """
     if command in ("rollback", "abort"):
         return Decision(Action.ROLLBACK, f"{OPERATOR} during the bake ({command})")
@@ -163,7 +169,8 @@ def decide_bake(policy: Canary, at: BakePosition, results: list[CheckResult], co
         return Decision(Action.ROLLBACK, early)
     if held and latency_failures(results):
         if not lasting(policy, at.streaks, results) and at.confirmations < confirmations_allowed(policy):
-            return Decision(Action.CONFIRM, f"bake: {_failures(results)}; measuring a fresh window")
+            beside = f" with the previous release beside it at {at.beside} %" if at.beside else ""
+            return Decision(Action.CONFIRM, f"bake: {_failures(results)}; measuring a fresh window{beside}")
         return Decision(Action.ROLLBACK, _failures(results))
     if held:
         return Decision(Action.PROMOTE, f"the bake of {policy.bake_seconds:g} s passed")

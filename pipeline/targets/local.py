@@ -82,7 +82,7 @@ class LocalTarget:
         self.network = f"{self.stack}-net"
         self.edge_name = f"{self.stack}-edge"
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
-        self.edge = LocalEdge(env, ex, self.edge_name)
+        self.edge = LocalEdge(env, ex, self.edge_name, (self.service("edge-conf"), self.service("edge-logs")))
         self._slots: Slots | None = None  # read once from the edge; kept in step with every swap this process makes
         self._ready_since: float | None = None  # a hand-over: since when every new stable task is ready
 

@@ -3,6 +3,15 @@
 All of it lives in the edge's config volume, so it is read back from the target by
 any machine: ``split.conf`` (the weights), ``lease`` (until when somebody watches a
 split), ``command`` (an operator's ``promote`` or ``abort`` for the running controller).
+
+Where the Docker engine runs on this machine (its endpoint is a unix socket) and its volumes'
+directories are open to this user, those files and the access log are read and written there,
+by a shell on this machine: a few milliseconds, where a ``docker exec`` into the edge costs a
+tenth of a second on a quiet host and several on a busy one (the controller reads the log at
+every tick; an operator's rollback is a command written, then read). Otherwise, and for every
+change of nginx's configuration (``edge-apply`` tests it and reloads nginx), through
+``docker exec``. Either way each is a ``Command`` of the executor: shown by ``--dry-run``,
+timed by ``PIPELINE_TRACE``.
 """
 
 from __future__ import annotations
@@ -13,15 +22,29 @@ import os
 import shlex
 import time
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from pipeline import docker, edge
 from pipeline.analysis.source import LogTruncated
+from pipeline.commands import Command
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.environment import Environment
 from pipeline.errors import CommandFailed, NotReady
 from pipeline.executor import Executor
 
 COMMANDS = ("promote", "abort", "rollback")
+LOG_DIR = str(PurePosixPath(edge.LOG_PATH).parent)
+LOG_FILE = PurePosixPath(edge.LOG_PATH).name
+Script = Callable[[str, str], str]  # (config directory, log directory) -> a shell script
+
+
+def engine_endpoint() -> Command:
+    return Command(
+        ("docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"),
+        mutates=False,
+        check=False,
+        description="where the Docker engine listens",
+    )
 
 
 def slots_in(split: str) -> Slots:
@@ -34,12 +57,53 @@ def slots_in(split: str) -> Slots:
 
 
 class LocalEdge:
-    def __init__(self, env: Environment, ex: Executor, name: str) -> None:
+    def __init__(self, env: Environment, ex: Executor, name: str, volumes: tuple[str, str] | None = None) -> None:
         self.env = env
         self.ex = ex
         self.name = name
+        self.volumes = volumes  # the config and log volumes' names (None: always through docker exec)
+        self._dirs: tuple[str, str] | None = None  # their directories on this machine, once found
+        self._remote = volumes is None  # the engine is elsewhere (or its volumes are closed to us)
         self._seen_command: str | None = None  # picked up by the last log read (one exec per tick)
         self._taken = ""  # the nonce of the last command taken
+
+    # --- where the files are ------------------------------------------------------
+    def host_dirs(self) -> tuple[str, str] | None:
+        """The config and log volumes' directories on this machine, when the engine runs here and
+        this user may use them; else None (the edge's files are reached through docker exec)."""
+        if self._dirs is not None or self._remote or self.volumes is None:
+            return self._dirs
+        endpoint = self.ex.run(engine_endpoint())
+        if not endpoint.ok or not endpoint.stdout.strip().startswith("unix://"):
+            self._remote = True
+            return None
+        found = self.ex.run(
+            Command(
+                ("docker", "volume", "inspect", "--format", "{{.Mountpoint}}", *self.volumes),
+                mutates=False,
+                check=False,
+                description="find the edge's volumes",
+            )
+        )
+        paths = found.stdout.split() if found.ok else []
+        if len(paths) != 2 or not os.path.isfile(os.path.join(paths[0], "nginx.conf")):
+            return None  # not made yet (before the first `up`): asked again next time
+        if not (os.access(paths[0], os.R_OK | os.W_OK | os.X_OK) and os.access(paths[1], os.R_OK | os.X_OK)):
+            self._remote = True
+            return None
+        self._dirs = (paths[0], paths[1])
+        return self._dirs
+
+    def _sh(self, script: Script, description: str, mutates: bool = True, stdin: str | None = None) -> Command:
+        """``script`` run where the edge's files can be reached: on this machine in the volumes'
+        directories, else in the edge container."""
+        dirs = self.host_dirs()
+        if dirs is None:
+            return docker.exec_(
+                self.name, ["sh", "-c", script(edge.CONF_DIR, LOG_DIR)], stdin=stdin, mutates=mutates, description=description
+            )
+        conf, logs = (shlex.quote(d) for d in dirs)
+        return Command(("sh", "-c", script(conf, logs)), description, stdin=stdin, mutates=mutates, check=mutates)
 
     def running(self) -> bool:
         result = self.ex.run(docker.container_inspect(self.name))
@@ -49,9 +113,13 @@ class LocalEdge:
         self.ex.run(docker.exec_(self.name, ["edge-apply", file], stdin=text, description=description))
 
     def _read(self, file: str) -> str | None:
-        result = self.ex.run(
-            docker.exec_(self.name, ["cat", f"{edge.CONF_DIR}/{file}"], mutates=False, description=f"read the edge's {file}")
-        )
+        dirs = self.host_dirs()
+        what = f"read the edge's {file}"
+        if dirs is None:
+            read = docker.exec_(self.name, ["cat", f"{edge.CONF_DIR}/{file}"], mutates=False, description=what)
+        else:
+            read = Command(("cat", os.path.join(dirs[0], file)), what, mutates=False, check=False)
+        result = self.ex.run(read)
         return result.stdout if result.ok else None
 
     # --- weights and lease ----------------------------------------------------
@@ -91,14 +159,9 @@ class LocalEdge:
         """``until`` is an epoch second; None holds the split until somebody changes it."""
         value = "forever" if until is None else str(int(until))
         self.ex.run(
-            docker.exec_(
-                self.name,
-                [
-                    "sh",
-                    "-c",
-                    f"printf %s {value} > {edge.CONF_DIR}/.lease.new && mv {edge.CONF_DIR}/.lease.new {edge.CONF_DIR}/lease",
-                ],
-                description=f"hold the split until {value}",
+            self._sh(
+                lambda conf, _: f"printf %s {value} > {conf}/.lease.new && mv {conf}/.lease.new {conf}/lease",
+                f"hold the split until {value}",
             )
         )
 
@@ -113,10 +176,9 @@ class LocalEdge:
         assert command in COMMANDS
         nonce = f"{time.time_ns():x}{os.getpid():x}"
         self.ex.run(
-            docker.exec_(
-                self.name,
-                ["sh", "-c", f"printf '%s %s' {command} {nonce} > {edge.CONF_DIR}/command"],
-                description=f"ask the controller to {command}",
+            self._sh(
+                lambda conf, _: f"printf '%s %s' {command} {nonce} > {conf}/.cmd && mv {conf}/.cmd {conf}/command",
+                f"ask the controller to {command}",
             )
         )
 
@@ -129,26 +191,30 @@ class LocalEdge:
         if verb not in COMMANDS or (nonce and nonce == self._taken):
             return None
         self._taken = nonce
-        path = f"{edge.CONF_DIR}/command"
-        ack = f'[ "$(cat {path} 2>/dev/null)" = {shlex.quote(text or "")} ] && rm -f {path}; true'
-        acknowledge = docker.exec_(self.name, ["sh", "-c", ack], description="acknowledge the command")
+        seen = shlex.quote(text or "")
+        acknowledge = self._sh(
+            lambda conf, _: f'[ "$(cat {conf}/command 2>/dev/null)" = {seen} ] && rm -f {conf}/command; true',
+            "acknowledge the command",
+        )
         self.ex.run(dataclasses.replace(acknowledge, background=True, check=False))
         return verb
 
     def clear_command(self) -> None:
-        self.ex.run(docker.exec_(self.name, ["rm", "-f", f"{edge.CONF_DIR}/command"], description="clear a stale command"))
+        self.ex.run(self._sh(lambda conf, _: f"rm -f {conf}/command", "clear a stale command"))
 
     # --- the access log ---------------------------------------------------------
     def log_reader(self) -> Callable[[int], bytes]:
         """A function giving the log's bytes from an offset (for ``EdgeLogSource``)."""
 
         def read(offset: int) -> bytes:
-            script = (
-                f'f={edge.LOG_PATH}; s=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "$s"; '
-                f'c=$(cat {edge.CONF_DIR}/command 2>/dev/null); echo "$c"; '
-                f'tail -c +{offset + 1} "$f" 2>/dev/null'
-            )
-            result = self.ex.run(docker.exec_(self.name, ["sh", "-c", script], mutates=False, description="read the edge log"))
+            def script(conf: str, logs: str) -> str:
+                return (
+                    f'f={logs}/{LOG_FILE}; s=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "$s"; '
+                    f'c=$(cat {conf}/command 2>/dev/null); echo "$c"; '
+                    f'tail -c +{offset + 1} "$f" 2>/dev/null'
+                )
+
+            result = self.ex.run(self._sh(script, "read the edge log", mutates=False))
             if not result.ok:
                 return b""
             size_line, _, rest = result.stdout.partition("\n")
@@ -162,6 +228,6 @@ class LocalEdge:
 
     def log_size(self) -> int:
         result = self.ex.run(
-            docker.exec_(self.name, ["sh", "-c", f"stat -c %s {edge.LOG_PATH} 2>/dev/null || echo 0"], mutates=False)
+            self._sh(lambda _, logs: f"stat -c %s {logs}/{LOG_FILE} 2>/dev/null || echo 0", "size of the edge log", mutates=False)
         )
         return int(result.stdout.strip() or 0) if result.ok else 0

@@ -216,6 +216,22 @@ BAKE_CASES = [
     ("a fresh window that passes keeps the release", BakePosition(10, 1, {"p95_ms": 1}), PASS, None, Action.PROMOTE, "passed"),
     ("a clean bake keeps the release", BakePosition(60), PASS, None, Action.PROMOTE, "bake of 60 s passed"),
     ("checks failing in turn act in the end", BakePosition(10, 2, {"p99_ms": 1}), SLOW, None, Action.ROLLBACK, "p95"),
+    (
+        "the fresh window has the previous release beside the new stable",
+        BakePosition(60, beside=50),
+        SLOW,
+        None,
+        Action.CONFIRM,
+        "previous release beside it at 50 %",
+    ),
+    (
+        "errors against the previous release beside it revert at once",
+        BakePosition(2, 1, {"p95_ms": 1}, beside=50),
+        [CheckResult("error_rate_vs_previous", Verdict.FAIL, 0.2, 0.01, "canary 20.0% errors > 1.0%")],
+        None,
+        Action.ROLLBACK,
+        "error_rate_vs_previous",
+    ),
 ]
 
 
