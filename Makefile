@@ -42,7 +42,7 @@ $(call _guard,CANARY,$(value CANARY),$(_name_chars),$(_names),CANARY is a percen
 $(call _guard,ARGS,$(subst $(_space),,$(value ARGS)),$(_args_chars),,ARGS holds CLI words of letters$(_comma) digits and . _ - $(_comma) : / @ % + =$(_comma) separated by spaces)
 $(call _guard,BASE_IMAGE,$(value BASE_IMAGE),$(_image_chars),$(_names),BASE_IMAGE is an image reference$(_comma) e.g. debian:bookworm-slim)
 
-.PHONY: help setup up down build deploy status logs weights versions demo lint scan-history test test-unit test-integration test-e2e bench-deploy bench-canary bench-judge bench-perf bench-cli clean perf
+.PHONY: help setup up down build deploy status logs weights versions demo lint scan-history test test-unit test-integration test-e2e bench-deploy bench-canary bench-judge bench-perf bench-cli bench-status clean perf
 
 help: ## List the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -124,6 +124,9 @@ bench-judge: .venv/.ready ## The canary judge: false rollbacks (identical releas
 
 bench-deploy: .venv/.ready ## Failed requests during a deploy under k6 constant load
 	$(PY) -m pipeline.bench.deploy "$$ENV" $(ARGS)
+
+bench-status: .venv/.ready ## pipeline status ENV: reads through the engine's API and the edge's volumes vs the CLI and docker exec (side by side)
+	$(PY) -m pipeline.bench.status "$$ENV" $(ARGS)
 
 bench-cli: .venv/.ready ## CLI start-up: median/p90/min of --help, env validate ENV, version (ARGS="--against main": side by side)
 	$(PY) -m pipeline.bench.cli "$$ENV" $(ARGS)

@@ -10,10 +10,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import docker, poll, registry
-from pipeline.commands import Command
+from pipeline import poll, registry
+from pipeline.commands import Command, docker
+from pipeline.commands.executor import Executor
 from pipeline.errors import EngineUnavailable, PortTaken
-from pipeline.executor import Executor
 from pipeline.ports import port_free
 from pipeline.project import Project
 

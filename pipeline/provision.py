@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.commands import Command, cmd
+from pipeline.commands.executor import Executor
 from pipeline.environment import Environment
 from pipeline.errors import NoProgram, PulumiUnavailable
-from pipeline.executor import Executor
 
 
 def program_dir(root: Path, env: Environment) -> Path:
@@ -84,7 +84,7 @@ def provision(
                 "or `--dry-run` to see the commands",
             )
         if uses_aws(folder):
-            from pipeline.aws import Boto3Executor, guard_account, require_credentials
+            from pipeline.commands.aws import Boto3Executor, guard_account, require_credentials
 
             region = region_of(env)
             require_credentials(region)

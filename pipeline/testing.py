@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.commands import Command, Result
-from pipeline.executor import _failure
+from pipeline.commands.executor import _failure
 
 Responder = Callable[[Command], Result]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
-    from pipeline.executor import Executor
     from pipeline.project import Project
     from pipeline.targets.base import Target
 
@@ -46,7 +46,7 @@ def using(executor: Executor | None) -> Iterator[None]:
 
 def reader() -> Executor:
     """The executor commands run with: the one handed to ``using(...)``, else real subprocesses."""
-    from pipeline.executor import SubprocessExecutor
+    from pipeline.commands.executor import SubprocessExecutor
 
     given = _given_executor.get()
     return given if given is not None else SubprocessExecutor()
@@ -57,8 +57,8 @@ def context(name: str, dry_run: bool = False, needs: tuple[str, ...] = ()) -> Co
     ``needs``: optional parts (``Kind.parts``) the command uses; a kind without one is refused
     (``MissingPart``) before its target is built, so before any credential or host is asked."""
     from pipeline import console
+    from pipeline.commands.executor import DryRunExecutor
     from pipeline.environment import load_environment
-    from pipeline.executor import DryRunExecutor
     from pipeline.project import Project
     from pipeline.targets import require_part, target_for
 

@@ -1,6 +1,6 @@
 """The stack an experiment acts on: names, containers and run state, resolved from the environment.
 
-Internal to the extension. Commands are built in :mod:`pipeline.chaos.commands` and run
+Internal to the extension. Commands are built in :mod:`pipeline.commands.faults` and run
 by one executor (a real one, or a fake installed by tests with :func:`use_executor`).
 """
 
@@ -18,11 +18,11 @@ from typing import Any, Protocol, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
-from pipeline.chaos import commands as fault
 from pipeline.commands import Command, Result
+from pipeline.commands import faults as fault
+from pipeline.commands.executor import Executor, SubprocessExecutor
 from pipeline.environment import Environment, load_environment
 from pipeline.errors import MissingPart, PipelineError
-from pipeline.executor import Executor, SubprocessExecutor
 from pipeline.project import Project
 from pipeline.targets import certificates, host, services, target_for
 from pipeline.targets.base import Certificates, Host, Services, Target

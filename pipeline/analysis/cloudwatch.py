@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 from pipeline.analysis.window import TrackWindow
-from pipeline.aws import AwsExecutor, call
+from pipeline.commands.aws import AwsExecutor, call
 
 QUANTILE = {"Minimum": 0.0, "p50": 50.0, "Average": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "Maximum": 100.0}
 MAX_SAMPLES = 5000

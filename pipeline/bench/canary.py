@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.analysis.source import EdgeLogSource
-from pipeline.build import build_image
+from pipeline.build.image import build_image
 from pipeline.canary.run import Release, parse_faults
+from pipeline.commands.k6 import BackgroundLoad
 from pipeline.console import say
-from pipeline.k6 import BackgroundLoad
 from pipeline.wiring import context
 
 SCENARIOS = {

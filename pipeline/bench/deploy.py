@@ -14,10 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.build import build_image
+from pipeline.build.image import build_image
+from pipeline.commands.k6 import Summary, run_command
 from pipeline.console import say
 from pipeline.edge import Weights
-from pipeline.k6 import Summary, run_command
 from pipeline.wiring import context
 
 

@@ -27,15 +27,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import docker
+from pipeline.commands import docker
+from pipeline.commands.k6 import BackgroundLoad
 from pipeline.console import say
 from pipeline.flags import change as ops
 from pipeline.flags import state
 from pipeline.flags.definition import FlagSet
 from pipeline.flags.probe import Observation
 from pipeline.flags.service import change as apply_change
-from pipeline.journal import default_path
-from pipeline.k6 import BackgroundLoad
+from pipeline.records.journal import default_path
 from pipeline.targets import flags
 from pipeline.wiring import context
 

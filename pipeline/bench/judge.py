@@ -48,12 +48,12 @@ from pipeline import registry
 from pipeline.analysis.records import Record
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
-from pipeline.build import build_image
+from pipeline.build.image import build_image
+from pipeline.build.revision import Revision
 from pipeline.canary.direct import deploy_direct, raise_for_smoke
 from pipeline.canary.run import Release, parse_faults
+from pipeline.commands.k6 import BackgroundLoad
 from pipeline.console import say
-from pipeline.k6 import BackgroundLoad
-from pipeline.release import Release as GitRelease
 from pipeline.targets.local import LocalTarget
 from pipeline.wiring import context
 
@@ -156,7 +156,7 @@ def main() -> None:
         raise SystemExit("error: --rollout compares the local kind's two ways of promoting (hint: ENV=local)")
     if target.status().tracks["stable"].running == 0:
         raise SystemExit(f"error: nothing runs on {args.env}'s stable track (hint: make demo ENV={args.env})")
-    head = GitRelease.from_git(ctx.project.root).version
+    head = Revision.from_git(ctx.project.root).version
 
     def built(suffix: str) -> str:
         """This commit's image with the suffix: the registry's when it has it (a second bench of one commit)."""

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline.build.images import base_ref
 from pipeline.commands import Command
+from pipeline.commands.k6 import k6_binary, run_command
 from pipeline.console import say
-from pipeline.images import base_ref
-from pipeline.k6 import k6_binary, run_command
 from pipeline.wiring import context
 
 PATHS = "/api/notes?limit=5"

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.build import build_image
+from pipeline.build.image import build_image
 from pipeline.canary.controller import Outcome
 from pipeline.commands import Command
+from pipeline.commands.executor import Executor
 from pipeline.environment import Environment
 from pipeline.errors import UserError
-from pipeline.executor import Executor
 from pipeline.project import Project
 
 Say = Callable[[str], None]

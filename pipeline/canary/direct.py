@@ -13,7 +13,7 @@ from pipeline.canary.run import Release
 from pipeline.edge import Weights
 from pipeline.environment.model import Faults
 from pipeline.errors import NotReady, PipelineError
-from pipeline.journal import actor
+from pipeline.records.journal import actor
 from pipeline.smoke import Check, smoke
 from pipeline.targets.base import TrackName
 

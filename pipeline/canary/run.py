@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.canary.probe import BackgroundProbes
+from pipeline.commands.k6 import BackgroundLoad
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Aborted, DeployFailed, Locked, NothingToDo, PipelineError, RolledBack, UnknownVersion, UserError
-from pipeline.journal import Journal, actor, default_path
-from pipeline.k6 import BackgroundLoad
-from pipeline.lock import LockInfo
 from pipeline.project import Project
+from pipeline.records.journal import Journal, actor, default_path
+from pipeline.records.lock import LockInfo
 from pipeline.targets import metrics_source
 from pipeline.targets.base import DEPLOY_LABEL, PREVIOUS_LABEL, WARM_LABEL, Target
 
@@ -325,7 +325,7 @@ class StepGate:
     """The policy's perf gate at a step: the canary against its baseline (else stable) in one k6 run (perf/compare.js)."""
 
     def __init__(self, release: Release) -> None:
-        from pipeline.executor import SubprocessExecutor
+        from pipeline.commands.executor import SubprocessExecutor
         from pipeline.gates.perf import PerfGate
 
         self.perf = PerfGate(release.env, release.project, release.target, SubprocessExecutor(), release.say)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 
 from pipeline.commands import Command
-from pipeline.ssh import Login, remote
+from pipeline.commands.ssh import Login, remote
 
 BACKUP = "/var/lib/pipeline/chaos/certificate"
 TLS = "/etc/nginx/pipeline/tls"

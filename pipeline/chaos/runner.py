@@ -21,12 +21,12 @@ from pipeline.analysis.source import EdgeLogSource
 from pipeline.chaos.experiments import Experiment, extension_path
 from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, from_journal, score
 from pipeline.commands import Command
+from pipeline.commands.executor import Executor
+from pipeline.commands.k6 import BackgroundLoad, run_command
 from pipeline.environment import Environment
 from pipeline.errors import ChaosForbidden, NotReady
-from pipeline.executor import Executor
-from pipeline.journal import Journal, default_path
-from pipeline.k6 import BackgroundLoad, run_command
 from pipeline.project import Project
+from pipeline.records.journal import Journal, default_path
 from pipeline.targets.base import Target
 
 Say = Callable[[str], None]

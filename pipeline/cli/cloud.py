@@ -19,8 +19,8 @@ def provision(
     dry_run: DryOpt = False,
 ) -> None:
     """Provision a cloud environment with its Pulumi program (environments/ENV/Pulumi.yaml)."""
+    from pipeline.commands.executor import DryRunExecutor, Executor, SubprocessExecutor
     from pipeline.environment import load_environment
-    from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
     from pipeline.provision import provision as run
 
     project = Project.discover()

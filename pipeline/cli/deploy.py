@@ -45,9 +45,9 @@ def deploy(
 
     The first release of an environment (nothing on stable) goes straight to stable.
     """
+    from pipeline.build.revision import check_version
     from pipeline.canary.run import Release, parse_faults, raise_for
     from pipeline.cli.live import LiveView
-    from pipeline.release import check_version
 
     if not version and not resume:
         raise UserError("--version is required", hint="e.g. --version $(pipeline version), or --resume")

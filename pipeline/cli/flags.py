@@ -89,7 +89,7 @@ def _change(
     wait: float = 0.0,
 ) -> None:
     from pipeline.flags.service import change as apply_change
-    from pipeline.journal import default_path
+    from pipeline.records.journal import default_path
 
     ctx, target = _target(env, dry_run)
     result = apply_change(

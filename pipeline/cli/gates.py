@@ -30,7 +30,7 @@ def gate_perf(
 ) -> None:
     """Run a k6 script against ENV's edge; exit 30 naming each crossed threshold, 31 when the gate itself broke."""
     from pipeline.gates.perf import PerfGate
-    from pipeline.journal import Journal, actor, default_path
+    from pipeline.records.journal import Journal, actor, default_path
 
     ctx = context(env, dry_run)
     gate = PerfGate(ctx.env, ctx.project, ctx.target, ctx.ex, output.say)

@@ -24,7 +24,7 @@ def gha_lint(
 ) -> None:
     """Workflows and dependabot.yml against GitHub's schemas, zizmor --offline, pinned actions,
     per-job permissions, and every `make X` the workflows call exists in the Makefile."""
-    from pipeline.executor import SubprocessExecutor
+    from pipeline.commands.executor import SubprocessExecutor
     from pipeline.gha.lint import lint
 
     base = root or Project.discover().root

@@ -65,6 +65,8 @@ class LiveView:
             self._log(f"hand-over done: all traffic on the new stable {data.get('seconds')} s after the promotion")
         elif kind == "reverted":
             self._log(f"reverted to the warm {data.get('version')} in {data.get('seconds')} s")
+        elif kind == "beside":
+            self._log(_beside_line(data))
         elif kind == "ready":
             self._log(f"every {' and '.join(data.get('tracks', []))} task answers {data.get('path')}")
         elif kind == "verify":
@@ -118,3 +120,11 @@ class LiveView:
 
 def _ms(value: object) -> str:
     return "-" if value is None else f"{float(value):.0f}"  # type: ignore[arg-type]
+
+
+def _beside_line(data: dict[str, Any]) -> str:
+    """The warm previous release's share beside the new stable in the bake, or its end."""
+    share = data.get("share")
+    if share:
+        return f"bake: the previous release serves {share}% beside the new stable for a fresh window ({data.get('reason')})"
+    return f"bake: the previous release back to 0% ({data.get('reason')})"

@@ -23,7 +23,7 @@ from pipeline.errors import EXIT_BUG, EXIT_INTERRUPTED, PipelineError
 from pipeline.wiring import using
 
 if TYPE_CHECKING:
-    from pipeline.executor import Executor
+    from pipeline.commands.executor import Executor
 
 __all__ = ["app", "run"]
 

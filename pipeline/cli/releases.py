@@ -126,7 +126,7 @@ def history(
     """Deploys and other changes of an environment, newest first (from the journal)."""
     from rich.table import Table
 
-    from pipeline.journal import Journal, default_path
+    from pipeline.records.journal import Journal, default_path
 
     ctx, _ = _release(env)
     with Journal(default_path(ctx.project.state)) as journal:
@@ -170,8 +170,8 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Write one self-contained HTML page for a deploy: weights, error rate and p95 per track, verdicts."""
-    from pipeline.journal import Journal, default_path
-    from pipeline.report import write_report
+    from pipeline.records.journal import Journal, default_path
+    from pipeline.records.page import write_report
 
     ctx, _ = _release(env)
     with Journal(default_path(ctx.project.state)) as journal:
@@ -202,7 +202,7 @@ def lock_show(env: EnvArg, as_json: JsonOpt = False) -> None:
 @lock_app.command("break")
 def lock_break(env: EnvArg, dry_run: DryOpt = False) -> None:
     """Break a stale deploy lock (its holder died); recorded in the journal."""
-    from pipeline.journal import Journal, actor, default_path
+    from pipeline.records.journal import Journal, actor, default_path
 
     ctx, _ = _release(env, dry_run)
     held = ctx.target.read_lock()

@@ -40,8 +40,8 @@ def env_list(as_json: JsonOpt = False) -> None:
 @app.command()
 def setup(env: EnvArg = "local", dry_run: DryOpt = False) -> None:
     """Install and start what environments need: Docker engine, swarm, registry, base images."""
+    from pipeline.build.images import ensure_service_images
     from pipeline.engine import Engine
-    from pipeline.images import ensure_service_images
 
     ctx = context(env, dry_run)
     engine = Engine(ctx.ex, ctx.project, output.say)
@@ -86,9 +86,9 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the app image of the current commit and push it to the registry."""
-    from pipeline.build import build_image
+    from pipeline.build.image import build_image
+    from pipeline.build.revision import check_version
     from pipeline.engine import Engine
-    from pipeline.release import check_version
 
     ctx = context(env, dry_run)
     engine = Engine(ctx.ex, ctx.project, output.say)
@@ -106,6 +106,6 @@ def build(
 @app.command()
 def version() -> None:
     """Print the version the current commit builds to."""
-    from pipeline.release import Release
+    from pipeline.build.revision import Revision
 
-    output.out.print(Release.from_git(Project.discover().root).version)
+    output.out.print(Revision.from_git(Project.discover().root).version)

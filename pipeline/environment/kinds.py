@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from pipeline.environment.ecs import Ecs
 from pipeline.environment.vm import Vm
+from pipeline.errors import ConfigError
+
+Section = TypeVar("Section", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -133,3 +136,15 @@ def misfits(name: str, present: Iterable[str], compare_with: str) -> list[Misfit
             )
         )
     return found
+
+
+def section_of(env_name: str, kind_name: str, value: Section | None) -> Section:
+    """A kind's section of an environment (``env.vm`` for ``vm``), or the line ``env validate`` prints
+    when it is missing (a validated environment always has it; one built in code may not)."""
+    if value is None:
+        kind = KINDS[kind_name]
+        raise ConfigError(
+            f"environments/{env_name}/env.yaml: {kind.section}: missing: target.kind {kind.name} needs this section",
+            hint=kind.section_hint,
+        )
+    return value

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pipeline.commands import Command
-from pipeline.executor import Executor
+from pipeline.commands.executor import Executor
 
 FILE_NAME = "flags.json"
 MOUNT_DIR = "/flags"  # where the directory appears inside every app task

@@ -17,7 +17,7 @@ from pipeline.flags import definition, state
 from pipeline.flags.change import FlagDiff, diff
 from pipeline.flags.definition import FlagSet
 from pipeline.flags.delivery import FlagDelivery
-from pipeline.journal import Journal, actor
+from pipeline.records.journal import Journal, actor
 
 
 @dataclass

@@ -22,14 +22,14 @@ from typing import Any
 
 from pipeline import jsontext
 from pipeline.commands import Command
+from pipeline.commands.executor import Executor
+from pipeline.commands.k6 import k6_binary
 from pipeline.environment import Environment
 from pipeline.environment.kinds import kind_of
 from pipeline.environment.perf import THRESHOLD
 from pipeline.errors import GateError, GateFailed, NothingToDo, UnknownScript, Unreachable
-from pipeline.executor import Executor
 from pipeline.gates.k6result import Crossed, Verdict, evaluate
 from pipeline.gates.tracks import Point, compare, latency_check, per_second, percentile, read_points, track_stats
-from pipeline.k6 import k6_binary
 from pipeline.project import Project
 from pipeline.targets import has_part, pinning
 

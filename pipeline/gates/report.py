@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.environment.perf import THRESHOLD
-from pipeline.report import PALETTE, TRACK_COLOURS, Series, esc, html_page, line_chart, write_page
+from pipeline.records.page import PALETTE, TRACK_COLOURS, Series, esc, html_page, line_chart, write_page
 
 if TYPE_CHECKING:
     from pipeline.gates.perf import GateResult, PerfPlan

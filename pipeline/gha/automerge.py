@@ -11,8 +11,8 @@ import os
 import sys
 
 from pipeline.commands import Command, cmd
+from pipeline.commands.executor import DryRunExecutor, Executor, SubprocessExecutor
 from pipeline.errors import PipelineError
-from pipeline.executor import DryRunExecutor, Executor, SubprocessExecutor
 
 PATCH = "version-update:semver-patch"
 

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from pipeline.commands import Command, cmd
-from pipeline.executor import Executor
+from pipeline.commands.executor import Executor
 
 PINNED = re.compile(r"^\s*-?\s*uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>\S.*))?$")
 SHA = re.compile(r"^[0-9a-f]{40}$")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap (see pipeline.wiring)
     from pipeline.analysis.source import MetricsSource
+    from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
-    from pipeline.executor import Executor
     from pipeline.project import Project
     from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, Target, TrackPinning
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the environment model
     from pipeline.analysis.source import MetricsSource
     from pipeline.commands import Command
+    from pipeline.commands.ssh import Login
     from pipeline.edge import Weights
     from pipeline.environment.model import Faults
     from pipeline.flags.delivery import FlagDelivery
-    from pipeline.lock import LockInfo
-    from pipeline.ssh import Login
+    from pipeline.records.lock import LockInfo
 
 DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
 WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm

@@ -1,7 +1,7 @@
 """The ``ecs`` target: an ECS Fargate service per track behind one ALB listener with weighted target groups.
 
 Provisioned by Pulumi (``environments/aws-ecs/``, ``pipeline provision``); this module only
-releases onto it, through :class:`~pipeline.aws.AwsCall` values and one executor:
+releases onto it, through :class:`~pipeline.commands.aws.AwsCall` values and one executor:
 
 - deploy: register a task definition for the version, point the track's service at it, wait
   until its tasks run; the release and its labels are tags on the service (the target is the
@@ -23,17 +23,17 @@ from dataclasses import replace
 from typing import Any
 
 from pipeline.analysis.cloudwatch import CloudWatchSource
-from pipeline.aws import AwsCall, AwsExecutor, guard_account
+from pipeline.commands.aws import AwsCall, AwsExecutor, guard_account
 from pipeline.edge import Weights
-from pipeline.environment import Environment
+from pipeline.environment import Environment, kinds
 from pipeline.environment.ecs import Ecs, EcsNames
 from pipeline.environment.model import Faults
-from pipeline.errors import ConfigError, Locked, NotReady, UnknownVersion, UserError
-from pipeline.lock import LockInfo
+from pipeline.errors import Locked, NotReady, UnknownVersion, UserError
+from pipeline.records.lock import LockInfo
 from pipeline.targets.base import TRACKS, Status, TaskReadiness, TrackName, TrackPlan, TrackStatus
 
 VERSION_TAG = "pipeline.version"
-LOCK_TAG = "pipeline.lock"
+LOCK_TAG = "pipeline.records.lock"
 LEASE_TAG = "pipeline.lease"
 COMMAND_TAG = "pipeline.command"
 CONTAINER = "app"
@@ -54,12 +54,8 @@ def decode_lock(value: str) -> LockInfo:
 
 
 def ecs_section(env: Environment) -> Ecs:
-    if env.ecs is None:
-        raise ConfigError(
-            f"environments/{env.name}/env.yaml: ecs: missing for target.kind ecs",
-            hint="add ecs.region and ecs.account_id (see environments/aws-ecs/env.yaml)",
-        )
-    return env.ecs
+    """The environment's ecs: section, or one line saying it is missing."""
+    return kinds.section_of(env.name, "ecs", env.ecs)
 
 
 class EcsTarget:
@@ -479,7 +475,7 @@ class EcsTarget:
 
 def ecs_target(env: Environment, ex: Any, say: Callable[[str], None]) -> EcsTarget:
     """The target for the CLI: credentials and region first (exit 81), a printing executor for a dry run."""
-    from pipeline.aws import Boto3Executor, DryRunAwsExecutor, require_credentials
+    from pipeline.commands.aws import Boto3Executor, DryRunAwsExecutor, require_credentials
 
     section = ecs_section(env)
     require_credentials(section.region)

@@ -22,22 +22,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline import docker, edge, poll, registry
-from pipeline.build import MIGRATIONS_LABEL
-from pipeline.commands import Command
-from pipeline.docker import Health, SecretMount, ServiceSpec
+from pipeline import edge, poll, registry
+from pipeline.build.image import MIGRATIONS_LABEL
+from pipeline.build.images import ensure_service_images
+from pipeline.build.revision import check_version, image_ref
+from pipeline.commands import Command, docker
+from pipeline.commands.docker import Health, SecretMount, ServiceSpec
+from pipeline.commands.executor import Executor
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
-from pipeline.executor import Executor
 from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
-from pipeline.images import ensure_service_images
-from pipeline.lock import LockInfo
 from pipeline.ports import port_free
 from pipeline.project import Project
-from pipeline.release import check_version, image_ref
+from pipeline.records.lock import LockInfo
 from pipeline.targets.base import (
     ALL_TRACKS,
     DEPLOY_LABEL,
@@ -52,6 +52,7 @@ from pipeline.targets.base import (
     canary_state,
     readiness_gap,
 )
+from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
 from pipeline.targets.local_edge import LocalEdge, slots_in
 
 Say = Callable[[str], None]
@@ -82,7 +83,9 @@ class LocalTarget:
         self.network = f"{self.stack}-net"
         self.edge_name = f"{self.stack}-edge"
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
-        self.edge = LocalEdge(env, ex, self.edge_name, (self.service("edge-conf"), self.service("edge-logs")))
+        self.endpoint = EngineEndpoint(ex)
+        self.reads = EngineReads(self.endpoint)  # service lists and specs through the engine's API, when it can
+        self.edge = LocalEdge(env, ex, self.edge_name, (self.service("edge-conf"), self.service("edge-logs")), self.endpoint)
         self._slots: Slots | None = None  # read once from the edge; kept in step with every swap this process makes
         self._ready_since: float | None = None  # a hand-over: since when every new stable task is ready
 
@@ -321,6 +324,9 @@ class LocalTarget:
         )
 
     def _inspect(self, name: str) -> dict[str, Any] | None:
+        through_api = self.reads.service(name)
+        if through_api is not None:
+            return through_api or None
         result = self.ex.run(docker.service_inspect([name]))
         if not result.ok:
             return None
@@ -405,6 +411,9 @@ class LocalTarget:
 
     # --- waiting ---------------------------------------------------------------
     def _replicas(self) -> dict[str, tuple[int, int]]:
+        through_api = self.reads.services(f"{LABEL}={self.env.name}")
+        if through_api is not None:
+            return through_api
         result = self.ex.run(
             Command(
                 ("docker", "service", "ls", "--filter", f"label={LABEL}={self.env.name}", "--format", "{{json .}}"),

@@ -24,27 +24,19 @@ import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from pipeline import docker, edge
+from pipeline import edge
 from pipeline.analysis.source import LogTruncated
-from pipeline.commands import Command
+from pipeline.commands import Command, docker
+from pipeline.commands.executor import Executor
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.environment import Environment
 from pipeline.errors import CommandFailed, NotReady
-from pipeline.executor import Executor
+from pipeline.targets.engine_reads import EngineEndpoint
 
 COMMANDS = ("promote", "abort", "rollback")
 LOG_DIR = str(PurePosixPath(edge.LOG_PATH).parent)
 LOG_FILE = PurePosixPath(edge.LOG_PATH).name
 Script = Callable[[str, str], str]  # (config directory, log directory) -> a shell script
-
-
-def engine_endpoint() -> Command:
-    return Command(
-        ("docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"),
-        mutates=False,
-        check=False,
-        description="where the Docker engine listens",
-    )
 
 
 def slots_in(split: str) -> Slots:
@@ -57,10 +49,18 @@ def slots_in(split: str) -> Slots:
 
 
 class LocalEdge:
-    def __init__(self, env: Environment, ex: Executor, name: str, volumes: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        ex: Executor,
+        name: str,
+        volumes: tuple[str, str] | None = None,
+        endpoint: EngineEndpoint | None = None,
+    ) -> None:
         self.env = env
         self.ex = ex
         self.name = name
+        self.endpoint = endpoint or EngineEndpoint(ex)
         self.volumes = volumes  # the config and log volumes' names (None: always through docker exec)
         self._dirs: tuple[str, str] | None = None  # their directories on this machine, once found
         self._remote = volumes is None  # the engine is elsewhere (or its volumes are closed to us)
@@ -73,8 +73,7 @@ class LocalEdge:
         this user may use them; else None (the edge's files are reached through docker exec)."""
         if self._dirs is not None or self._remote or self.volumes is None:
             return self._dirs
-        endpoint = self.ex.run(engine_endpoint())
-        if not endpoint.ok or not endpoint.stdout.strip().startswith("unix://"):
+        if not self.endpoint.here:
             self._remote = True
             return None
         found = self.ex.run(

@@ -16,7 +16,7 @@ playbooks/release.yml unpacks it on the host, migrates and restarts the track's
 instances one at a time.
 
 The machine the target runs on is injected (``Machine``, pipeline/targets/vm_machine.py): a rented
-host, or for vm-local (``vm.local`` set) the stand-in VM container and pebble (pipeline/vmlocal.py).
+host, or for vm-local (``vm.local`` set) the stand-in VM container and pebble (pipeline/targets/vmlocal.py).
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import edge, registry
-from pipeline.ansible import Recap, inventory, playbook, recap
+from pipeline.build.revision import check_version, image_ref
 from pipeline.commands import Command, Result
+from pipeline.commands.ansible import Recap, inventory, playbook, recap
+from pipeline.commands.executor import Executor
+from pipeline.commands.ssh import Login, classify, probe, remote
 from pipeline.edge import Weights
 from pipeline.environment import Environment
 from pipeline.environment.model import Faults
@@ -46,11 +49,8 @@ from pipeline.errors import (
     NotReady,
     UnknownVersion,
 )
-from pipeline.executor import Executor
-from pipeline.lock import LockInfo
 from pipeline.project import Project
-from pipeline.release import check_version, image_ref
-from pipeline.ssh import Login, classify, probe, remote
+from pipeline.records.lock import LockInfo
 from pipeline.targets.base import (
     PREVIOUS_LABEL,
     TRACKS,
@@ -64,7 +64,7 @@ from pipeline.targets.base import (
     canary_state,
 )
 from pipeline.targets.vm_machine import Machine, machine_for, require_vm
-from pipeline.vmlocal import OPERATOR_PORT, key_path, make_state_dir, state_dir
+from pipeline.targets.vmlocal import OPERATOR_PORT, key_path, make_state_dir, state_dir
 
 Say = Callable[[str], None]
 VERSION_LABEL = "pipeline.version"

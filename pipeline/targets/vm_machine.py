@@ -13,24 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.environment import Environment
+from pipeline.commands.executor import Executor
+from pipeline.environment import Environment, kinds
 from pipeline.environment.vm import Vm
-from pipeline.errors import ConfigError
-from pipeline.executor import Executor
 from pipeline.project import Project
-from pipeline.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server
+from pipeline.targets.vmlocal import LOGIN_USER, OPERATOR_PORT, LocalVmHost, acme_server
 
 Say = Callable[[str], None]
 
 
 def require_vm(env: Environment) -> Vm:
     """The environment's vm: section, or one line saying it is missing."""
-    if env.vm is None:
-        raise ConfigError(
-            f"environments/{env.name}/env.yaml: vm: missing for target.kind: vm",
-            hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
-        )
-    return env.vm
+    return kinds.section_of(env.name, "vm", env.vm)
 
 
 class Machine(Protocol):
@@ -111,7 +105,7 @@ class RemoteMachine:
 
 
 class LocalMachine:
-    """The stand-in VM container and the local pebble (pipeline/vmlocal.py) on this machine."""
+    """The stand-in VM container and the local pebble (pipeline/targets/vmlocal.py) on this machine."""
 
     def __init__(self, host: LocalVmHost) -> None:
         self.host = host

@@ -31,6 +31,24 @@ def test_up_again_changes_nothing(stack: Any) -> None:
     assert not [p for p in planned if " service create " in p or " service update " in p or " run " in p], planned
 
 
+def test_the_engines_api_and_its_cli_read_the_same_services(stack: Any) -> None:
+    """The local target reads services through the engine's API; the CLI it falls back to agrees."""
+    from pipeline.commands.executor import SubprocessExecutor
+    from pipeline.project import Project
+    from pipeline.targets.local import LocalTarget
+
+    target = LocalTarget(load_environment(ROOT, ENV), SubprocessExecutor(), Project.discover(), lambda _m: None)
+    through_api = target._replicas()
+    assert target.reads.available and through_api
+    names = sorted(through_api)
+    spec = target._inspect(names[0])
+    assert spec is not None and spec["Spec"]["Name"] == names[0]
+    target.reads._off = True  # from here on the CLI, as on an engine the API cannot reach
+    assert target._replicas() == through_api
+    cli_spec = target._inspect(names[0])
+    assert cli_spec is not None and cli_spec["Spec"] == spec["Spec"]
+
+
 def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
     deployed = pipeline("deploy", ENV, "--version", release, "--track", "stable", "--json")
     report = json.loads(deployed.stdout)

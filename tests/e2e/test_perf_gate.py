@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.journal import Journal, default_path
-from pipeline.k6 import BackgroundLoad
+from pipeline.commands.k6 import BackgroundLoad
+from pipeline.records.journal import Journal, default_path
 from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status
 
 pytestmark = pytest.mark.e2e

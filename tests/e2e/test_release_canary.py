@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.k6 import run_command
+from pipeline.commands.k6 import run_command
 from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status
 
 pytestmark = pytest.mark.e2e

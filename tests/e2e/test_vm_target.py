@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.commands.k6 import BackgroundLoad, Summary, run_command
 from pipeline.environment import load_environment
-from pipeline.k6 import BackgroundLoad, Summary, run_command
 
 from .conftest import pipeline
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from pipeline.aws import AwsCall, Boto3Executor, DryRunAwsExecutor
 from pipeline.canary.controller import Controller, Outcome
+from pipeline.commands.aws import AwsCall, Boto3Executor, DryRunAwsExecutor
 from pipeline.edge import Weights
 from pipeline.environment.model import Environment
 from pipeline.errors import UnknownVersion, WrongAccount
-from pipeline.lock import LockInfo
+from pipeline.records.lock import LockInfo
 from pipeline.targets.ecs import EcsTarget
 from tests.integration.conftest import ACCOUNT, REGION, World, make_world
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.aws import Boto3Executor
 from pipeline.canary.controller import Outcome
 from pipeline.canary.run import Release
+from pipeline.commands.aws import Boto3Executor
 from pipeline.edge import Weights
 from pipeline.environment.model import Environment
-from pipeline.journal import Journal
 from pipeline.project import Project
+from pipeline.records.journal import Journal
 from pipeline.targets.ecs import EcsTarget
 from tests.integration.conftest import ACCOUNT, REGION, World, make_world
 

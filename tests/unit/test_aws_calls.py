@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.aws import AwsCall, DryRunAwsExecutor, call, require_credentials
+from pipeline.commands.aws import AwsCall, DryRunAwsExecutor, call, require_credentials
 from pipeline.errors import CloudCredentialsMissing
 
 

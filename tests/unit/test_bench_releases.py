@@ -13,9 +13,9 @@ from pipeline.bench.releases import BAD_RELEASES, IDENTITY, BadRelease, build_pa
 from pipeline.canary.controller import Outcome
 from pipeline.canary.run import parse_faults
 from pipeline.commands import Command, Result
+from pipeline.commands.executor import DryRunExecutor
 from pipeline.environment import load_environment
 from pipeline.errors import UserError
-from pipeline.executor import DryRunExecutor
 from pipeline.project import Project
 from pipeline.testing import FakeExecutor
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.build import build_labels, normalise, wheel_commands
-from pipeline.images import debootstrap_commands, host_mirror
+from pipeline.build.image import build_labels, normalise, wheel_commands
+from pipeline.build.images import debootstrap_commands, host_mirror
+from pipeline.build.revision import Revision
 from pipeline.project import Project
-from pipeline.release import Release
 
 
 def test_normalise_fixes_mtimes_and_drops_bytecode(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_normalise_fixes_mtimes_and_drops_bytecode(tmp_path: Path) -> None:
 
 
 def test_labels_come_from_the_commit_not_the_clock() -> None:
-    labels = build_labels(Release(commit="a" * 40, dirty=False, epoch=0))
+    labels = build_labels(Revision(commit="a" * 40, dirty=False, epoch=0))
     assert labels["org.opencontainers.image.created"] == "1970-01-01T00:00:00Z"
     assert labels["org.opencontainers.image.revision"] == "a" * 40
     assert labels["org.opencontainers.image.version"] == "a" * 12
@@ -50,8 +50,8 @@ def test_debootstrap_then_import(tmp_path: Path) -> None:
 
 
 def test_public_base_image_from_the_environment_variable(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.build.images import base_ref
     from pipeline.environment.model import Environment
-    from pipeline.images import base_ref
 
     env = Environment(name="x")
     monkeypatch.delenv("BASE_IMAGE", raising=False)
@@ -65,7 +65,7 @@ def test_the_image_gets_tracked_files_only_and_says_what_it_left_out(tmp_path: P
     reaches the build context."""
     import subprocess
 
-    from pipeline.build import stage_sources
+    from pipeline.build.image import stage_sources
 
     def git(*args: str) -> None:
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)

@@ -11,9 +11,9 @@ from pipeline.canary.direct import deploy_direct, raise_for_smoke
 from pipeline.canary.run import Release
 from pipeline.environment import load_environment
 from pipeline.errors import Locked, NotReady
-from pipeline.journal import Journal, default_path
-from pipeline.lock import LockInfo
 from pipeline.project import Project
+from pipeline.records.journal import Journal, default_path
+from pipeline.records.lock import LockInfo
 from pipeline.smoke import Check
 from pipeline.testing import FakeCanaryTarget
 

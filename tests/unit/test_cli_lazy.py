@@ -35,7 +35,7 @@ HEAVY = (
     "pipeline.flags",
     "pipeline.gates",
     "pipeline.gha",
-    "pipeline.journal",
+    "pipeline.records.journal",
 )
 # what the commands print with (typer's help is drawn with rich's tables: not checked after --help)
 TABLES = ("rich.table", "rich.live")

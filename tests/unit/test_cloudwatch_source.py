@@ -7,7 +7,7 @@ from typing import Any
 from pipeline.analysis.checks import Verdict, analyse, overall
 from pipeline.analysis.cloudwatch import CloudWatchSource, dimension, spread
 from pipeline.analysis.window import percentile
-from pipeline.aws import AwsCall
+from pipeline.commands.aws import AwsCall
 from pipeline.environment.model import Thresholds
 
 LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/pl-x/abc"

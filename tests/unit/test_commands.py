@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.commands import Command, Result, redact
-from pipeline.executor import DryRunExecutor
+from pipeline.commands.executor import DryRunExecutor
 from pipeline.testing import FakeExecutor
 
 
@@ -46,7 +46,7 @@ def test_fake_executor_longest_prefix_wins_and_failures_raise() -> None:
 
 def test_a_background_command_gets_the_folder_of_its_log(tmp_path: Path) -> None:
     """The state dir's folders are made by whoever writes in them (a dry run makes none): here the executor."""
-    from pipeline.executor import SubprocessExecutor
+    from pipeline.commands.executor import SubprocessExecutor
 
     log = tmp_path / "state" / "logs" / "x.log"
     SubprocessExecutor().run(Command(("true",), background=True, log_path=str(log)))

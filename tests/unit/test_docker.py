@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from pipeline.docker import Health, ServiceSpec, build
+from pipeline.commands.docker import Health, ServiceSpec, build
 
 
 def spec(**kw: object) -> ServiceSpec:
@@ -57,7 +57,7 @@ def test_build_uses_classic_builder_and_sorted_args() -> None:
 
 
 def test_service_secrets_are_mounted_files_and_reattached_on_update() -> None:
-    from pipeline.docker import SecretMount, ServiceSpec
+    from pipeline.commands.docker import SecretMount, ServiceSpec
 
     secret = SecretMount("st-db-password-abc", "db-password", uid=10001, gid=10001)
     spec = ServiceSpec(name="st-app", image="img:1", network="net", secrets=[secret])
@@ -77,7 +77,7 @@ def test_service_secrets_are_mounted_files_and_reattached_on_update() -> None:
 
 
 def test_secret_values_go_through_stdin_only() -> None:
-    from pipeline.docker import secret_create
+    from pipeline.commands.docker import secret_create
 
     command = secret_create("st-key-1", "s3cr3t-value", {"pipeline.env": "x"})
     assert "s3cr3t-value" not in " ".join(command.argv) and command.stdin == "s3cr3t-value"

@@ -49,7 +49,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELINE_JOURNAL", str(tmp_path / "journal" / "journal.sqlite"))
     monkeypatch.delenv("BASE_IMAGE", raising=False)
     # this machine's ports and registry must not decide the plan: every port is free, the registry answers
-    for module in ("pipeline.targets.local", "pipeline.vmlocal", "pipeline.engine"):
+    for module in ("pipeline.targets.local", "pipeline.targets.vmlocal", "pipeline.engine"):
         monkeypatch.setattr(f"{module}.port_free", lambda _host, _port: True)
     monkeypatch.setattr(registry, "answers", lambda _address: True)
     monkeypatch.setattr(registry, "has_tag", lambda _address, _repo, _tag: True)

@@ -54,7 +54,7 @@ def test_swarm_is_initialised_only_when_inactive(tmp_path: Path) -> None:
 def test_a_dry_run_of_the_engine_and_the_registry_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`pipeline up --dry-run` on a machine with no engine and no registry: the plan names the log
     and storage paths, and not one file or directory is created."""
-    from pipeline.executor import DryRunExecutor
+    from pipeline.commands.executor import DryRunExecutor
 
     fake = FakeExecutor().on("docker", "info", result=Result(1, "", "Cannot connect to the Docker daemon"))
     monkeypatch.setattr(engine_module.shutil, "which", lambda _name: "/usr/bin/" + _name)

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.commands import Result
+from pipeline.commands.executor import DryRunExecutor, SubprocessExecutor
 from pipeline.environment import load_environment
 from pipeline.errors import RolloutInvalid, UnknownFlag
-from pipeline.executor import DryRunExecutor, SubprocessExecutor
 from pipeline.flags import change, definition, state
 from pipeline.flags.delivery import FlagDelivery, LocalDirDelivery, SshDirDelivery
 from pipeline.flags.service import change as apply_change
-from pipeline.journal import Journal
 from pipeline.project import Project
+from pipeline.records.journal import Journal
 from pipeline.targets.local import LocalTarget
 from pipeline.testing import FakeExecutor
 

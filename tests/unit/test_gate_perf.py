@@ -209,7 +209,7 @@ def test_compare_gives_every_task_the_same_load(rate: int, stable: int, canary: 
 
 
 def test_background_load_refuses_a_script_that_does_not_exist(tmp_path: Path) -> None:
-    from pipeline.k6 import BackgroundLoad
+    from pipeline.commands.k6 import BackgroundLoad
 
     with pytest.raises(FileNotFoundError):
         BackgroundLoad(tmp_path / "gone.js", "http://127.0.0.1:9", 1, 1, tmp_path / "s.json")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.executor import SubprocessExecutor
+from pipeline.commands.executor import SubprocessExecutor
 from pipeline.gha.lint import Finding, check_workflow, lint, make_calls, makefile_targets, tool_commands
 
 ROOT = Path(__file__).resolve().parents[2]

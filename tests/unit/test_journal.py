@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.journal import SCHEMA_VERSION, DeployRow, EventRow, Journal, actor, default_path
+from pipeline.records.journal import SCHEMA_VERSION, DeployRow, EventRow, Journal, actor, default_path
 
 POLICY = {"steps": [5, 25, 50, 100], "thresholds": {"max_error_rate": 0.01, "max_p95_ms": 500.0}}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import MIGRATIONS_LABEL, migrations_digest
+from pipeline.build.image import MIGRATIONS_LABEL, migrations_digest
 from pipeline.commands import Command, Result
 from pipeline.edge import FRESH_SLOTS, Weights, render_split
 from pipeline.environment import load_environment
@@ -75,7 +75,7 @@ def test_a_canary_with_stable_s_migrations_starts_without_a_migration_job(
 
 
 def test_byte_code_is_compiled_reproducibly_for_both_layers(tmp_path: Path) -> None:
-    from pipeline.build import compile_commands
+    from pipeline.build.image import compile_commands
 
     commands = compile_commands(tmp_path, python="python3")
     assert [c.argv[-1] for c in commands] == [str(tmp_path / "layer-site"), str(tmp_path / "layer-app")]
@@ -89,8 +89,8 @@ def test_byte_code_is_compiled_reproducibly_for_both_layers(tmp_path: Path) -> N
 def test_compiled_byte_code_is_the_same_twice(tmp_path: Path) -> None:
     import sys
 
-    from pipeline.build import compile_commands
-    from pipeline.executor import SubprocessExecutor
+    from pipeline.build.image import compile_commands
+    from pipeline.commands.executor import SubprocessExecutor
 
     trees = []
     for name in ("a", "b"):

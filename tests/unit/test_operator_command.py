@@ -65,7 +65,7 @@ def test_send_command_writes_the_verb_and_a_nonce() -> None:
 def edge_on_this_machine(tmp_path: Any, endpoint: str = "unix:///var/run/docker.sock") -> tuple[LocalEdge, FakeExecutor]:
     """An edge whose volumes are directories here (``tmp_path``): Docker's answers are faked, the
     shell scripts on this machine really run."""
-    from pipeline.executor import SubprocessExecutor
+    from pipeline.commands.executor import SubprocessExecutor
 
     conf, logs = tmp_path / "conf", tmp_path / "logs"
     conf.mkdir(parents=True)

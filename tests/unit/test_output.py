@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.cli import output
-from pipeline.journal import Journal
+from pipeline.records.journal import Journal
 
 
 def strict_loads(text: str) -> Any:

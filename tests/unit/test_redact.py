@@ -10,9 +10,9 @@ import pytest
 from pipeline import redact
 from pipeline.cli import output
 from pipeline.commands import Command, Result
+from pipeline.commands.executor import DryRunExecutor
 from pipeline.environment import load_environment
 from pipeline.errors import CommandFailed
-from pipeline.executor import DryRunExecutor
 from pipeline.testing import FakeExecutor
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.journal import DeployRow, EventRow, Journal
-from pipeline.report import line_chart, render_report, write_report
+from pipeline.records.journal import DeployRow, EventRow, Journal
+from pipeline.records.page import line_chart, render_report, write_report
 
 T0 = 1_700_000_000.0
 POLICY = {"steps": [5, 50], "thresholds": {"max_error_rate": 0.01, "max_p95_ms": 250.0}}
@@ -225,10 +225,13 @@ def test_write_report_from_journal(tmp_path: Path) -> None:
 
 
 def test_the_timeline_says_how_the_promotion_and_a_revert_went() -> None:
-    from pipeline.report import summarize
+    from pipeline.records.page import summarize
 
     promoted = summarize(ev(1, 0, "promoted", {"version": "v2", "previous": "v1", "seconds": 4.2}))
     assert promoted == "promoted v2: its tasks took over stable in 4.2 s; v1 kept warm at weight 0"
     assert summarize(ev(2, 1, "reverted", {"version": "v1", "seconds": 0.4})) == "reverted to the warm v1 in 0.4 s"
     settled = summarize(ev(3, 2, "settled", {"seconds": 6.1}))
     assert settled == "hand-over done: all traffic on the new stable 6.1 s after the promotion"
+    beside = summarize(ev(4, 3, "beside", {"share": 50, "reason": "bake: p95_ms ..."}))
+    assert beside == "bake: the previous release serves 50 % beside the new stable for a fresh window"
+    assert summarize(ev(5, 4, "beside", {"share": 0, "reason": "the bake passed"})).endswith("back to 0 % (the bake passed)")

@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.bench.trace import read, summarise, what
 from pipeline.commands import Command
+from pipeline.commands.executor import SubprocessExecutor
 from pipeline.errors import CommandFailed
-from pipeline.executor import SubprocessExecutor
 
 
 def test_every_command_run_leaves_a_line_without_its_input_or_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from pipeline import edge
-from pipeline.ansible import inventory, playbook, recap
 from pipeline.commands import Command, Result
+from pipeline.commands.ansible import inventory, playbook, recap
+from pipeline.commands.ssh import Login, classify
 from pipeline.edge import Weights, parse_weights
 from pipeline.environment import load_environment, load_file
 from pipeline.errors import (
@@ -24,10 +25,9 @@ from pipeline.errors import (
     VmUnreachable,
 )
 from pipeline.project import Project
-from pipeline.ssh import Login, classify
 from pipeline.targets.vm import VmTarget, track_ports
+from pipeline.targets.vmlocal import LocalVmHost
 from pipeline.testing import FakeExecutor
-from pipeline.vmlocal import LocalVmHost
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -227,7 +227,7 @@ def test_status_reads_the_host_in_one_ssh_call(tmp_path: Path) -> None:
 
 def test_playbook_failures_map_to_distinct_exit_codes(tmp_path: Path) -> None:
     t = target(tmp_path, FakeExecutor())
-    from pipeline.ansible import Recap
+    from pipeline.commands.ansible import Recap
 
     def failure(message: str) -> Exception:
         return t._failure(Recap(3, 0, 1, 0, [message]), "")
@@ -382,7 +382,7 @@ def test_a_hostile_key_path_stays_one_value_in_the_inventory(tmp_path: Path) -> 
     """Even a path the model would refuse cannot make a host variable of its own."""
     import subprocess
 
-    from pipeline.ansible import ansible_bin
+    from pipeline.commands.ansible import ansible_bin
 
     hostile = Login("127.0.0.1", 22022, "admin", Path("/tmp/k ansible_connection=local"), tmp_path / "kh", tmp_path)
     path = tmp_path / "inventory.yml"

@@ -11,8 +11,8 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaosstack._stack import Stack
-from pipeline import docker
-from pipeline.release import image_ref
+from pipeline.build.revision import image_ref
+from pipeline.commands import docker
 from pipeline.targets.base import Target
 
 __all__ = ["abort_canary", "kill_pipeline_mid_canary"]

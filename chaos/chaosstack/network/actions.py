@@ -13,7 +13,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaosstack._stack import Stack
-from pipeline.chaos import commands as fault
+from pipeline.commands import faults as fault
 from pipeline.errors import CommandFailed
 
 __all__ = ["add_latency", "heal", "partition", "remove_latency"]

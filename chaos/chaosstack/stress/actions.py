@@ -7,7 +7,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaosstack._stack import Stack
-from pipeline.chaos import commands as fault
+from pipeline.commands import faults as fault
 
 __all__ = ["burn_cpu", "stop_burn"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.commands.executor import SubprocessExecutor
 from pipeline.environment.model import Environment
-from pipeline.executor import SubprocessExecutor
 from pipeline.gates.perf import PerfGate
 from pipeline.project import Project
 from pipeline.targets.base import Status, TrackStatus

@@ -213,7 +213,7 @@ def test_an_environment_that_forbids_chaos_is_never_touched(
 
 
 def test_app_tasks_get_a_bounded_tmp_on_create_and_on_update() -> None:
-    from pipeline.docker import ServiceSpec
+    from pipeline.commands.docker import ServiceSpec
 
     spec = ServiceSpec("s", "img", "net", mounts=["type=tmpfs,dst=/tmp,tmpfs-size=67108864", "type=volume,src=v,dst=/data"])
     create, update = spec.create().argv, spec.update().argv
@@ -224,7 +224,7 @@ def test_app_tasks_get_a_bounded_tmp_on_create_and_on_update() -> None:
 
 
 def test_the_process_scan_never_counts_or_kills_itself() -> None:
-    from pipeline.chaos import commands as fault
+    from pipeline.commands import faults as fault
 
     for command in (fault.processes("c", fault.STRESS_MARK), fault.stop_stress("c")):
         script = command.argv[-1]

@@ -9,12 +9,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import docker
-from pipeline.commands import Command
+from pipeline.commands import Command, docker
+from pipeline.commands.executor import Executor
 from pipeline.engine import apt_install, can_install
 from pipeline.environment import Environment
 from pipeline.errors import EngineUnavailable
-from pipeline.executor import Executor
 from pipeline.project import Project
 
 Say = Callable[[str], None]

@@ -43,6 +43,12 @@ _TRACE_LOCK = threading.Lock()
 
 def trace(command: Command, started: float, seconds: float, returncode: int) -> None:
     """One line in ``PIPELINE_TRACE`` (when set) for a command that ran."""
+    trace_line(" ".join(command.argv[:2]), command.description, started, seconds, returncode)
+
+
+def trace_line(program: str, description: str, started: float, seconds: float, returncode: int) -> None:
+    """One line in ``PIPELINE_TRACE`` (when set): a command, or a read through an API (``program``
+    says which: ``docker api`` for the engine's)."""
     path = os.environ.get("PIPELINE_TRACE")
     if not path:
         return
@@ -51,8 +57,8 @@ def trace(command: Command, started: float, seconds: float, returncode: int) -> 
         "seconds": round(seconds, 3),
         "rc": returncode,
         "thread": threading.current_thread().name,
-        "program": " ".join(command.argv[:2]),
-        "description": redact.text(command.description),
+        "program": program,
+        "description": redact.text(description),
     }
     with _TRACE_LOCK, open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")

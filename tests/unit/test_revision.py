@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build.revision import Revision, check_version, image_ref, tracked_app_files, untracked_app_files
 from pipeline.errors import UserError
-from pipeline.release import Release, check_version, image_ref, tracked_app_files, untracked_app_files
 
 
 def git(repo: Path, *args: str) -> None:
@@ -26,7 +26,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_clean_tree_tags_with_commit(repo: Path) -> None:
-    release = Release.from_git(repo)
+    release = Revision.from_git(repo)
     assert not release.dirty
     assert release.version == release.commit[:12]
     assert release.epoch > 0
@@ -34,21 +34,21 @@ def test_clean_tree_tags_with_commit(repo: Path) -> None:
 
 def test_dirty_app_marks_version_and_digest_follows_content(repo: Path) -> None:
     (repo / "app" / "x.py").write_text("a = 2\n")
-    first = Release.from_git(repo)
+    first = Revision.from_git(repo)
     assert first.dirty
     assert first.version.startswith(first.commit[:12] + "-dirty-")
     (repo / "app" / "x.py").write_text("a = 3\n")
-    assert Release.from_git(repo).version != first.version
+    assert Revision.from_git(repo).version != first.version
 
 
 def test_change_outside_app_keeps_the_image_version(repo: Path) -> None:
     (repo / "README.md").write_text("docs\n")
-    assert not Release.from_git(repo).dirty
+    assert not Revision.from_git(repo).dirty
 
 
 def test_not_a_git_checkout(tmp_path: Path) -> None:
     with pytest.raises(UserError):
-        Release.from_git(tmp_path / "nowhere")
+        Revision.from_git(tmp_path / "nowhere")
 
 
 @pytest.mark.parametrize("bad", ["", "-x", "a b", "x" * 200, "v1/2"])
@@ -63,10 +63,10 @@ def test_image_ref() -> None:
 
 def test_untracked_files_under_app_neither_ship_nor_change_the_version(repo: Path) -> None:
     """Finding 6: `app/.env` or `app/db.sqlite3` left in a checkout is not part of the release."""
-    clean = Release.from_git(repo)
+    clean = Revision.from_git(repo)
     (repo / "app" / ".env").write_text("DJANGO_SECRET_KEY=left-behind\n")  # pragma: allowlist secret
     (repo / "app" / "db.sqlite3").write_bytes(b"SQLite format 3\0")
-    release = Release.from_git(repo)
+    release = Revision.from_git(repo)
     assert not release.dirty and release.version == clean.version
     assert untracked_app_files(repo) == ["app/.env", "app/db.sqlite3"]
     assert tracked_app_files(repo) == ["app/x.py"]
@@ -74,9 +74,9 @@ def test_untracked_files_under_app_neither_ship_nor_change_the_version(repo: Pat
 
 def test_the_dirty_digest_covers_exactly_the_tracked_files_that_are_built(repo: Path) -> None:
     (repo / "app" / "x.py").write_text("a = 2\n")
-    first = Release.from_git(repo)
+    first = Revision.from_git(repo)
     (repo / "app" / "notes.txt").write_text("scratch\n")
-    assert Release.from_git(repo).version == first.version  # untracked: not built, not hashed
+    assert Revision.from_git(repo).version == first.version  # untracked: not built, not hashed
     git(repo, "add", "app/notes.txt")
-    assert Release.from_git(repo).version != first.version  # staged: built, hashed
+    assert Revision.from_git(repo).version != first.version  # staged: built, hashed
     assert tracked_app_files(repo) == ["app/notes.txt", "app/x.py"]

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pipeline.commands import Command
-from pipeline.ssh import Login
+from pipeline.commands.ssh import Login
 
 
 def inventory(login: Login) -> str:

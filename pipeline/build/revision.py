@@ -1,4 +1,4 @@
-"""A release: the version of the app built from one commit, and its image tag."""
+"""The revision of the app a build is made from: its commit, whether the tree differs, and its image tag (the version)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 @dataclass(frozen=True)
-class Release:
+class Revision:
     """``version`` is the image tag: the commit's short hash, ``-dirty-<digest>`` when a tracked
     file of the app differs from the commit (the digest is of the tracked files, as built)."""
 
@@ -31,7 +31,7 @@ class Release:
         return f"{self.commit[:12]}-dirty-{self.tree_digest[:8]}"
 
     @classmethod
-    def from_git(cls, root: Path) -> Release:
+    def from_git(cls, root: Path) -> Revision:
         """The release the build would make of this checkout: tracked files only (untracked
         ones are never built, so they neither mark it dirty nor enter its digest)."""
         commit = _git(root, "rev-parse", "HEAD").strip()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pipeline import jsontext
-from pipeline.journal import DeployRow, EventRow
+from pipeline.records.journal import DeployRow, EventRow
 
 __all__ = ["Marker", "Point", "Series", "line_chart", "render_report", "write_report"]
 
@@ -494,6 +494,10 @@ def summarize(ev: EventRow) -> str:
             return f"hand-over done: all traffic on the new stable {fmt_num(d.get('seconds'))} s after the promotion"
         case "reverted":
             return f"reverted to the warm {d.get('version', '—')} in {fmt_num(d.get('seconds'))} s"
+        case "beside":
+            if d.get("share"):
+                return f"bake: the previous release serves {fmt_num(d.get('share'))} % beside the new stable for a fresh window"
+            return f"bake: the previous release back to 0 % ({d.get('reason', '')})"
         case "verdict":
             raw = d.get("checks")
             checks: list[Any] = raw if isinstance(raw, list) else []

@@ -402,3 +402,17 @@ def container_logs(name: str, tail: int, follow: bool) -> Command:
     if follow:
         argv.append("--follow")
     return _d(*argv, name, description=f"logs of {name}", mutates=False, timeout=None)
+
+
+def context_endpoint() -> Command:
+    """Where the CLI's engine listens (its current context's endpoint; ``DOCKER_HOST`` wins)."""
+    return _d(
+        "context",
+        "inspect",
+        "--format",
+        "{{.Endpoints.docker.Host}}",
+        description="where the Docker engine listens",
+        mutates=False,
+        check=False,
+        timeout=15,
+    )

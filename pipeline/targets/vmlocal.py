@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import docker, poll
-from pipeline.commands import Command
+from pipeline import poll
+from pipeline.build.images import _dir_digest, ensure_base
+from pipeline.commands import Command, docker
+from pipeline.commands.executor import Executor
 from pipeline.engine import apt_install, can_install
 from pipeline.environment import Environment
 from pipeline.environment.vm import LocalVm, Vm
 from pipeline.errors import ConfigError, EngineUnavailable, NotReady
-from pipeline.executor import Executor
-from pipeline.images import _dir_digest, ensure_base
 from pipeline.ports import port_free
 from pipeline.project import Project
 

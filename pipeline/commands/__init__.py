@@ -1,7 +1,7 @@
 """Commands as data: what the pipeline will run, described before it runs.
 
-Builders (``pipeline.docker``, ``pipeline.engine`` ...) only *return* ``Command``
-values; one executor (``pipeline.executor``) runs them. A printing executor gives
+Builders (``pipeline.commands.docker``, ``pipeline.engine`` ...) only *return* ``Command``
+values; one executor (``pipeline.commands.executor``) runs them. A printing executor gives
 ``--dry-run`` for free and a recording one makes tests cheap (``pipeline.testing``).
 """
 
@@ -15,7 +15,7 @@ from pipeline import redact as _redact
 
 
 def redact(arg: str) -> str:
-    """Hide secrets in one displayed argument (``pipeline.redact``: registered values, URL passwords, secret names)."""
+    """Hide secrets in one displayed argument (``pipeline.redact``: registered values, URL passwords, names)."""
     return _redact.arg(arg)
 
 

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline import docker
-from pipeline.commands import Command
+from pipeline.build.images import ensure_base
+from pipeline.build.revision import Revision, image_ref, tracked_app_files, untracked_app_files
+from pipeline.commands import Command, docker
+from pipeline.commands.executor import Executor
 from pipeline.environment import Environment
-from pipeline.executor import Executor
-from pipeline.images import ensure_base
 from pipeline.project import Project
-from pipeline.release import Release, image_ref, tracked_app_files, untracked_app_files
 
 Say = Callable[[str], None]
 # Each app layer is staged as a whole tree and copied onto "/" so that every directory
@@ -164,7 +163,7 @@ def migrations_digest(root: Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def build_labels(release: Release) -> dict[str, str]:
+def build_labels(release: Revision) -> dict[str, str]:
     created = datetime.fromtimestamp(release.epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "org.opencontainers.image.revision": release.commit,
@@ -179,7 +178,7 @@ def build_image(
     ex: Executor, project: Project, env: Environment, say: Say, push: bool = True, no_cache: bool = False, suffix: str = ""
 ) -> str:
     """Build and push the image of the current commit; returns its version (the tag)."""
-    release = Release.from_git(project.root)
+    release = Revision.from_git(project.root)
     version = release.version + (f"-{suffix}" if suffix else "")
     ref = image_ref(env.image.registry, env.image.name, version)
     base = ensure_base(ex, project, env, say)
