@@ -1,7 +1,7 @@
 """The canary judge's benchmark: false rollbacks, bad releases caught, and the pipeline's overhead.
 
 ``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--rollout 0]
-[--rollback-bake 0] [--bake SECONDS] [--only NAME...] [--json]``
+[--rollback-bake 0] [--slow-bake 0] [--bake SECONDS] [--only NAME...] [--json]``
 
 Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
 
@@ -22,6 +22,10 @@ rollout       ``--rollout`` identical releases promoted the way it was done befo
 rollback-bake ``--rollback-bake`` identical releases, each rolled back with ``pipeline rollback``
               (``Release.rollback``, as the CLI does) 5 s into the bake: the seconds from the
               command to the last request the new version answered (full traffic on the previous)
+slow-bake     ``--slow-bake`` identical releases on a host that turns busy at the promotion (``--spin``
+              spinning processes started then, twice as many as the busy arm's): a latency limit the
+              new stable crosses in the bake is seen beside the warm previous release, and is the
+              host's; every one should be promoted (the runs say whether a window beside it was taken)
 
 Per deploy: outcome, wall time, the pipeline's overhead (wall time minus the configured step and bake
 time, for promoted deploys), seconds from the canary's first traffic to weight 0, failed requests over
@@ -139,6 +143,7 @@ def main() -> None:
     parser.add_argument("--vs-stable", type=int, default=0, help="identical releases on a busy host judged against stable")
     parser.add_argument("--rollout", type=int, default=0, help="identical releases promoted by a rolling update (before slots)")
     parser.add_argument("--rollback-bake", type=int, default=0, help="identical releases rolled back 5 s into the bake")
+    parser.add_argument("--slow-bake", type=int, default=0, help="identical releases on a host that turns busy at the promotion")
     parser.add_argument("--spin", type=int, default=2, help="spinning processes that keep the host busy in the loaded arms")
     parser.add_argument("--bake", type=float, default=None, help="bake seconds (default: the environment's)")
     parser.add_argument("--only", nargs="*", default=[])
@@ -181,6 +186,7 @@ def main() -> None:
     plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
     plan += [("vs-stable", none)] * args.vs_stable
     plan += [("rollout", none)] * args.rollout + [("rollback-bake", none)] * args.rollback_bake
+    plan += [("slow-bake", none)] * args.slow_bake
     plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items()]
     runs: list[Run] = []
 
@@ -200,6 +206,8 @@ def main() -> None:
         start = time.time()
         asked: list[float] = []
         record = rollback_in_bake(args.env, asked) if name == "rollback-bake" else (lambda _k, _d: None)
+        if name == "slow-bake":
+            record = busy_from_promotion(2 * args.spin, busy)
         promote = target.promote
         if name == "rollout":  # the promotion as it was before slots, for the side-by-side overhead
             target.promote = cast(LocalTarget, target)._promote_by_update  # type: ignore[method-assign]
@@ -232,11 +240,25 @@ def main() -> None:
                 onset_to_zero(records, candidate, start, end + 2) if bad is not None else None,
                 switched,
                 drained,
-                {k: d for _, k, d in result.timeline if k in ("promoted", "reverted")},
+                {
+                    **{k: d for _, k, d in result.timeline if k in ("promoted", "reverted")},
+                    "beside": [d.get("share") for _, k, d in result.timeline if k == "beside"],
+                },
             )
         )
         say(f"{name}: {runs[-1].outcome} in {runs[-1].wall_seconds} s ({runs[-1].failed}/{runs[-1].requests} failed)")
     report(runs, args.json, os.environ.get("COLUMNS"))
+
+
+def busy_from_promotion(count: int, busy: list[subprocess.Popen[bytes]]) -> Any:
+    """A journal hook that starts ``count`` spinners when the canary is promoted (the host turns slow
+    in the bake, not in the walk); they join ``busy`` (stopped with the run's)."""
+
+    def record(kind: str, _data: dict[str, Any]) -> None:
+        if kind == "promoted":
+            busy.extend(spinners(count))
+
+    return record
 
 
 def rollback_in_bake(env: str, asked: list[float]) -> Any:
