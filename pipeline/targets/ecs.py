@@ -33,7 +33,7 @@ from pipeline.records.lock import LockInfo
 from pipeline.targets.base import TRACKS, Status, TaskReadiness, TrackName, TrackPlan, TrackStatus
 
 VERSION_TAG = "pipeline.version"
-LOCK_TAG = "pipeline.records.lock"
+LOCK_TAG = "pipeline.lock"
 LEASE_TAG = "pipeline.lease"
 COMMAND_TAG = "pipeline.command"
 CONTAINER = "app"
