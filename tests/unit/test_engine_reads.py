@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from docker.errors import NotFound
 
 from pipeline.commands import Result
 from pipeline.environment.model import Environment
-from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
+from pipeline.targets.engine_reads import EngineEndpoint, EngineReads, NotFound
 from pipeline.testing import FakeExecutor
 
 UNIX = "unix:///var/run/docker.sock"
@@ -23,8 +23,8 @@ class FakeApi:
         self.broken = False
         self.calls: list[str] = []
 
-    def services(self, filters: dict[str, str], status: bool) -> list[dict[str, Any]]:
-        self.calls.append(f"services {filters['label']} {status}")
+    def services(self, filters: dict[str, list[str]], status: bool) -> list[dict[str, Any]]:
+        self.calls.append(f"services {filters['label'][0]} {status}")
         if self.broken:
             raise ConnectionError("socket gone")
         return self.rows
@@ -92,3 +92,56 @@ def test_the_local_target_reads_services_through_the_api_and_falls_back_to_the_c
     assert not [c for c in fake.calls if c.argv[:3] == ("docker", "service", "ls")]
     target.reads._api.broken = True
     assert target._replicas() == {"pl-x-app-blue": (1, 2)}  # the CLI's answer, from then on
+
+
+def test_the_api_is_asked_over_a_unix_socket_with_the_clis_filters(tmp_path: Any) -> None:
+    """``EngineApi`` against an HTTP server on a unix socket (the engine's transport), no daemon."""
+    import socketserver
+    import threading
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import parse_qs, urlsplit
+
+    from pipeline.targets.engine_reads import EngineApi
+
+    asked: list[tuple[str, dict[str, list[str]]]] = []
+
+    class Engine(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            asked.append((url.path, parse_qs(url.query)))
+            if url.path == "/v1.41/services":
+                body, code = json.dumps([row("pl-x-app-blue", 2, 2)]), 200
+            elif url.path == "/v1.41/services/pl-x-app-blue":
+                body, code = json.dumps(row("pl-x-app-blue", 2, 2)), 200
+            else:
+                body, code = '{"message": "service not found"}', 404
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def address_string(self) -> str:  # a unix socket has no client address
+            return "unix"
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    path = str(tmp_path / "engine.sock")
+    server = socketserver.ThreadingUnixStreamServer(path, Engine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = EngineApi(path, timeout=5)
+        assert api.services(filters={"label": ["pipeline.env=x"]}, status=True)[0]["Spec"]["Name"] == "pl-x-app-blue"
+        assert asked[0] == ("/v1.41/services", {"filters": ['{"label": ["pipeline.env=x"]}'], "status": ["true"]})
+        assert api.inspect_service("pl-x-app-blue")["ServiceStatus"]["RunningTasks"] == 2
+        with pytest.raises(NotFound):
+            api.inspect_service("pl-x-app-nope")
+        engine, _ = reads(f"unix://{path}", None)
+        assert engine.services("pipeline.env=x") == {"pl-x-app-blue": (2, 2)}
+        assert engine.service("pl-x-app-nope") == {}
+    finally:
+        server.shutdown()
+        server.server_close()
+    engine, _ = reads(f"unix://{tmp_path / 'gone.sock'}", None)
+    assert engine.services("pipeline.env=x") is None  # nobody listens: the CLI, from then on
