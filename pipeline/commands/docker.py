@@ -96,6 +96,11 @@ def volume_rm(name: str) -> Command:
     return _d("volume", "rm", name, description=f"remove volume {name}", check=False)
 
 
+def volume_mountpoints(names: Sequence[str]) -> Command:
+    """Where the volumes' directories are on the engine's host, one line each."""
+    return _d("volume", "inspect", "--format", "{{.Mountpoint}}", *names, description="find volumes", mutates=False, check=False)
+
+
 # --- services -----------------------------------------------------------------
 
 

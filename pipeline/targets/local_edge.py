@@ -71,19 +71,12 @@ class LocalEdge:
     def host_dirs(self) -> tuple[str, str] | None:
         """The config and log volumes' directories on this machine, when the engine runs here and
         this user may use them; else None (the edge's files are reached through docker exec)."""
-        if self._dirs is not None or self._remote or self.volumes is None:
+        if self._dirs is not None or self._remote or self.volumes is None:  # volumes: for mypy
             return self._dirs
         if not self.endpoint.here:
             self._remote = True
             return None
-        found = self.ex.run(
-            Command(
-                ("docker", "volume", "inspect", "--format", "{{.Mountpoint}}", *self.volumes),
-                mutates=False,
-                check=False,
-                description="find the edge's volumes",
-            )
-        )
+        found = self.ex.run(docker.volume_mountpoints(self.volumes))
         paths = found.stdout.split() if found.ok else []
         if len(paths) != 2 or not os.path.isfile(os.path.join(paths[0], "nginx.conf")):
             return None  # not made yet (before the first `up`): asked again next time
@@ -93,16 +86,14 @@ class LocalEdge:
         self._dirs = (paths[0], paths[1])
         return self._dirs
 
-    def _sh(self, script: Script, description: str, mutates: bool = True, stdin: str | None = None) -> Command:
+    def _sh(self, script: Script, description: str, mutates: bool = True) -> Command:
         """``script`` run where the edge's files can be reached: on this machine in the volumes'
         directories, else in the edge container."""
         dirs = self.host_dirs()
         if dirs is None:
-            return docker.exec_(
-                self.name, ["sh", "-c", script(edge.CONF_DIR, LOG_DIR)], stdin=stdin, mutates=mutates, description=description
-            )
+            return docker.exec_(self.name, ["sh", "-c", script(edge.CONF_DIR, LOG_DIR)], mutates=mutates, description=description)
         conf, logs = (shlex.quote(d) for d in dirs)
-        return Command(("sh", "-c", script(conf, logs)), description, stdin=stdin, mutates=mutates, check=mutates)
+        return Command(("sh", "-c", script(conf, logs)), description, mutates=mutates, check=mutates)
 
     def running(self) -> bool:
         result = self.ex.run(docker.container_inspect(self.name))
