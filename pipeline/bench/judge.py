@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--rollout", type=int, default=0, help="identical releases promoted by a rolling update (before slots)")
     parser.add_argument("--rollback-bake", type=int, default=0, help="identical releases rolled back 5 s into the bake")
     parser.add_argument("--slow-bake", type=int, default=0, help="identical releases on a host that turns busy at the promotion")
+    parser.add_argument("--bad-times", type=int, default=1, help="how many times each bad release is tried")
     parser.add_argument("--spin", type=int, default=2, help="spinning processes that keep the host busy in the loaded arms")
     parser.add_argument("--bake", type=float, default=None, help="bake seconds (default: the environment's)")
     parser.add_argument("--only", nargs="*", default=[])
@@ -187,7 +188,7 @@ def main() -> None:
     plan += [("vs-stable", none)] * args.vs_stable
     plan += [("rollout", none)] * args.rollout + [("rollback-bake", none)] * args.rollback_bake
     plan += [("slow-bake", none)] * args.slow_bake
-    plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items()]
+    plan += [(name, list(bad.faults)) for name, bad in BAD_RELEASES.items() for _ in range(args.bad_times)]
     runs: list[Run] = []
 
     for name, faults in plan:

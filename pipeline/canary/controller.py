@@ -181,6 +181,7 @@ class Controller:
         self._judged_at = -math.inf  # the last answer judged for readiness was asked then
         self._reference_walk: TrackWindow | None = None  # the reference over the walk, kept for the bake
         self._latency_since = -math.inf  # route latency is judged from here: before it, a burst was forgiven
+        self._forgiven: set[str] = set()  # latency checks a fresh window cleared at an earlier step (decide.repeated)
         self._beside_until = -math.inf  # when the previous release last served beside the new stable in the bake
 
     @property
@@ -334,7 +335,7 @@ class Controller:
                 results.append(readiness)
             verdict = overall(results)
             self._snapshot(now, windows)
-            at = Position(index, now - start, extensions, confirmations, streaks)
+            at = Position(index, now - start, extensions, confirmations, streaks, frozenset(self._forgiven))
             decision = decide(self.policy, at, verdict, results, command)
             if decision.action == Action.WAIT:
                 continue
@@ -359,6 +360,7 @@ class Controller:
                 continue
             if confirmations:  # a fresh window cleared a latency failure: the burst before it is forgiven
                 self._latency_since = start
+                self._forgiven.update(streaks)  # ... once: the same test failing again at a later step counts
             if decision.action in (Action.NEXT, Action.PROMOTE) and weight == self.policy.perf_gate_at and not command:
                 return self._run_gate(index, weight) or decision
             return decision

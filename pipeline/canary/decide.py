@@ -33,6 +33,8 @@ class Position:
     confirmations: int = 0  # fresh windows measured after a latency failure in this step
     # latency check -> consecutive held windows of this step it failed in, before this one
     streaks: Mapping[str, int] = field(default_factory=dict)
+    # latency checks that failed at an earlier step of this walk and were cleared by a fresh window
+    forgiven: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,47 @@ def lasting(policy: Canary, streaks: Mapping[str, int], results: list[CheckResul
     return [name for name, n in streaks_after(streaks, results).items() if n >= policy.latency_windows]
 
 
+# a route_latency whose p-value at the last step is within this factor of its level (p < 8 x level)
+# is a near miss: the step is held longer (``max_step_extensions``) for data before promotion
+NEAR_MISS = 8.0
+
+
+def near_misses(results: list[CheckResult]) -> list[CheckResult]:
+    """Latency tests that passed close to their level: more data would likely settle them (a small
+    real slowdown gains significance, chance loses it)."""
+    return [
+        r
+        for r in results
+        if r.name == "route_latency"
+        and r.verdict == Verdict.PASS
+        and r.value is not None
+        and r.limit
+        and r.value < NEAR_MISS * r.limit
+    ]
+
+
+# latency tests with a p-value whose failure, cleared once by a fresh window, counts again at a later step
+STRIKE_CHECKS = frozenset({"route_latency"})
+
+
+def repeated(policy: Canary, at: Position, results: list[CheckResult]) -> list[CheckResult]:
+    """Latency tests failing again on requests measured after a fresh window cleared them at an earlier
+    step (``route_latency`` reads the walk from that window on: new data, not the burst it forgave),
+    with p below their level divided by the number of steps (the repeat was looked for at each of them).
+    Chance fails such a test at two steps once in thousands of walks; a slowdown of a small share of the
+    requests, too small for a short fresh window to show, fails it at every step."""
+    return [
+        r
+        for r in results
+        if r.name in at.forgiven
+        and r.name in STRIKE_CHECKS
+        and r.verdict == Verdict.FAIL
+        and r.value is not None
+        and r.limit
+        and r.value < r.limit / len(policy.steps)
+    ]
+
+
 def confirmations_allowed(policy: Canary) -> int:
     """Fresh windows a hold may add after latency failures before it acts anyway (checks that fail
     in turn, a different one each window, are not chance for ever)."""
@@ -107,6 +150,13 @@ def decide(
     early = _failures(results, EARLY_CHECKS)
     if verdict == Verdict.FAIL and held and not early and not command:
         # latency tails are bursty on a busy host: a real slowdown fails the same check in the next window too
+        again = repeated(policy, at, results)
+        if again:
+            return Decision(
+                Action.ROLLBACK,
+                f"{where}: {_failures(again)} (failed again at this step after a fresh window cleared it at an earlier "
+                f"one, p below its level / {len(policy.steps)} steps)",
+            )
         confirmed = lasting(policy, at.streaks, results)
         if confirmed:
             reason = _failures([r for r in results if r.name in confirmed])
@@ -141,6 +191,18 @@ def decide(
             Action.ROLLBACK,
             f"step {at.step + 1}: insufficient data after {at.extensions} extension(s); a canary is never passed on silence",
         )
+    near = near_misses(results) if last and verdict == Verdict.PASS and not at.confirmations else []
+    if near:  # before promotion: a latency test near its level holds the last step for more data
+        extended = hold * (1 + at.extensions)
+        close = near[0]
+        how = f"{close.name} p={close.value:.2g} near its level {close.limit:.2g}"
+        if at.held < extended:
+            return Decision(Action.WAIT, f"{where}: {how}: held for more data ({max(at.held, 0):.0f}/{extended:.0f} s)")
+        if at.extensions < policy.max_step_extensions:
+            return Decision(
+                Action.EXTEND,
+                f"{where}: {how}: holding the last step for more data ({at.extensions + 1}/{policy.max_step_extensions})",
+            )
     if last:
         return Decision(Action.PROMOTE, f"all {len(policy.steps)} steps passed")
     return Decision(Action.NEXT, f"step {at.step + 1} ({policy.steps[at.step]}%) passed")

@@ -465,6 +465,29 @@ def test_a_latency_burst_is_forgiven_when_a_fresh_window_is_clean() -> None:
     assert len(confirms) == 1 and "step 2 (25%)" in confirms[0]["reason"]
 
 
+def test_a_latency_test_cleared_at_one_step_and_failing_again_at_the_next_rolls_back() -> None:
+    """A slowdown a short fresh window misses (here: it pauses while the window is measured) fails the
+    same route test again at the next step, on requests measured after it was cleared: that acts."""
+    patient = Canary(steps=[5, 25, 50], step_seconds=10, bake_seconds=20, latency_windows=2)
+    target = FakeCanaryTarget(stable="v1")
+    clock = FakeClock()
+    start = clock.t
+    source = SyntheticTraffic(target, canary_ms=20.0, stable_ms=20.0, burst=(start + 12, start + 19, 400.0))
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        events.append((kind, data))
+        if kind == "step" and data["step"] == 3:  # slow again for most of the next step's hold
+            source.burst = (clock.t, clock.t + 8, 400.0)
+
+    controller = Controller(patient, target, source, clock, emit, lease_seconds=15)  # type: ignore[arg-type]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK, result.reason
+    assert result.reason.startswith("step 3 (50%): route_latency") and "failed again at this step" in result.reason
+    confirms = [d for k, d in events if k == "decision" and d["action"] == "confirm"]
+    assert len(confirms) == 1 and "step 2 (25%)" in confirms[0]["reason"]  # step 3 did not need its own
+
+
 def test_a_latency_verdict_always_needs_two_windows() -> None:
     with pytest.raises(ValueError, match="latency_windows"):
         Canary(latency_windows=1)

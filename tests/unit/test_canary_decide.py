@@ -242,3 +242,60 @@ def test_the_bake(position: BakePosition, results: list[CheckResult], command: s
     decision = decide_bake(BAKING, position, results, command)
     assert decision.action == action
     assert words in decision.reason
+
+
+NEAR = [CheckResult("route_latency", Verdict.PASS, 0.039, 0.00625, "4 group(s) judged: none worse (smallest p=0.039)")]
+FAR = [CheckResult("route_latency", Verdict.PASS, 0.4, 0.00625, "4 group(s) judged: none worse (smallest p=0.4)")]
+LAST = len(POLICY.steps) - 1  # the last step
+NEAR_CASES = [
+    # (id, position, results, expected action, words in the reason)
+    ("a near miss at the last step holds it for more data", Position(LAST, 10, 0), NEAR, Action.EXTEND, "for more data (1/2)"),
+    ("meanwhile the step is held", Position(LAST, 14, 1), NEAR, Action.WAIT, "held for more data (14/20 s)"),
+    ("still near after the extension: once more", Position(LAST, 20, 1), NEAR, Action.EXTEND, "(2/2)"),
+    ("still near when the extensions are spent: promoted", Position(LAST, 30, 2), NEAR, Action.PROMOTE, "steps passed"),
+    ("no longer near: promoted at once", Position(LAST, 12, 1), FAR, Action.PROMOTE, "steps passed"),
+    ("far from its level: promoted", Position(LAST, 10, 0), FAR, Action.PROMOTE, "steps passed"),
+    ("a near miss before the last step: the next steps bring the data", Position(0, 10, 0), NEAR, Action.NEXT, "passed"),
+    ("after a fresh window cleared a failure: not held again", Position(LAST, 10, 0, 1), NEAR, Action.PROMOTE, "steps passed"),
+]
+
+
+@pytest.mark.parametrize(("position", "results", "action", "words"), [c[1:] for c in NEAR_CASES], ids=[c[0] for c in NEAR_CASES])
+def test_a_latency_test_near_its_level_holds_the_last_step(
+    position: Position, results: list[CheckResult], action: Action, words: str
+) -> None:
+    decision = decide(POLICY, position, Verdict.PASS, results)
+    assert decision.action == action
+    assert words in decision.reason
+
+
+# --- a latency test cleared by a fresh window at one step and failing again at a later one -----------
+
+LEVEL = 0.00625  # route_latency's level (alpha / groups); POLICY has 4 steps: a repeat needs p < LEVEL / 4
+AGAIN = [CheckResult("route_latency", Verdict.FAIL, 7e-5, LEVEL, "GET /api/notes: 19/149 canary requests slower")]
+AGAIN_WEAK = [CheckResult("route_latency", Verdict.FAIL, 0.0028, LEVEL, "all requests: 23/377 canary requests slower")]
+FORGIVEN = frozenset({"route_latency"})
+
+STRIKE_CASES = [
+    ("failing again after an earlier step forgave it: rolled back", Position(2, 10, 0, 0, {}, FORGIVEN), AGAIN,
+     Action.ROLLBACK, "failed again at this step after a fresh window cleared it"),
+    ("the repeat must pass level / steps: a weak one is measured again", Position(2, 10, 0, 0, {}, FORGIVEN), AGAIN_WEAK,
+     Action.CONFIRM, "measuring a fresh window"),
+    ("never forgiven: its first failure is measured again", Position(2, 10, 0), AGAIN, Action.CONFIRM, "fresh window"),
+    ("another test forgiven: this one is measured again", Position(2, 10, 0, 0, {}, frozenset({"p95_ms"})), AGAIN,
+     Action.CONFIRM, "fresh window"),
+    ("not before the hold is over", Position(2, 4, 0, 0, {}, FORGIVEN), AGAIN, Action.WAIT, "holding"),
+    ("only a test with a p-value counts a repeat", Position(2, 10, 0, 0, {}, frozenset({"p95_ms"})), SLOW,
+     Action.CONFIRM, "fresh window"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("position", "results", "action", "words"), [c[1:] for c in STRIKE_CASES], ids=[c[0] for c in STRIKE_CASES]
+)
+def test_a_latency_test_failing_again_at_a_later_step_acts(
+    position: Position, results: list[CheckResult], action: Action, words: str
+) -> None:
+    decision = decide(POLICY, position, Verdict.FAIL, results)
+    assert decision.action == action
+    assert words in decision.reason
