@@ -94,7 +94,7 @@ lint: .venv/.ready ## ruff (lint and format), mypy, the import contracts, the wo
 	cd app && ../.venv-app/bin/python -m mypy --config-file mypy.ini
 	$(PY) -m ruff check environments && $(PY) -m ruff format --check environments
 	$(PIPELINE) gha lint
-	$(PY) -m mypy --strict environments/aws-vm/infra.py
+	$(PY) -m mypy --strict environments/aws-vm/infra.py && $(PY) -m mypy --strict environments/aws-swarm/infra.py
 	$(PIPELINE) secrets scan
 	cd playbooks && PATH="$(CURDIR)/.venv/bin:$$PATH" ../$(PY) -m ansiblelint --profile production .
 
@@ -109,7 +109,7 @@ test-integration: .venv/.ready ## Integration tests, no Docker engine: the perf 
 	$(PY) -m pytest tests/integration -q -m integration
 
 test-e2e: .venv/.ready ## End-to-end tests on the real engine (environment `ci`; the vm target: make test-e2e-vm)
-	$(PY) -m pytest tests/e2e -q -m e2e --durations=15 --ignore=tests/e2e/test_vm_target.py
+	$(PY) -m pytest tests/e2e -q -m e2e --durations=15 --ignore=tests/e2e/test_vm_target.py --ignore=tests/e2e/test_swarm_target.py
 
 test: lint test-unit test-integration test-e2e ## Everything CI runs
 
@@ -180,12 +180,17 @@ chaos-list: .venv/.ready ## The chaos experiments, validated
 	@$(PIPELINE) chaos list $(ARGS)
 
 test-e2e-chaos: .venv/.ready ## Only the chaos end-to-end tests (environment `ci`)
-	$(PY) -m pytest tests/e2e -q -m e2e -k chaos --ignore=tests/e2e/test_vm_target.py
+	$(PY) -m pytest tests/e2e -q -m e2e -k chaos --ignore=tests/e2e/test_vm_target.py --ignore=tests/e2e/test_swarm_target.py
 
 # --- the vm target (playbooks/, pipeline/targets/vm.py) --------------------------------
 .PHONY: test-e2e-vm vm-ssh
 test-e2e-vm: .venv/.ready ## End-to-end tests of the vm target on vm-local (~11 min; not in make test: CI time)
 	$(PY) -m pytest tests/e2e/test_vm_target.py -q -m e2e
+
+# --- the swarm target (playbooks/swarm.yml, pipeline/targets/swarm*.py) ----------------------
+.PHONY: test-e2e-swarm
+test-e2e-swarm: .venv/.ready ## End-to-end tests of the swarm target on swarm-local (three node containers; not in make test: CI time)
+	$(PY) -m pytest tests/e2e/test_swarm_target.py -q -m e2e
 
 vm-ssh: ## Log in to ENV's VM with the environment's key (vm-local: make vm-ssh ENV=vm-local)
 	@p=$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).vm.ssh.port)' "$$ENV"); \

@@ -15,6 +15,7 @@
     |   +-- WorkflowInvalid       (80) .github/: a workflow, dependabot.yml or a called make target is wrong
     |   +-- CloudCredentialsMissing (81) no AWS credentials or no region
     |   +-- WrongAccount          (82) identity guard: the caller's account is not env.yaml's account_id
+    |   +-- ForeignSwarm          (65) identity guard: a swarm node belongs to another swarm
     |   +-- PulumiUnavailable     (83) no Pulumi CLI on this machine
     |   +-- NoProgram             (84) the environment has no Pulumi program (Pulumi.yaml)
     |   +-- SecretFound           (85) a possible secret in the tree or history, not in .secrets.baseline
@@ -26,11 +27,11 @@
     +-- ExternalError             (10) a third-party command failed (wrapped where it enters)
     |   +-- CommandFailed         (10)
     |   +-- NotReady              (11) the stack did not become healthy / smoke failed
-    |   +-- VmUnreachable         (60) kind vm: no SSH answer from the host
-    |   +-- SshKeyRejected        (61) kind vm: the host refused the SSH key
+    |   +-- VmUnreachable         (60) kinds vm, swarm: no SSH answer from the host
+    |   +-- SshKeyRejected        (61) kinds vm, swarm: the host refused the SSH key
     |   +-- AcmeRefused           (62) kind vm: the ACME server refused (or did not answer) certbot
     |   +-- DomainUnresolved      (63) kind vm: the domain does not resolve to the host
-    |   +-- HostConfigFailed      (64) kind vm: the playbook failed (nginx is never reloaded untested)
+    |   +-- HostConfigFailed      (64) kinds vm, swarm: the playbook failed (nginx is never reloaded untested)
     +-- DeployOutcome                  a deploy that ran but did not go through
     |   +-- RolledBack            (20)
     |   +-- Aborted               (21)
@@ -133,6 +134,12 @@ class NoProgram(UserError):
 
 class SecretFound(UserError):
     exit_code = 85
+
+
+class ForeignSwarm(UserError):
+    """A node of a ``kind: swarm`` environment belongs to another swarm (identity guard)."""
+
+    exit_code = 65
 
 
 class FlagsError(UserError):
@@ -318,11 +325,12 @@ EXIT_TABLE: tuple[ExitCode, ...] = (
     ExitCode(52, "unknown flag or variant", (UnknownFlag,)),
     ExitCode(53, "flag value of the wrong type", (FlagValueInvalid,)),
     ExitCode(54, "rollout percentages do not add up to 100", (RolloutInvalid,)),
-    ExitCode(60, "vm: host unreachable over SSH", (VmUnreachable,)),
-    ExitCode(61, "vm: SSH key refused by the host", (SshKeyRejected,)),
+    ExitCode(60, "vm, swarm: host unreachable over SSH", (VmUnreachable,)),
+    ExitCode(61, "vm, swarm: SSH key refused by the host", (SshKeyRejected,)),
     ExitCode(62, "vm: the ACME server refused certbot", (AcmeRefused,)),
     ExitCode(63, "vm: the domain does not resolve to the host", (DomainUnresolved,)),
-    ExitCode(64, "vm: the playbook failed on the host", (HostConfigFailed,)),
+    ExitCode(64, "vm, swarm: the playbook failed on the host", (HostConfigFailed,)),
+    ExitCode(65, "swarm: a node belongs to another swarm (identity guard)", (ForeignSwarm,)),
     ExitCode(EXIT_BUG, "internal error (a bug in the pipeline)"),
     ExitCode(80, "a workflow, dependabot.yml or a make target the workflows call is invalid", (WorkflowInvalid,)),
     ExitCode(81, "AWS credentials or region missing", (CloudCredentialsMissing,)),

@@ -1,4 +1,4 @@
-"""Is a TCP port free on an address?"""
+"""Is a TCP port free on an address? And a free one on loopback."""
 
 from __future__ import annotations
 
@@ -13,3 +13,10 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the kernel's pick; free again once this returns)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

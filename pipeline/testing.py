@@ -220,6 +220,7 @@ class SyntheticTraffic:
     seed: int = 7
     burst: tuple[float, float, float] | None = None  # (from, until, ms): burst_track's latency meanwhile, clock time
     burst_track: str = "canary"
+    unread_logs: tuple[str, ...] = ()  # edge logs that "cannot be read" (the swarm kind's silent edge)
     wrong_version: dict[str, str] = field(default_factory=dict)  # track -> the version that "really" answers
     baseline_ms: float | None = None  # the baseline's latency (default: stable's; a cold start can differ)
     write_share: float = 0.0  # share of the requests that are POST /api/notes (the rest GET /api/notes): routes
@@ -244,6 +245,9 @@ class SyntheticTraffic:
                 version = self.wrong_version.get(track) or str(getattr(self.target, track, "") or "")
                 out[track] = {version: n}
         return out
+
+    def unread(self) -> list[str]:
+        return list(self.unread_logs)
 
     def windows(self, spans: list[tuple[float, float]]) -> list[dict[str, object]]:
         return [self.window(start, end) for start, end in spans]

@@ -93,6 +93,9 @@ class CloudWatchSource:
         """The ALB's metrics do not say which version answered: a promotion is verified by ECS's deployments."""
         return None
 
+    def unread(self) -> list[str]:
+        return []  # a failed CloudWatch call raises: it is never taken for silence
+
     def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
         """One ``GetMetricData`` call per span (CloudWatch sums its own periods; nothing to share)."""
         return [self.window(start, end) for start, end in spans]

@@ -30,6 +30,11 @@ class MetricsSource(Protocol):
         (``""``: no upstream answered); None when this source cannot tell versions apart."""
         ...
 
+    def unread(self) -> list[str]:
+        """The logs the last read could not reach (an edge replica whose node does not answer): what
+        they served is unseen, so a window is never judged without them (empty: all were read)."""
+        ...
+
 
 def _served(records: Iterable[Record], start: float, end: float) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
@@ -42,6 +47,10 @@ def _served(records: Iterable[Record], start: float, end: float) -> dict[str, di
 
 class LogTruncated(Exception):
     """Raised by a ``read`` function when the log is now shorter than the offset asked for (rotated or truncated)."""
+
+
+class LogUnreadable(Exception):
+    """Raised by a ``read`` function when the log cannot be reached now (not: it has nothing new)."""
 
 
 def _windows(records: Iterable[Record], start: float, end: float) -> dict[str, TrackWindow]:
@@ -72,6 +81,7 @@ class EdgeLogSource:
         self.offset = offset
         self._partial = b""
         self._records: list[Record] = []  # sorted by ts
+        self._unread = False  # the last read could not reach the log
 
     @property
     def records(self) -> tuple[Record, ...]:
@@ -81,11 +91,16 @@ class EdgeLogSource:
     def pull(self) -> int:
         """Read and parse whatever the log gained since the last pull; returns the number of new records."""
         try:
-            data = self._read(self.offset)
-        except LogTruncated:
-            self.offset = 0
-            self._partial = b""
-            data = self._read(0)
+            try:
+                data = self._read(self.offset)
+            except LogTruncated:
+                self.offset = 0
+                self._partial = b""
+                data = self._read(0)
+        except LogUnreadable:
+            self._unread = True
+            return 0
+        self._unread = False
         self.offset += len(data)
         if not data:
             return 0
@@ -125,6 +140,9 @@ class EdgeLogSource:
         hi = bisect_left(self._records, end, key=_ts) if math.isfinite(end) else len(self._records)
         return _windows(self._records[lo:hi], start, end)
 
+    def unread(self) -> list[str]:
+        return ["edge"] if self._unread else []
+
     def since(self, start: float) -> dict[str, TrackWindow]:
         """The window from ``start`` to now (everything logged so far)."""
         return self.window(start, math.inf)
@@ -135,6 +153,41 @@ class EdgeLogSource:
         # a request is logged when it completes: look a little past ``end`` for slow ones that arrived before it
         lo = bisect_left(self._records, start, key=_ts)
         return _served(self._records[lo:], start, end)
+
+
+class EdgeLogsSource(EdgeLogSource):
+    """The access logs of several edge replicas (a swarm's edge nodes), read as one: each log is
+    followed from its own offset (its own partial line, its own truncation), and the records of all
+    of them are kept in one list in time order. ``heard`` says when each edge last logged a request:
+    an edge that serves traffic and falls silent is a finding of its own, never a pass."""
+
+    def __init__(
+        self, reads: dict[str, Callable[[int], bytes]], keep_seconds: float = 900.0, offsets: dict[str, int] | None = None
+    ) -> None:
+        super().__init__(lambda _offset: b"", keep_seconds)
+        self._streams = {name: EdgeLogSource(read, keep_seconds, (offsets or {}).get(name, 0)) for name, read in reads.items()}
+        self.heard: dict[str, float | None] = dict.fromkeys(reads)
+        self._missing: set[str] = set()
+
+    def unread(self) -> list[str]:
+        """The edge replicas whose log the last read could not reach."""
+        return sorted(self._missing)
+
+    def pull(self) -> int:
+        new: list[Record] = []
+        for name, stream in self._streams.items():
+            stream.pull()
+            added, stream._records = stream._records, []  # kept once, here
+            if stream.unread():
+                self._missing.add(name)
+            else:
+                self._missing.discard(name)
+            if added:
+                self.heard[name] = max(r.ts for r in added)
+            new.extend(added)
+        new.sort(key=_ts)
+        self._add(new)
+        return len(new)
 
 
 class StaticSource:
@@ -155,3 +208,6 @@ class StaticSource:
 
     def served(self, start: float, end: float) -> dict[str, dict[str, int]]:
         return _served(self.records, start, end)
+
+    def unread(self) -> list[str]:
+        return []

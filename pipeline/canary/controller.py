@@ -333,6 +333,10 @@ class Controller:
             results += self._walk_checks(walks, windows if confirmations else None)
             if readiness is not None:
                 results.append(readiness)
+            unread = self.source.unread()
+            if unread:  # an edge whose log cannot be read served requests nobody judged: never a pass
+                detail = f"the log of {', '.join(unread)} could not be read: what it served is unseen"
+                results.append(CheckResult("edge_logs", Verdict.INSUFFICIENT, len(unread), 0, detail))
             verdict = overall(results)
             self._snapshot(now, windows)
             at = Position(index, now - start, extensions, confirmations, streaks, frozenset(self._forgiven))

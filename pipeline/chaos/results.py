@@ -40,6 +40,20 @@ class ExperimentResult:
         return self.held / self.checks
 
     @property
+    def failed_share(self) -> float | None:
+        """Share of the experiment's requests that failed, as k6 saw them (None: no load ran)."""
+        if not self.requests or self.failed_requests is None:
+            return None
+        return self.failed_requests / self.requests
+
+    def users_share(self, budget: float) -> float:
+        """``held_share``, capped at the share of requests that did not fail when more than ``budget`` failed."""
+        failed = self.failed_share
+        if failed is None or failed <= budget:
+            return self.held_share
+        return min(self.held_share, 1.0 - failed)
+
+    @property
     def aborted(self) -> bool:
         return BUDGET_MARK in self.reason
 
@@ -55,7 +69,13 @@ class ExperimentResult:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed, "held_share": round(self.held_share, 4)}
+        failed = self.failed_share
+        return {
+            **asdict(self),
+            "passed": self.passed,
+            "held_share": round(self.held_share, 4),
+            "failed_share": round(failed, 5) if failed is not None else None,
+        }
 
 
 def _last_line(run: dict[str, Any]) -> str:
@@ -132,9 +152,19 @@ def from_journal(
     )
 
 
-def score(results: Sequence[ExperimentResult]) -> float:
-    """The run's resilience score, 0-100: the weighted share of hypothesis checks held (as Litmus weighs probes)."""
+def score(results: Sequence[ExperimentResult], budget: float = 1.0) -> float:
+    """The run's resilience score, 0-100: the weighted share of hypothesis checks held (as Litmus weighs
+    probes), each experiment's capped at the share of its requests that did not fail when more than
+    ``budget`` of them failed (``chaos.failed_share_budget``): a run that failed users never reads 100 %."""
     total = sum(r.weight for r in results)
     if total == 0:
         return 0.0
-    return round(100.0 * sum(r.weight * r.held_share for r in results) / total, 1)
+    return round(100.0 * sum(r.weight * r.users_share(budget) for r in results) / total, 1)
+
+
+def failed_share(results: Sequence[ExperimentResult]) -> float | None:
+    """Share of all the run's requests that failed (None: no experiment ran under load)."""
+    requests = sum(r.requests or 0 for r in results if r.failed_requests is not None)
+    if not requests:
+        return None
+    return sum(r.failed_requests or 0 for r in results if r.requests) / requests

@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.chaos.experiments import Experiment, extension_path
-from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, from_journal, score
+from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, failed_share, from_journal, score
 from pipeline.commands import Command
 from pipeline.commands.executor import Executor
 from pipeline.commands.k6 import BackgroundLoad, run_command
@@ -86,10 +86,15 @@ class RunReport:
     run_id: str
     results: list[ExperimentResult] = field(default_factory=list)
     previous_score: float | None = None
+    budget: float = 1.0  # chaos.failed_share_budget: above it an experiment's score is capped
 
     @property
     def score(self) -> float:
-        return score(self.results)
+        return score(self.results, self.budget)
+
+    @property
+    def failed_share(self) -> float | None:
+        return failed_share(self.results)
 
     @property
     def passed(self) -> bool:
@@ -100,6 +105,8 @@ class RunReport:
             "environment": self.env,
             "run": self.run_id,
             "score": self.score,
+            "failed_share": round(self.failed_share, 5) if self.failed_share is not None else None,
+            "failed_share_budget": self.budget,
             "previous_score": self.previous_score,
             "passed": self.passed,
             "experiments": [r.as_dict() for r in self.results],
@@ -130,7 +137,9 @@ class ChaosRunner:
 
     def run(self, experiments: list[Experiment]) -> RunReport:
         run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        report = RunReport(self.env.name, run_id, previous_score=self._previous_score())
+        report = RunReport(
+            self.env.name, run_id, previous_score=self._previous_score(), budget=self.env.chaos.failed_share_budget
+        )
         for experiment in experiments:
             if self.ex.dry_run:
                 self._plan(experiment, run_id)

@@ -107,4 +107,12 @@ def print_report(report: RunReport) -> None:
         delta = report.score - report.previous_score
         trend = f" (previous run {report.previous_score:g}%, {'+' if delta >= 0 else ''}{delta:.1f})"
     colour = "green" if report.passed else "red"
-    output.out.print(f"resilience score: [{colour}]{report.score:g}%[/{colour}]{trend}")
+    share = report.failed_share
+    users = ""
+    if share is not None:
+        over = share > report.budget
+        users = (
+            f"; requests failed across the run: [{'red' if over else 'green'}]{100 * share:.2f} %[/] "
+            f"(budget {100 * report.budget:g} %{': each experiment over it is scored by what users saw' if over else ''})"
+        )
+    output.out.print(f"resilience score: [{colour}]{report.score:g}%[/{colour}]{trend}{users}")

@@ -65,6 +65,15 @@ def print_status(current: Status) -> None:
     output.out.print(table)
     services = ", ".join(f"{s.name} {s.running}/{s.desired}" for s in current.services.values())
     output.out.print(f"edge: {'running' if current.edge_running else 'stopped'}; services: {services or 'none'}")
+    if current.edges:
+        output.out.print(
+            "edge replicas: " + ", ".join(f"{n} {'running' if up else '[red]stopped[/red]'}" for n, up in current.edges.items())
+        )
+    if current.nodes:
+        output.out.print(
+            "nodes: " + ", ".join(f"{n['name']} {n['state']}/{n['availability']}" + (f" ({n['role']})" if n["role"] else "")
+                                  for n in current.nodes)
+        )  # fmt: skip
 
 
 @app.command()

@@ -21,23 +21,33 @@ from pipeline.commands import Command
 from pipeline.commands.ssh import Login
 
 
-def inventory(login: Login) -> str:
-    """A YAML inventory with one group, ``vm``, holding the environment's host.
+def host_entry(login: Login, **host_vars: Any) -> dict[str, Any]:
+    """One host of an inventory: how Ansible logs in, and the host's own variables.
 
-    Built as data and dumped: whatever a path holds stays inside its one value.
-    ``ansible_ssh_common_args`` is split by Ansible with shell rules, so each setting is
-    quoted."""
+    ``ansible_ssh_common_args`` is split by Ansible with shell rules, so each setting is quoted."""
     common = " ".join(f"-o {shlex.quote(setting)}" for setting in login.settings())
-    host = {
+    return {
         "ansible_host": login.host,
         "ansible_port": login.port,
         "ansible_user": login.user,
         "ansible_connection": "ssh",
         "ansible_ssh_private_key_file": str(login.key),
         "ansible_ssh_common_args": common,
+        **host_vars,
     }
-    data = {"all": {"children": {"vm": {"hosts": {login.host: host}}}}}
+
+
+def inventory_of(groups: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """A YAML inventory of groups of hosts (name -> ``host_entry``), built as data and dumped:
+    whatever a value holds stays inside that one value (it can never become a variable of its own,
+    as it could in an INI line)."""
+    data = {"all": {"children": {group: {"hosts": hosts} for group, hosts in groups.items()}}}
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+
+
+def inventory(login: Login) -> str:
+    """A YAML inventory with one group, ``vm``, holding the environment's host."""
+    return inventory_of({"vm": {login.host: host_entry(login)}})
 
 
 def ansible_bin(name: str) -> str:

@@ -61,6 +61,11 @@ def push(ref: str) -> Command:
     return _d("push", "--quiet", ref, description=f"push {ref}", timeout=900)
 
 
+def untag(ref: str) -> Command:
+    """Remove one name of an image (its layers stay while another name holds them)."""
+    return _d("image", "rm", ref, description=f"untag {ref}", check=False)
+
+
 def import_rootfs(tarball: str, ref: str) -> Command:
     return _d("import", tarball, ref, description=f"import the base image {ref}", timeout=900)
 
@@ -396,6 +401,25 @@ def exec_(name: str, command: Sequence[str], stdin: str | None = None, mutates: 
     argv.append(name)
     argv += list(command)
     return _d(*argv, description=description or f"run in {name}", stdin=stdin, mutates=mutates, check=mutates)
+
+
+def container_start(name: str) -> Command:
+    return _d("start", name, description=f"start container {name}")
+
+
+def bridge_inspect(name: str) -> Command:
+    """A bridge network's subnets (``[{"Subnet": ..., "Gateway": ...}]``)."""
+    return _d(
+        "network", "inspect", name, "--format", "{{json .IPAM.Config}}",
+        description=f"look for the network {name}", mutates=False, check=False,
+    )  # fmt: skip
+
+
+def bridge_create(name: str, subnet: str, gateway: str, labels: Mapping[str, str]) -> Command:
+    argv = ["network", "create", "--driver", "bridge", "--subnet", subnet, "--gateway", gateway]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    return _d(*argv, name, description=f"create the network {name} ({subnet})")
 
 
 def container_rm(name: str) -> Command:

@@ -78,8 +78,9 @@ def probe(login: Login) -> Command:
 REFUSED = re.compile(r"Permission denied|Too many authentication failures|no such identity|Load key", re.I)
 
 
-def classify(login: Login, result: Result) -> ExternalError | None:
-    """A failed SSH probe as a user-facing error: refused key (61) or unreachable host (60)."""
+def classify(login: Login, result: Result, host_key: str = "vm.hosts", section: str = "vm") -> ExternalError | None:
+    """A failed SSH probe as a user-facing error: refused key (61) or unreachable host (60).
+    ``host_key``: the env.yaml key that lists the host; ``section``: the kind's section (its ssh settings)."""
     if result.ok:
         return None
     detail = (result.stderr or result.stdout).strip().splitlines()
@@ -87,10 +88,10 @@ def classify(login: Login, result: Result) -> ExternalError | None:
     where = f"{login.destination}:{login.port}"
     if REFUSED.search(result.stderr or ""):
         return SshKeyRejected(
-            f"vm.ssh: {where} refused the key {login.key.name}: {last}",
-            hint="check vm.ssh.user and vm.ssh.key; the public key must be in the user's authorized_keys",
+            f"{section}.ssh: {where} refused the key {login.key.name}: {last}",
+            hint=f"check {section}.ssh.user and {section}.ssh.key; the public key must be in the user's authorized_keys",
         )
     return VmUnreachable(
-        f"vm.hosts: {where} does not answer over SSH: {last}",
-        hint="is the host up and port vm.ssh.port open from here? (vm-local: make up ENV=<env> starts it)",
+        f"{host_key}: {where} does not answer over SSH: {last}",
+        hint=f"is the host up and its SSH port open from here? ({section}-local: make up ENV=<env> starts it)",
     )

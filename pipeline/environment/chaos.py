@@ -18,6 +18,11 @@ class Chaos(BaseModel):
     error_budget: Annotated[int, Field(ge=0, le=100_000)] = Field(
         default=100, description="failed requests per experiment after which it is aborted and rolled back"
     )
+    failed_share_budget: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=0.005,
+        description="share of a run's requests that may fail (0.005: 0.5 %); above it an experiment's score is "
+        "capped at the share that did not fail (what users saw counts: a run never reads 100 % while it failed them)",
+    )
     hypothesis_seconds: Annotated[float, Field(ge=0.5, le=60)] = Field(
         default=2.0, description="the steady-state hypothesis is checked this often during the method"
     )

@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple, TypeVar
 from pydantic import BaseModel
 
 from pipeline.environment.ecs import Ecs
+from pipeline.environment.swarm import Swarm
 from pipeline.environment.vm import Vm
 from pipeline.errors import ConfigError
 
@@ -53,6 +54,15 @@ KINDS: dict[str, Kind] = {
             parts=frozenset({"pinning", "certificates", "host"}),
         ),
         Kind(
+            "swarm",
+            "a multi-node Docker Swarm set up by Ansible, a redundant edge behind a virtual IP",
+            section="swarm",
+            model=Swarm,
+            section_hint="add a swarm: section (managers, workers, edge_nodes, vip); see environments/swarm-local/env.yaml",
+            # its own metrics source: every edge replica's log, read as one
+            parts=frozenset({"pinning", "flags", "services", "metrics"}),
+        ),
+        Kind(
             "ecs",
             "ECS Fargate behind an ALB with weighted target groups",
             section="ecs",
@@ -73,8 +83,6 @@ PARTS: dict[str, str] = {
     "services": "Swarm services to act on by name",
     "host": "host reached over SSH",
 }
-# kinds the design names that have no target yet: refused when an environment asks for one
-PLANNED: dict[str, str] = {"swarm": "a multi-node Docker Swarm set up by Ansible"}
 
 
 def names() -> tuple[str, ...]:
@@ -101,13 +109,10 @@ class Misfit(NamedTuple):
 
 
 def unknown(name: str) -> Misfit | None:
-    """``target.kind`` names no kind of the registry (or one that is not available yet)."""
+    """``target.kind`` names no kind of the registry."""
     if name in KINDS:
         return None
-    available = f"available kinds: {', '.join(KINDS)}"
-    if name in PLANNED:
-        return Misfit("target.kind", f"{name} is not available yet ({PLANNED[name]})", available)
-    return Misfit("target.kind", f"'{name}' is not a target kind", available)
+    return Misfit("target.kind", f"'{name}' is not a target kind", f"available kinds: {', '.join(KINDS)}")
 
 
 def misfits(name: str, present: Iterable[str], compare_with: str) -> list[Misfit]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def _config_error(shown: str, exc: ValidationError) -> ConfigError:
         return ConfigError(f"{shown}: {key}: unknown key{tail}", hint=hint)
     message = str(first["msg"]).removeprefix("Value error, ")
     # a model's own check names the key it is about ("steps: ..."): fold it into the key path
-    named = re.match(r"([a-z_]+(?:\.[a-z_]+)*): (.*)", message, re.S)
+    named = re.match(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.*)", message, re.S)
     if named and named.group(1).split(".")[0] in _known_keys(loc):
         loc = [*loc, *named.group(1).split(".")]
         key, message = ".".join(loc), named.group(2)
@@ -114,13 +115,26 @@ def _config_error(shown: str, exc: ValidationError) -> ConfigError:
     return ConfigError(f"{shown}: {key}: {message}{tail}", hint=given if isinstance(given, str) else _hint_for(loc))
 
 
+def _model_in(annotation: Any) -> Any:
+    """The model an annotation holds: itself, or the model of an optional section (``Vm | None``) or a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def _known_keys(loc: list[str]) -> list[str]:
     model: Any = Environment
     for part in loc:
+        if part.isdigit():  # an item of a list of models (swarm.workers.1)
+            continue
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return []
-        model = field.annotation
+        model = _model_in(field.annotation)
     fields = getattr(model, "model_fields", None)
     return sorted(fields) if fields else []
 
@@ -129,11 +143,13 @@ def _hint_for(loc: list[str]) -> str:
     model: Any = Environment
     description: str | None = None
     for part in loc:
+        if part.isdigit():
+            continue
         fields = getattr(model, "model_fields", None)
         if not fields or part not in fields:
             break
         description = fields[part].description
-        model = fields[part].annotation
+        model = _model_in(fields[part].annotation) or fields[part].annotation
     if description:
         return description
     if isinstance(model, type) and issubclass(model, BaseModel) and model.__doc__:

@@ -15,6 +15,7 @@ from pipeline.environment.base import Strict
 from pipeline.environment.chaos import Chaos
 from pipeline.environment.ecs import Ecs
 from pipeline.environment.perf import Perf
+from pipeline.environment.swarm import Swarm
 from pipeline.environment.vm import Vm
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -298,6 +299,9 @@ class Environment(Strict):
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
     chaos: Chaos = Chaos()
     vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
+    swarm: Swarm | None = Field(
+        default=None, description="kind: swarm only: nodes, edge nodes, virtual IP (pipeline/environment/swarm.py)"
+    )
 
     @model_validator(mode="after")
     def _fits_its_kind(self) -> Environment:

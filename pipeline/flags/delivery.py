@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from pipeline.commands import Command
 from pipeline.commands.executor import Executor
+from pipeline.commands.ssh import Login, remote
 
 FILE_NAME = "flags.json"
 MOUNT_DIR = "/flags"  # where the directory appears inside every app task
@@ -85,38 +86,34 @@ class LocalDirDelivery:
 
 @dataclass
 class SshDirDelivery:
-    """VM and multi-node swarm targets: the same atomic write on each host, over SSH."""
+    """Multi-node swarm targets: the same atomic write on each node, over SSH, in turn. The tasks of a
+    node bind-mount its copy of the directory (``mount``); a change counts as delivered when every
+    node has it (a node that cannot be reached stops the delivery with its name)."""
 
     ex: Executor
-    hosts: Sequence[str]
+    logins: Sequence[tuple[str, Login]]  # (node name, how to reach it)
     directory: str
-    ssh: Sequence[str] = ("ssh", "-o", "BatchMode=yes")
 
     @property
     def where(self) -> str:
-        return ", ".join(f"{h}:{self.directory}/{FILE_NAME}" for h in self.hosts)
+        return ", ".join(f"{name}:{self.directory}/{FILE_NAME}" for name, _ in self.logins)
 
-    def _remote(self, host: str, argv: Sequence[str]) -> tuple[str, ...]:
-        return (*self.ssh, host, shlex.join(argv))
+    @property
+    def mount(self) -> str:
+        """The ``--mount`` of an app service: each node's own copy of the directory."""
+        return f"type=bind,src={self.directory},dst={MOUNT_DIR},readonly"
 
     def read(self) -> str | None:
-        command = Command(
-            self._remote(self.hosts[0], ["cat", f"{self.directory}/{FILE_NAME}"]),
-            mutates=False,
-            check=False,
-            description=f"read the flags on {self.hosts[0]}",
-        )
-        result = self.ex.run(command)
+        name, login = self.logins[0]
+        path = shlex.quote(f"{self.directory}/{FILE_NAME}")
+        result = self.ex.run(remote(login, f"cat {path}", f"{name}: read the flags", mutates=False, check=False))
         return result.stdout if result.ok else None
 
     def plan(self, text: str) -> list[Command]:
+        script = shlex.join(["sh", "-c", WRITE_SCRIPT, "sh", self.directory])
         return [
-            Command(
-                self._remote(host, ["sh", "-c", WRITE_SCRIPT, "sh", self.directory]),
-                stdin=text,
-                description=f"deliver flags to {host}:{self.directory}/{FILE_NAME} (atomic rename)",
-            )
-            for host in self.hosts
+            remote(login, script, f"{name}: deliver flags to {self.directory}/{FILE_NAME} (atomic rename)", stdin=text)
+            for name, login in self.logins
         ]
 
     def deliver(self, text: str) -> None:

@@ -37,13 +37,19 @@ def _vm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
     return VmTarget(env, ex, project, say, machine=machine_for(env, ex, project, say))
 
 
+def _swarm(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
+    from pipeline.targets.swarm import SwarmTarget
+
+    return SwarmTarget(env, ex, project, say)
+
+
 def _ecs(env: Environment, ex: Executor, project: Project, say: Say) -> Target:
     from pipeline.targets.ecs import ecs_target
 
     return ecs_target(env, ex, say)
 
 
-FACTORIES: dict[str, Factory] = {"local": _local, "vm": _vm, "ecs": _ecs}
+FACTORIES: dict[str, Factory] = {"local": _local, "vm": _vm, "swarm": _swarm, "ecs": _ecs}
 
 
 def target_for(env: Environment, ex: Executor, project: Project, say: Say) -> Target:

@@ -115,13 +115,17 @@ class Status:
     canary_state: str = "idle"  # idle | running | orphaned | warm-previous
     lock: dict[str, Any] | None = None
     lease: float | str | None = None
+    # a multi-node kind: each node (name, state, availability, role) and each edge replica's state
+    nodes: list[dict[str, str]] = field(default_factory=list)
+    edges: dict[str, bool] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "kind": self.kind,
             "url": self.url,
-            "edge": {"running": self.edge_running},
+            "edge": {"running": self.edge_running, **({"replicas": self.edges} if self.edges else {})},
+            **({"nodes": self.nodes} if self.nodes else {}),
             "weights": self.weights.as_dict() if self.weights else None,
             "tracks": {k: {**asdict(v), "health": v.health} for k, v in self.tracks.items()},
             "services": {k: asdict(v) for k, v in self.services.items()},

@@ -89,9 +89,10 @@ class EngineApi:
 class EngineEndpoint:
     """Where the CLI's engine listens, asked once (``docker context inspect``)."""
 
-    def __init__(self, ex: Executor) -> None:
+    def __init__(self, ex: Executor, fixed: str | None = None) -> None:
+        """``fixed``: the endpoint as the caller knows it (an engine over SSH), never asked."""
         self.ex = ex
-        self._value: str | None = None
+        self._value: str | None = fixed
 
     @property
     def value(self) -> str:

@@ -53,7 +53,7 @@ from pipeline.targets.base import (
     readiness_gap,
 )
 from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
-from pipeline.targets.local_edge import LocalEdge, slots_in
+from pipeline.targets.local_edge import EdgeFiles, LocalEdge, slots_in
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
@@ -83,9 +83,12 @@ class LocalTarget:
         self.network = f"{self.stack}-net"
         self.edge_name = f"{self.stack}-edge"
         self.labels = {LABEL: env.name, "pipeline.stack": self.stack}
+        self.images_ex = ex  # the engine that builds and keeps the images (a swarm's nodes pull copies)
         self.endpoint = EngineEndpoint(ex)
         self.reads = EngineReads(self.endpoint)  # service lists and specs through the engine's API, when it can
-        self.edge = LocalEdge(env, ex, self.edge_name, (self.service("edge-conf"), self.service("edge-logs")), self.endpoint)
+        self.edge: EdgeFiles = LocalEdge(
+            env, ex, self.edge_name, (self.service("edge-conf"), self.service("edge-logs")), self.endpoint
+        )
         self._slots: Slots | None = None  # read once from the edge; kept in step with every swap this process makes
         self._ready_since: float | None = None  # a hand-over: since when every new stable task is ready
 
@@ -593,7 +596,7 @@ class LocalTarget:
 
     def migrations_of(self, image: str) -> str | None:
         """The image's digest of its migration files (a build label); None when it is not known here."""
-        result = self.ex.run(
+        result = self.images_ex.run(
             Command(
                 ("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image),
                 mutates=False,
@@ -681,7 +684,10 @@ class LocalTarget:
         stable = self.track_labels("stable").get("pipeline.version")
         schema = self.migrations_of(image_ref(self.env.image.registry, self.env.image.name, stable)) if stable else None
         for version in dict.fromkeys(p.version for p in plans if p.track != "baseline" and p.version != stable):
-            if schema is not None and self.migrations_of(images[version]) == schema:
+            if (
+                schema is not None
+                and self.migrations_of(image_ref(self.env.image.registry, self.env.image.name, version)) == schema
+            ):
                 self.say(f"migrations: {version} has stable's migration files ({schema[:12]}): nothing to migrate")
                 continue
             self.migrate(version, images[version])
@@ -699,6 +705,10 @@ class LocalTarget:
             if plan.labels:
                 self.label_track(plan.track, plan.labels)
 
+    def edge_ex(self) -> Executor:
+        """The executor whose engine runs the edge container (this target's own, on one node)."""
+        return self.ex
+
     def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
         """Every task of the tracks, asked from the edge for the app's readiness path (one exec)."""
         if self.ex.dry_run:
@@ -710,7 +720,7 @@ class LocalTarget:
             mutates=False,
             description=f"ask the {', '.join(tracks)} tasks for {self.env.app.readiness_path}",
         )
-        result = self.ex.run(command)
+        result = self.edge_ex().run(command)
         if not result.ok:
             raise NotReady(f"the edge could not probe readiness: {result.stderr.strip()[:200]}", hint="make up ENV=…")
         probes = []

@@ -23,9 +23,10 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from pipeline import edge
-from pipeline.analysis.source import LogTruncated
+from pipeline.analysis.source import LogTruncated, LogUnreadable
 from pipeline.commands import Command, docker
 from pipeline.commands.executor import Executor
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
@@ -46,6 +47,33 @@ def slots_in(split: str) -> Slots:
     if found is not None:
         return found
     return LEGACY_SLOTS if split.strip() else FRESH_SLOTS
+
+
+class EdgeFiles(Protocol):
+    """What a target asks of its edge: the split, the lease, the operator's command, the request log
+    (``LocalEdge``: one edge container; the swarm kind's ``EdgeSet``: one per edge node)."""
+
+    def set_weights(self, weights: Weights, lease_until: float | None, slots: Slots) -> None: ...
+
+    def split_text(self) -> str | None: ...
+
+    def weights(self) -> Weights | None: ...
+
+    def renew_lease(self, until: float | None) -> None: ...
+
+    def lease(self) -> float | str | None: ...
+
+    def send_command(self, command: str) -> None: ...
+
+    def take_command(self) -> str | None: ...
+
+    def clear_command(self) -> None: ...
+
+    def running(self) -> bool: ...
+
+    def log_reader(self) -> Callable[[int], bytes]: ...
+
+    def log_size(self) -> int: ...
 
 
 class LocalEdge:
@@ -206,7 +234,7 @@ class LocalEdge:
 
             result = self.ex.run(self._sh(script, "read the edge log", mutates=False))
             if not result.ok:
-                return b""
+                raise LogUnreadable(f"{self.name}: {(result.stderr or result.stdout).strip()[-200:]}")
             size_line, _, rest = result.stdout.partition("\n")
             command, _, body = rest.partition("\n")
             self._seen_command = command.strip() or None

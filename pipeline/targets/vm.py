@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import edge, registry
+from pipeline.analysis.source import LogUnreadable
 from pipeline.build.revision import check_version, image_ref
 from pipeline.commands import Command, Result
 from pipeline.commands.ansible import Recap, inventory, playbook, recap
@@ -541,6 +542,8 @@ class VmTarget:
             result = self.ex.run(
                 remote(self.login, f"sudo tail -c +{offset + 1} {log}", "read nginx's log", mutates=False, check=False)
             )
+            if not result.ok:
+                raise LogUnreadable(f"{self.login.destination}: {(result.stderr or result.stdout).strip()[-200:]}")
             return result.stdout.encode()
 
         return read

@@ -77,6 +77,33 @@ def acme_server(local: LocalVm) -> str:
     return f"https://{ACME_HOST}:{local.pebble.port}/dir"
 
 
+def ensure_key_pair(ex: Executor, key: Path, env: Environment) -> Path:
+    """The environment's SSH key pair at ``key`` (and ``key``.pub), generated when missing."""
+    if key.exists() and key.with_suffix(".pub").exists():
+        return key
+    ex.run(
+        Command(
+            ("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"pipeline-{env.name}", "-f", str(key)),
+            description="generate the environment's SSH key pair",
+        )
+    )
+    return key
+
+
+def host_image(ex: Executor, project: Project, env: Environment, say: Say) -> str:
+    """The stand-in host's image (``images/vm``: systemd and OpenSSH on the base image), built when
+    missing; the stand-in VM and the stand-in swarm nodes both run it."""
+    base = ensure_base(ex, project, env, say)
+    base_id = ex.run(docker.image_exists(base)).stdout.strip() or base
+    ref = f"pl-vm/host:{_dir_digest(project.root / 'images' / 'vm', base_id)}"
+    if ex.run(docker.image_exists(ref)).ok:
+        say(f"host image: {ref} (cached)")
+    else:
+        say(f"host image: building {ref}")
+        ex.run(docker.build(str(project.root / "images" / "vm"), ref, build_args={"BASE_IMAGE": base}))
+    return ref
+
+
 class LocalVmHost:
     """The stand-in VM container and the local pebble, for one environment."""
 
@@ -123,28 +150,11 @@ class LocalVmHost:
 
     # --- the key pair ---------------------------------------------------------------
     def ensure_key(self) -> Path:
-        key = key_path(self.project, self.env)
-        if key.exists() and key.with_suffix(".pub").exists():
-            return key
-        self.ex.run(
-            Command(
-                ("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"pipeline-{self.env.name}", "-f", str(key)),
-                description="generate the environment's SSH key pair",
-            )
-        )
-        return key
+        return ensure_key_pair(self.ex, key_path(self.project, self.env), self.env)
 
     # --- the VM container -------------------------------------------------------------
     def image(self) -> str:
-        base = ensure_base(self.ex, self.project, self.env, self.say)
-        base_id = self.ex.run(docker.image_exists(base)).stdout.strip() or base
-        ref = f"pl-vm/host:{_dir_digest(self.project.root / 'images' / 'vm', base_id)}"
-        if self.ex.run(docker.image_exists(ref)).ok:
-            self.say(f"vm image: {ref} (cached)")
-        else:
-            self.say(f"vm image: building {ref}")
-            self.ex.run(docker.build(str(self.project.root / "images" / "vm"), ref, build_args={"BASE_IMAGE": base}))
-        return ref
+        return host_image(self.ex, self.project, self.env, self.say)
 
     def _inspect(self) -> dict[str, object] | None:
         result = self.ex.run(docker.container_inspect(self.name))

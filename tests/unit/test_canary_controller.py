@@ -488,6 +488,16 @@ def test_a_latency_test_cleared_at_one_step_and_failing_again_at_the_next_rolls_
     assert len(confirms) == 1 and "step 2 (25%)" in confirms[0]["reason"]  # step 3 did not need its own
 
 
+def test_a_walk_with_an_edge_log_it_cannot_read_is_never_passed() -> None:
+    """A swarm's edge replica whose node does not answer served requests nobody judged."""
+    controller, target, _, events = make(unread_logs=("w2",))
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK, result.reason
+    assert "insufficient data" in result.reason and target.stable == "v1"
+    verdicts = [d for k, d in events if k == "verdict"]
+    assert any(c["name"] == "edge_logs" and "w2" in c["detail"] for v in verdicts for c in v["checks"])
+
+
 def test_a_latency_verdict_always_needs_two_windows() -> None:
     with pytest.raises(ValueError, match="latency_windows"):
         Canary(latency_windows=1)

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.commands import Result
 from pipeline.commands.executor import DryRunExecutor, SubprocessExecutor
+from pipeline.commands.ssh import Login
 from pipeline.environment import load_environment
 from pipeline.errors import RolloutInvalid, UnknownFlag
 from pipeline.flags import change, definition, state
@@ -45,11 +46,17 @@ def test_local_delivery_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "flags").iterdir()) == ["flags.json"]
 
 
-def test_ssh_plan_writes_on_every_host_in_turn() -> None:
-    delivery = SshDirDelivery(FakeExecutor(), ["node-1", "node-2"], "/srv/pipeline/flags")
+def test_ssh_plan_writes_on_every_node_in_turn() -> None:
+    logins = [
+        (n, Login("127.0.0.1", port, "admin", Path("/k/id"), Path("/k/kh"), Path("/k")))
+        for n, port in (("m1", 22111), ("w1", 22112))
+    ]
+    delivery = SshDirDelivery(FakeExecutor(), logins, "/var/lib/pipeline/flags/pl-x")
     plan = delivery.plan("{}")
-    assert [c.argv[:4] for c in plan] == [("ssh", "-o", "BatchMode=yes", "node-1"), ("ssh", "-o", "BatchMode=yes", "node-2")]
-    assert all("mv -f" in c.argv[4] and "/srv/pipeline/flags" in c.argv[4] and c.stdin == "{}" for c in plan)
+    assert [c.argv[0] for c in plan] == ["ssh", "ssh"] and [c.argv[c.argv.index("-p") + 1] for c in plan] == ["22111", "22112"]
+    assert all("mv -f" in c.argv[-1] and "/var/lib/pipeline/flags/pl-x" in c.argv[-1] and c.stdin == "{}" for c in plan)
+    assert [c.description.split(":")[0] for c in plan] == ["m1", "w1"]
+    assert delivery.mount == "type=bind,src=/var/lib/pipeline/flags/pl-x,dst=/flags,readonly"
 
 
 def _delivery(tmp_path: Path) -> LocalDirDelivery:

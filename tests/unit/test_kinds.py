@@ -30,12 +30,8 @@ def write(tmp_path: Path, body: str) -> None:
 
 WRONG = [
     # (env.yaml, the key path and message, the hint)
-    (
-        "target: {kind: swarm}\n",
-        "target.kind: swarm is not available yet (a multi-node Docker Swarm set up by Ansible)",
-        "available kinds: local, vm, ecs",
-    ),
-    ("target: {kind: k8s}\n", "target.kind: 'k8s' is not a target kind", "available kinds: local, vm, ecs"),
+    ("target: {kind: swarm}\n", "swarm: missing: target.kind swarm needs this section", "add a swarm: section"),
+    ("target: {kind: k8s}\n", "target.kind: 'k8s' is not a target kind", "available kinds: local, vm, swarm, ecs"),
     (ECS, "ecs: a section of kind ecs, but target.kind is local", "remove the ecs: section, or set target.kind: ecs"),
     (
         "target: {kind: local}\nvm: {}\n",
@@ -99,9 +95,14 @@ def test_env_validate_refuses_it_with_the_user_error_code(tmp_path: Path, body: 
     assert "Traceback" not in result.stderr
 
 
+SWARM = (
+    "swarm: {managers: [{name: m1, address: 192.0.2.11}], workers: [{name: w1, address: 192.0.2.12}],"
+    " edge_nodes: [m1, w1], vip: {address: 192.0.2.100}}\n"
+)
 RIGHT = [
     "target: {kind: local}\n",
     "target: {kind: vm}\nvm: {}\n" + STABLE,
+    "target: {kind: swarm}\n" + SWARM,
     "target: {kind: ecs}\n" + ECS + STABLE,
 ]
 
@@ -116,7 +117,7 @@ def test_each_kind_loads_with_its_own_section() -> None:
 
 
 def test_every_kind_has_a_factory_and_its_section_is_the_models_field() -> None:
-    assert kinds.names() == ("local", "vm", "ecs")
+    assert kinds.names() == ("local", "vm", "swarm", "ecs")
     fields = Environment.model_fields
     from pipeline.targets import FACTORIES
 
@@ -132,12 +133,10 @@ def test_every_kind_has_a_factory_and_its_section_is_the_models_field() -> None:
     assert {name for name, f in fields.items() if any(m | None == f.annotation for m in owned)} == set(kinds.sections())
 
 
-def test_planned_kinds_are_not_available() -> None:
-    assert "swarm" in kinds.PLANNED
-    assert not set(kinds.PLANNED) & set(kinds.KINDS)
-    for name in kinds.PLANNED:
-        misfit = kinds.unknown(name)
-        assert misfit is not None and "not available yet" in misfit.message
+def test_an_unknown_kind_names_the_available_ones() -> None:
+    misfit = kinds.unknown("k8s")
+    assert misfit is not None and misfit.key == "target.kind" and "'k8s' is not a target kind" in misfit.message
+    assert misfit.hint == f"available kinds: {', '.join(kinds.names())}" and "swarm" in misfit.hint
     assert all(kinds.unknown(name) is None for name in kinds.names())
 
 
@@ -160,7 +159,8 @@ def test_the_target_factory_is_the_registrys(tmp_path: Path, monkeypatch: pytest
 def test_validating_does_not_import_any_target_module() -> None:
     code = (
         "import sys; from pathlib import Path; from pipeline.environment import load_environment\n"
-        f"for name in ('local', 'vm-local', 'aws-vm', 'aws-ecs'): load_environment(Path({str(ROOT)!r}), name)\n"
+        "for name in ('local', 'vm-local', 'aws-vm', 'aws-ecs', 'swarm-local', 'aws-swarm'):\n"
+        f"    load_environment(Path({str(ROOT)!r}), name)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'pulumi', 'ansible')"
         " or m.startswith('pipeline.targets')))"
     )
@@ -176,8 +176,7 @@ def test_the_former_lists_of_kinds_derive_from_the_registry() -> None:
     example = (ROOT / "environments" / "env.example.yaml").read_text()
     shown = re.search(r"^  kind: local +# (.*)$", example, re.M)
     assert shown is not None
-    planned = ", ".join(kinds.PLANNED)
-    assert shown.group(1) == f"{' | '.join(kinds.names())} ({planned}: not available yet)"
+    assert shown.group(1) == " | ".join(kinds.names())
     # nowhere else in the package is there a list of kind names (a Literal, a tuple, an `in (...)`)
     listed = re.compile(r"""["'](local|vm|ecs|swarm)["']\s*,\s*["'](local|vm|ecs|swarm)["']""")
     offenders = [
@@ -205,9 +204,10 @@ def _members(protocol: type) -> set[str]:
 def _classes() -> dict[str, type]:
     from pipeline.targets.ecs import EcsTarget
     from pipeline.targets.local import LocalTarget
+    from pipeline.targets.swarm import SwarmTarget
     from pipeline.targets.vm import VmTarget
 
-    return {"local": LocalTarget, "vm": VmTarget, "ecs": EcsTarget}
+    return {"local": LocalTarget, "vm": VmTarget, "swarm": SwarmTarget, "ecs": EcsTarget}
 
 
 def test_every_kind_has_the_core_parts() -> None:
@@ -241,7 +241,11 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
     ("args", "words", "hint"),
     [
         # an ecs environment asks for AWS credentials when its target is built (exit 81): refused before that
-        (["flags", "list", "aws-ecs"], "aws-ecs: the ecs kind has no feature flag delivery (flags)", "kind local has it"),
+        (
+            ["flags", "list", "aws-ecs"],
+            "aws-ecs: the ecs kind has no feature flag delivery (flags)",
+            "kind local or swarm has it",
+        ),
         (["cert", "local"], "local: the local kind has no TLS certificate of its own (certificates)", "kind vm has it"),
     ],
 )

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "playbooks" / "roles"
-NAMES = ["common", "nginx", "certbot", "app", "postgresql", "redis"]
+NAMES = ["common", "nginx", "certbot", "app", "postgresql", "redis", "docker", "swarm", "keepalived"]
 
 
 @pytest.mark.parametrize("role", NAMES)
@@ -167,3 +167,59 @@ def test_sshd_forwards_nothing_and_drops_dead_sessions() -> None:
 def test_ansible_lint_runs_in_the_production_profile_offline() -> None:
     config = yaml.safe_load((PLAYBOOKS / ".ansible-lint").read_text())
     assert config["profile"] == "production" and config["offline"] is True
+
+
+# --- issue 18: the swarm's roles --------------------------------------------------------------------
+
+
+def test_sshd_forwards_only_to_the_registry_when_asked() -> None:
+    lines = render("common", "sshd-hardening.conf.j2", common_ssh_tcp_forwarding="local",
+                   common_ssh_permit_open=["127.0.0.1:5000"]).splitlines()  # fmt: skip
+    assert "AllowTcpForwarding local" in lines and "PermitOpen 127.0.0.1:5000" in lines
+    assert "AllowStreamLocalForwarding no" in lines and "PermitTunnel no" in lines
+    # anything but "local" forwards nothing (a typo never opens more)
+    lines = render("common", "sshd-hardening.conf.j2", common_ssh_tcp_forwarding="yes").splitlines()
+    assert "AllowTcpForwarding no" in lines and not any(line.startswith("PermitOpen") for line in lines)
+
+
+def _swarm_hosts() -> dict:
+    return {
+        "groups": {"swarm_managers": ["m1"], "swarm_workers": ["w1", "w2"]},
+        "hostvars": {"m1": {"swarm_address": "10.0.0.11"}, "w1": {"swarm_address": "10.0.0.12"},
+                     "w2": {"swarm_address": "10.0.0.13"}},
+    }  # fmt: skip
+
+
+def test_the_swarm_firewall_guards_its_ports_and_flushes_nothing_else() -> None:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLES / "swarm" / "templates")), undefined=jinja2.StrictUndefined)
+    env.filters["union"] = lambda a, b: list(dict.fromkeys([*a, *b]))
+    env.filters["extract"] = lambda key, mapping, attr: mapping[key][attr]
+    defaults = yaml.safe_load((ROLES / "swarm" / "defaults" / "main.yml").read_text())
+    table = env.get_template("pl-swarm.nft.j2").render(ansible_managed="m", **{**defaults, **_swarm_hosts()})
+    assert "flush ruleset" not in table  # Docker's own rules stay
+    assert "delete table inet pl_swarm" in table  # reloading replaces only this table
+    assert "elements = { 10.0.0.11, 10.0.0.12, 10.0.0.13 }" in table
+    assert "tcp dport { 2377, 7946, 5000 } ip saddr != @nodes drop" in table
+    assert "udp dport { 7946, 4789 } ip saddr != @nodes drop" in table
+
+
+def test_keepalived_checks_nginx_itself_and_tells_its_peers_by_unicast() -> None:
+    conf = render("keepalived", "keepalived.conf.j2", keepalived_vip="10.0.0.100", keepalived_address="10.0.0.12",
+                  keepalived_peers=["10.0.0.13"], keepalived_priority=150)  # fmt: skip
+    assert 'script "/usr/bin/curl -fsS -m 1 -o /dev/null http://127.0.0.1/edge/healthz"' in conf
+    assert "unicast_src_ip 10.0.0.12" in conf and "        10.0.0.13\n" in conf
+    assert "10.0.0.100/24 dev eth0" in conf and "priority 150" in conf
+    assert "script_user keepalived_script" in conf and "enable_script_security" in conf
+
+
+def test_the_swarm_playbook_prepares_forms_and_fronts_the_cluster() -> None:
+    plays = yaml.safe_load((PLAYBOOKS / "swarm.yml").read_text())
+    assert [p["hosts"] for p in plays] == [
+        "swarm_managers:swarm_workers", "swarm_managers:swarm_workers", "swarm_registry", "swarm_edge",
+    ]  # fmt: skip
+    tasks = yaml.safe_load((ROLES / "swarm" / "tasks" / "main.yml").read_text())
+    modules = [next(k for k in t if "." in k) for t in tasks]
+    assert modules.count("community.docker.docker_swarm") == 3  # init, join managers, join workers
+    assert "community.docker.docker_node" in modules  # labels from the first manager

@@ -118,3 +118,49 @@ def test_sources_satisfy_the_protocol() -> None:
     sources: list[MetricsSource] = [StaticSource(), EdgeLogSource(FakeLog().read)]
     for source in sources:
         assert set(source.window(0.0, 1.0)) == {"stable", "canary", "baseline"}
+
+
+# --- several edge replicas read as one (the swarm kind) ----------------------------------------------
+
+
+def _edge_line(ts: float, track: str) -> str:
+    return json.dumps(
+        {"msec": ts, "track": track, "method": "GET", "uri": "/", "status": 200, "request_time": 0.01,
+         "upstream_response_time": "0.01", "version": "v1"}
+    )  # fmt: skip
+
+
+def test_the_logs_of_several_edges_merge_in_time_order_each_from_its_own_offset() -> None:
+    from pipeline.analysis.source import EdgeLogsSource
+
+    logs = {
+        "w1": (_edge_line(100.0, "stable") + "\n" + _edge_line(102.0, "canary") + "\n").encode(),
+        "w2": (_edge_line(101.0, "stable") + "\n" + _edge_line(103.0, "canary")).encode(),  # a partial last line
+        "w3": b"old\n",
+    }
+    source = EdgeLogsSource({n: (lambda off, n=n: logs[n][off:]) for n in logs}, offsets={"w3": 4})
+    assert source.pull() == 3
+    assert [r.ts for r in source.records] == [100.0, 101.0, 102.0]
+    assert source.heard == {"w1": 102.0, "w2": 101.0, "w3": None}  # w3 logged nothing since its offset
+    logs["w2"] += b"\n"
+    assert source.pull() == 1 and [r.ts for r in source.records][-1] == 103.0
+    window = source.window(100.0, 104.0)
+    assert window["canary"].requests == 2 and window["stable"].requests == 2
+
+
+def test_an_edge_whose_log_cannot_be_read_is_named_not_taken_for_silence() -> None:
+    from pipeline.analysis.source import EdgeLogSource, EdgeLogsSource, LogUnreadable
+
+    down = {"w2": True}
+
+    def w2(offset: int) -> bytes:
+        if down["w2"]:
+            raise LogUnreadable("w2: ssh: connect to host 127.0.0.1 port 22113: Connection refused")
+        return (_edge_line(105.0, "canary") + "\n").encode()[offset:]
+
+    source = EdgeLogsSource({"w1": lambda off: (_edge_line(104.0, "stable") + "\n").encode()[off:], "w2": w2})
+    assert source.pull() == 1 and source.unread() == ["w2"]
+    down["w2"] = False
+    assert source.pull() == 1 and source.unread() == []
+    single = EdgeLogSource(lambda _off: (_ for _ in ()).throw(LogUnreadable("edge")))
+    assert single.pull() == 0 and single.unread() == ["edge"]

@@ -89,6 +89,23 @@ def test_score_is_the_weighted_share_of_checks_held() -> None:
     assert score([]) == 0.0
 
 
+def test_what_users_saw_caps_the_score_above_the_budget() -> None:
+    """kill-edge held every check while 11 of 140 requests failed: not 100 %."""
+    import dataclasses
+
+    from pipeline.chaos.results import failed_share
+
+    kill_edge = dataclasses.replace(row(2, 4, 4), failed_requests=11, requests=140)
+    quiet = dataclasses.replace(row(2, 4, 4), failed_requests=0, requests=600)
+    assert score([kill_edge, quiet]) == 100.0  # without a budget: the checks alone
+    assert score([kill_edge, quiet], budget=0.005) == round(100 * (2 * (1 - 11 / 140) + 2) / 4, 1) < 100
+    assert score([dataclasses.replace(kill_edge, failed_requests=0)], budget=0.005) == 100.0
+    assert score([dataclasses.replace(kill_edge, failed_requests=1, requests=400)], budget=0.005) == 100.0  # within
+    assert failed_share([kill_edge, quiet]) == 11 / 740
+    assert failed_share([dataclasses.replace(kill_edge, requests=None, failed_requests=None)]) is None
+    assert kill_edge.as_dict()["failed_share"] == round(11 / 140, 5)
+
+
 def test_chaos_is_always_run_without_version_check_and_with_continuous_hypothesis(tmp_path: Any) -> None:
     from pathlib import Path
 

@@ -1,0 +1,284 @@
+"""The ``swarm`` target: a multi-node Docker Swarm set up by Ansible, the same releases as on one node.
+
+``up`` makes the hosts (the stand-in node containers for swarm-local), reaches every node over
+SSH, guards the cluster's identity and runs playbooks/swarm.yml (engine, swarm, labels, firewall,
+the cluster registry, keepalived), then brings up the stack on it: the overlay network, the
+secrets, PostgreSQL and Redis pinned to their labelled nodes, the edge on every edge node, and the
+flags on every node.
+
+Everything the local kind does to its engine runs here unchanged, on the first manager's engine
+over SSH (``OnNode``): the same ``Command`` values, the same services, the same canary. What
+differs is named here:
+
+* **images** are built and kept on this machine (its registry on 127.0.0.1) and copied into the
+  cluster's registry (on ``swarm.registry.node``) through an SSH forward before a service names
+  them; the nodes pull ``<registry node address>:<port>/<name>:<tag>``;
+* **the edge** is one container per edge node, each through its own node's engine, publishing
+  ``edge.port`` on the node (``EdgeSet``: a split reaches every replica before it counts), with
+  the virtual IP in front;
+* **the request log** is every edge replica's log, read as one (the kind's own metrics source);
+* **flags** are written to every node's copy of the flags directory (``SshDirDelivery``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+
+from pipeline import edge
+from pipeline.analysis.source import EdgeLogsSource
+from pipeline.build.images import ensure_service_images
+from pipeline.build.revision import check_version
+from pipeline.commands import Command, docker
+from pipeline.commands.docker import ServiceSpec
+from pipeline.commands.executor import Executor
+from pipeline.commands.on_node import OnNode
+from pipeline.commands.ssh import remote
+from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Weights
+from pipeline.engine import Engine
+from pipeline.environment import Environment
+from pipeline.errors import ConfigError, NotReady, UserError
+from pipeline.flags.delivery import SshDirDelivery
+from pipeline.ports import free_port
+from pipeline.project import Project
+from pipeline.targets.base import Status
+from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
+from pipeline.targets.local import LocalTarget
+from pipeline.targets.local_edge import LocalEdge
+from pipeline.targets.swarm_edge import EdgeSet
+from pipeline.targets.swarm_local import LocalCluster
+from pipeline.targets.swarm_nodes import LABELS, LOGIN_USER, SwarmNodes, check_key, require_swarm
+
+Say = Callable[[str], None]
+FLAGS_ROOT = "/var/lib/pipeline/flags"  # on every node, owned by the login user (playbooks/roles/swarm)
+
+
+class SwarmTarget(LocalTarget):
+    kind = "swarm"
+
+    def __init__(self, env: Environment, ex: Executor, project: Project, say: Say) -> None:
+        self.swarm = require_swarm(env)
+        self.host_ex = ex  # this machine: builds, its registry, SSH
+        self.cluster = LocalCluster(env, ex, project, say) if self.swarm.local is not None else None
+        self.nodes = SwarmNodes(env, ex, project, say, login_user=LOGIN_USER if self.cluster else None)
+        self.node_ex = {n.name: OnNode(ex, self.nodes.logins[n.name], n.name) for n in self.swarm.nodes}
+        super().__init__(env, self.node_ex[self.swarm.manager.name], project, say)
+        self.images_ex = ex  # images are built and inspected here; the nodes pull copies
+        # the engine is over SSH: every read goes through the CLI there, never a socket of this machine
+        self.endpoint = EngineEndpoint(self.ex, fixed=f"ssh://{self.swarm.manager.name}")
+        self.reads = EngineReads(self.endpoint)
+        self.edges = EdgeSet(
+            {n: LocalEdge(env, self.node_ex[n], self.edge_name, None, self.endpoint) for n in self.swarm.edge_nodes},
+            env.name,
+        )
+        self.edge = self.edges
+
+    # --- names --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self.swarm.front == "dns":
+            front = self.swarm.domain
+        else:
+            front = self.swarm.vip.address if self.swarm.vip else self.swarm.node(self.swarm.edge_nodes[0]).address
+        return f"http://{front}:{self.env.edge.port}"
+
+    @property
+    def cluster_registry(self) -> str:
+        return f"{self.swarm.registry_node.address}:{self.swarm.registry.port}"
+
+    # --- validation ---------------------------------------------------------------------
+    def check(self) -> None:
+        if self.env.edge.publish != "container":
+            raise UserError(
+                "edge.publish: ingress: the swarm kind runs an edge container on every edge node",
+                hint="set edge.publish: container (the routing mesh needs IPVS; keepalived fronts the edges)",
+            )
+        check_key(self.swarm, self.env)
+        if self.cluster is not None:
+            self.cluster.check()
+
+    # --- up -----------------------------------------------------------------------------------
+    def up(self) -> None:
+        self.check()
+        if self.cluster is not None:
+            self.cluster.provision()
+        self.nodes.make_dir()
+        self.nodes.reach(timeout=120.0 if self.cluster is not None else 0.0)
+        machine = self.cluster.playbook_variables() if self.cluster is not None else {}
+        per_node = self.cluster.node_variables if self.cluster is not None else None
+        extra = {"keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz", "swarm_flags_root": FLAGS_ROOT}
+        self.nodes.apply({**machine, **extra}, per_node)
+        # this machine builds and keeps the images; the cluster's registry gets a copy
+        engine = Engine(self.host_ex, self.project, self.say)
+        engine.ensure()
+        engine.ensure_registry(self.env.image.registry)
+        built = ensure_service_images(self.host_ex, self.project, self.env, self.say)
+        images = {name: self.mirror(ref) for name, ref in built.items()}
+        self._ensure_network()
+        secret = self._secrets()
+        self._ensure_service(self._db_spec(images["postgres"], secret))
+        self._ensure_service(self._cache_spec(images["redis"]))
+        self._ensure_edges(images["edge"])
+        self.wait_services([self.service("db"), self.service("cache")], timeout=300.0)
+        self._ensure_flags()
+
+    # --- images: this machine's registry -> the cluster's ------------------------------------------
+    def mirror(self, ref: str) -> str:
+        """Copy ``ref`` (on this machine's registry) into the cluster's registry; the name the nodes pull."""
+        _, _, path = ref.partition("/")
+        inside = f"{self.cluster_registry}/{path}"
+        node = self.swarm.registry_node
+        login = self.nodes.logins[node.name]
+        port = free_port()
+        forward = f"127.0.0.1:{port}:127.0.0.1:{self.swarm.registry.port}"
+        local = f"127.0.0.1:{port}/{path}"
+        self.host_ex.run(remote(login, "true", f"{node.name}: open the shared SSH connection", mutates=False, check=False))
+        self.host_ex.run(
+            Command(
+                ("ssh", *login.options(), "-O", "forward", "-L", forward, login.destination), f"{node.name}: forward {forward}"
+            )
+        )
+        try:
+            self.host_ex.run(docker.tag(ref, local))
+            self.host_ex.run(docker.push(local))
+            self.host_ex.run(docker.untag(local))
+        finally:
+            self.host_ex.run(
+                Command(
+                    ("ssh", *login.options(), "-O", "cancel", "-L", forward, login.destination),
+                    f"{node.name}: end the forward",
+                    check=False,
+                )
+            )
+        return inside
+
+    def require_version(self, version: str) -> str:
+        """The release on this machine's registry (``UnknownVersion`` when it is not), copied to the cluster's."""
+        check_version(version)
+        return self.mirror(super().require_version(version))
+
+    def image_of(self, version: str) -> str:
+        return f"{self.cluster_registry}/{self.env.image.name}:{version}"
+
+    # --- the stateful parts: pinned to their labelled nodes ------------------------------------------
+    def _db_spec(self, image: str, secret: dict[str, str]) -> ServiceSpec:
+        spec = super()._db_spec(image, secret)
+        return _pinned(spec, LABELS["db"])
+
+    def _cache_spec(self, image: str) -> ServiceSpec:
+        return _pinned(super()._cache_spec(image), LABELS["cache"])
+
+    # --- the edge: one container per edge node ----------------------------------------------------
+    def _ensure_edges(self, image: str) -> None:
+        conf = edge.render_nginx_conf(self.env, self.track_pin_token())
+        for name in self.swarm.edge_nodes:
+            self._ensure_edge_on(name, image, conf)
+        self._slots = None
+
+    def _ensure_edge_on(self, node: str, image: str, conf: str) -> None:
+        ex = self.node_ex[node]
+        running = ex.run(docker.container_inspect(self.edge_name))
+        if running.ok:
+            info = json.loads(running.stdout)[0]
+            if info["Config"]["Image"] == image and info["State"]["Running"]:
+                ex.run(
+                    docker.exec_(
+                        self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf, description="apply the edge configuration"
+                    )
+                )
+                self.say(f"edge on {node}: running, configuration applied")
+                return
+            ex.run(docker.container_rm(self.edge_name))
+        write = (
+            "cat > /conf/nginx.conf && f=/conf/split.conf && "
+            "if [ ! -s $f ]; then printf '%s' \"$FRESH\" > $f; "
+            "elif ! grep -q '^# pipeline-slots: ' $f; then printf '%s' \"$LEGACY\" > $f; fi"
+        )
+        # a new replica routes as the others do (a node replaced mid-release joins the split in force)
+        current = self.edge.split_text()
+        fresh = current if current and edge.parse_slots(current) else edge.render_split(self.env, Weights(0), FRESH_SLOTS)
+        ex.run(
+            docker.run_once(
+                image,
+                None,
+                ["sh", "-c", write],
+                env={"FRESH": fresh, "LEGACY": edge.render_split(self.env, Weights(0), LEGACY_SLOTS)},
+                mounts=[f"type=volume,src={self.service('edge-conf')},dst=/conf"],
+                stdin=conf,
+                description="write the edge configuration",
+            )
+        )
+        ex.run(
+            docker.run_detached(
+                self.edge_name,
+                image,
+                self.network,
+                publish=[f"{self.env.edge.port}:{edge.EDGE_PORT}"],
+                mounts=[
+                    f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
+                    f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",
+                ],
+                labels={**self.labels, "pipeline.role": "edge", "pipeline.node": node},
+            )
+        )
+
+    # --- flags: every node's copy -----------------------------------------------------------------
+    def flag_delivery(self) -> SshDirDelivery:  # type: ignore[override]
+        logins = [(n.name, self.nodes.logins[n.name]) for n in self.swarm.nodes]
+        return SshDirDelivery(self.host_ex, logins, f"{FLAGS_ROOT}/{self.stack}")
+
+    # --- the request logs: every edge's -----------------------------------------------------------
+    def metrics_source(self) -> EdgeLogsSource:
+        return self.edges.logs()
+
+    # --- status -------------------------------------------------------------------------------
+    def nodes_status(self) -> list[dict[str, str]]:
+        """Each node as the manager sees it (none when the manager does not answer)."""
+        result = self.ex.run(
+            Command(("docker", "node", "ls", "--format", "{{json .}}"), "list the nodes", mutates=False, check=False)
+        )
+        rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip().startswith("{")] if result.ok else []
+        return [
+            {
+                "name": str(r.get("Hostname", "")),
+                "state": str(r.get("Status", "")).lower(),
+                "availability": str(r.get("Availability", "")).lower(),
+                "role": str(r.get("ManagerStatus", "")).lower(),
+            }
+            for r in rows
+        ]
+
+    def status(self) -> Status:
+        found = super().status()
+        return dataclasses.replace(found, nodes=self.nodes_status(), edges=self.edges.running_on())
+
+    # --- down ---------------------------------------------------------------------------------
+    def down(self, volumes: bool = False) -> None:
+        for node in self.swarm.edge_nodes:
+            self.node_ex[node].run(docker.container_rm(self.edge_name))
+        names = self.ex.run(
+            Command(
+                ("docker", "service", "ls", "--filter", f"label=pipeline.env={self.env.name}", "--format", "{{.Name}}"),
+                mutates=False,
+                check=False,
+                description="list the stack's services",
+            )
+        ).stdout.split()
+        if names:
+            self.ex.run(docker.service_rm(names))
+        if self.cluster is not None:
+            self.cluster.remove(volumes)
+        elif volumes:
+            raise ConfigError("down --volumes on rented nodes", hint="remove the volumes on the nodes yourself")
+
+    def edge_ex(self) -> Executor:
+        """The engine of an edge node whose edge runs (readiness is asked from an edge)."""
+        for name, up in self.edges.running_on().items():
+            if up:
+                return self.node_ex[name]
+        raise NotReady(f"no edge of {self.env.name} is running", hint=f"make up ENV={self.env.name}")
+
+
+def _pinned(spec: ServiceSpec, label: str) -> ServiceSpec:
+    return dataclasses.replace(spec, constraints=(*spec.constraints, f"node.labels.{label}==true"))

@@ -1,0 +1,166 @@
+"""End-to-end: the swarm target on swarm-local (three node containers over SSH, a real swarm).
+
+Own fixture, not the `ci` stack: from nothing (`down --volumes`, then `up`): the nodes formed into
+one swarm by playbooks/swarm.yml, a second `up` with changed=0 and a `--check` run clean, the
+stack on it (PostgreSQL and Redis on their labelled node, an edge on each edge node), the virtual
+IP answering and moving when the edge that holds it stops, and the identity guard refusing a node
+that another swarm took. `make test-e2e-swarm`; PIPELINE_E2E_KEEP=1 leaves the cluster up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.commands import ansible
+from pipeline.environment import load_environment
+
+from .conftest import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = os.environ.get("PIPELINE_E2E_SWARM_ENV", "swarm-local")
+CONF = load_environment(ROOT, ENV)
+assert CONF.swarm is not None and CONF.swarm.local is not None and CONF.swarm.vip is not None
+SWARM = CONF.swarm
+STATE = ROOT / ".pipeline" / "swarm" / ENV
+VIP = f"http://{SWARM.vip.address}:{CONF.edge.port}"  # type: ignore[union-attr]
+
+pytestmark = pytest.mark.e2e
+
+
+def ssh(node: str, script: str, check: bool = True) -> str:
+    port = SWARM.node(node).ssh_port
+    argv = [
+        "ssh", "-i", str(STATE / "id_ed25519"), "-p", str(port), "-o", "BatchMode=yes",
+        "-o", f"UserKnownHostsFile={STATE / 'known_hosts'}", "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "LogLevel=ERROR", "admin@127.0.0.1", "--", script,
+    ]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ssh {node} {script!r} exited {result.returncode}: {result.stderr}")
+    return result.stdout
+
+
+def get(url: str, timeout: float = 3.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except Exception:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[dict[str, Any]]:
+    pipeline("down", ENV, "--volumes", check=False, timeout=300)
+    started = time.monotonic()
+    first = pipeline("up", ENV, timeout=2400)
+    yield {"first": first.stdout + first.stderr, "seconds": time.monotonic() - started}
+    if not os.environ.get("PIPELINE_E2E_KEEP"):
+        pipeline("down", ENV, "--volumes", check=False, timeout=600)
+
+
+def test_up_from_nothing_forms_one_swarm_of_every_node(cluster: dict[str, Any]) -> None:
+    assert "swarm: cluster" in cluster["first"] and "recorded" in cluster["first"], cluster["first"]
+    rows = [json.loads(line) for line in ssh("m1", "docker node ls --format '{{json .}}'").splitlines()]
+    assert sorted(r["Hostname"] for r in rows) == ["m1", "w1", "w2"]
+    assert all(r["Status"] == "Ready" for r in rows)
+    assert [r["Hostname"] for r in rows if r["ManagerStatus"]] == ["m1"]
+    labels = json.loads(ssh("m1", "docker node inspect w1 --format '{{json .Spec.Labels}}'"))
+    assert labels.get("pl.edge") == "true" and "pl.db" not in labels
+
+
+def test_a_second_up_changes_nothing_and_check_runs_clean(cluster: dict[str, Any]) -> None:
+    again = pipeline("up", ENV, timeout=1800)
+    out = again.stdout + again.stderr
+    assert re.search(r"changed=0\b", out), out
+    check = subprocess.run(
+        [sys.executable, "-m", "ansible.cli.playbook", "-i", str(STATE / "inventory.yml"), "-e", f"@{STATE / 'vars.json'}",
+         "--check", str(ROOT / "playbooks" / "swarm.yml")],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "playbooks" / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json",
+             "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    found = ansible.recap(check.stdout)
+    assert found.success and found.changed == 0, found.failures or check.stdout[-2000:]
+
+
+def test_the_stack_runs_pinned_and_the_edge_answers_on_the_virtual_ip(cluster: dict[str, Any]) -> None:
+    db = ssh("m1", f"docker service ps {CONF.stack}-db --filter desired-state=running --format '{{{{.Node}}}}'").split()
+    assert db == [SWARM.role_node("db")]
+    for node in SWARM.edge_nodes:
+        assert ssh(node, f"docker inspect -f '{{{{.State.Running}}}}' {CONF.stack}-edge").strip() == "true"
+    assert get(f"{VIP}/edge/healthz") == 200
+
+
+@pytest.fixture(scope="module")
+def releases(cluster: dict[str, Any]) -> tuple[str, str]:
+    """This commit, built twice (two tags), the first one released straight to stable."""
+    first = pipeline("build", "--env", ENV, timeout=1800).stdout.strip()
+    second = pipeline("build", "--env", ENV, "--suffix", "swarm2", timeout=900).stdout.strip()
+    pipeline("deploy", ENV, "--version", first, "--track", "stable", timeout=900)
+    return first, second
+
+
+def version_through_the_vip() -> str:
+    with urllib.request.urlopen(f"{VIP}/version", timeout=5) as response:
+        return str(json.loads(response.read())["version"])
+
+
+def test_a_release_runs_on_the_workers_and_answers_through_the_virtual_ip(releases: tuple[str, str]) -> None:
+    first, _ = releases
+    assert version_through_the_vip() == first
+    nodes = ssh("m1", f"docker service ps {CONF.stack}-app-blue {CONF.stack}-app-green --filter desired-state=running "
+                      "--format '{{.Node}}'").split()  # fmt: skip
+    assert nodes and set(nodes) <= {n.name for n in SWARM.nodes}
+
+
+def test_a_canary_walks_across_the_cluster_under_load_and_is_promoted(releases: tuple[str, str], tmp_path: Path) -> None:
+    from pipeline.commands.k6 import BackgroundLoad
+
+    _, second = releases
+    load = BackgroundLoad(ROOT / "perf" / "mixed.js", VIP, 30, 600, tmp_path / "k6.json")
+    try:
+        time.sleep(5)
+        deployed = pipeline("deploy", ENV, "--version", second, timeout=900)
+    finally:
+        summary = load.stop()
+    assert "promoted" in deployed.stdout + deployed.stderr, deployed.stdout + deployed.stderr
+    assert version_through_the_vip() == second
+    assert summary is not None and summary.requests > 500 and summary.failed == 0, summary  # a planned move: 0 failed
+
+
+def test_the_virtual_ip_moves_when_the_edge_that_holds_it_stops(cluster: dict[str, Any]) -> None:
+    holder = next(n for n in SWARM.edge_nodes if SWARM.vip.address in ssh(n, "ip -4 -o addr show"))  # type: ignore[union-attr]
+    ssh(holder, f"docker stop {CONF.stack}-edge")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and get(f"{VIP}/edge/healthz", timeout=1) != 200:
+            time.sleep(0.2)
+        assert get(f"{VIP}/edge/healthz") == 200
+        other = next(n for n in SWARM.edge_nodes if n != holder)
+        assert SWARM.vip.address in ssh(other, "ip -4 -o addr show")  # type: ignore[union-attr]
+    finally:
+        ssh(holder, f"docker start {CONF.stack}-edge")
+
+
+def test_a_node_another_swarm_took_is_refused_before_anything_changes(cluster: dict[str, Any]) -> None:
+    ssh("w2", "docker swarm leave --force && docker swarm init --advertise-addr 127.0.0.1 >/dev/null")
+    try:
+        refused = pipeline("up", ENV, check=False, timeout=600)
+        assert refused.returncode == 65, refused.stdout + refused.stderr
+        assert "swarm node w2 (10.231.0.13)" in refused.stderr and "Traceback" not in refused.stderr
+    finally:
+        ssh("w2", "docker swarm leave --force", check=False)
+        ssh("m1", "docker node rm --force w2", check=False)
+    pipeline("up", ENV, timeout=1800)  # w2 joins again
+    assert "w2" in ssh("m1", "docker node ls --filter role=worker --format '{{.Hostname}}'")

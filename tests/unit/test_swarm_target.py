@@ -1,0 +1,108 @@
+"""The swarm target against FakeExecutor: the local kind's commands, run on the right node."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pipeline.commands import Command, Result
+from pipeline.edge import FRESH_SLOTS, Weights
+from pipeline.environment import load_environment
+from pipeline.errors import NotReady
+from pipeline.project import Project
+from pipeline.targets import target_for
+from pipeline.targets.swarm import SwarmTarget
+from pipeline.testing import FakeExecutor
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = {"22111": "m1", "22112": "w1", "22113": "w2"}
+
+
+def node_of(command: Command) -> str | None:
+    """The node an ssh command goes to (by its port), None for a command run here."""
+    if command.argv[0] != "ssh" or "-p" not in command.argv:
+        return None
+    return PORTS[command.argv[command.argv.index("-p") + 1]]
+
+
+def remote_words(command: Command) -> list[str]:
+    return shlex.split(command.argv[-1])
+
+
+def make(ex: FakeExecutor, tmp_path: Path) -> SwarmTarget:
+    env = load_environment(ROOT, "swarm-local")
+    target = target_for(env, ex, Project(ROOT, tmp_path), lambda _m: None)
+    assert isinstance(target, SwarmTarget)
+    return target
+
+
+def test_the_stacks_docker_commands_run_on_the_first_manager(tmp_path: Path) -> None:
+    ex = FakeExecutor()
+    target = make(ex, tmp_path)
+    target.release_lock()
+    released = [c for c in ex.calls if "config rm" in c.argv[-1]]
+    assert released and node_of(released[0]) == "m1"
+    assert remote_words(released[0]) == ["docker", "config", "rm", "pl-swarm-local-lock"]
+    assert target.url == "http://10.231.0.100:8080"
+
+
+def test_a_split_reaches_every_edge_replica_and_a_silent_one_is_named(tmp_path: Path) -> None:
+    ex = FakeExecutor()
+    target = make(ex, tmp_path)
+    target.edge.set_weights(Weights(25, 25), None, FRESH_SLOTS)
+    applied = [node_of(c) for c in ex.calls if "edge-apply" in c.argv[-1]]
+    assert sorted(applied) == ["w1", "w2"]
+
+    def w2_down(command: Command) -> Result:
+        return (
+            Result(255, "", "ssh: connect to host 127.0.0.1 port 22113: Connection refused")
+            if node_of(command) == "w2"
+            else Result(0)
+        )
+
+    down = FakeExecutor().on("ssh", result=w2_down)
+    with pytest.raises(NotReady) as caught:
+        make(down, tmp_path).edge.set_weights(Weights(0), None, FRESH_SLOTS)
+    assert "reached 1 of 2 edges; not w2" in caught.value.message
+    assert [node_of(c) for c in down.calls if "edge-apply" in c.argv[-1]][:1] == ["w1"]  # w1 still got the rollback
+
+
+def test_flags_are_written_on_every_node(tmp_path: Path) -> None:
+    ex = FakeExecutor()
+    delivery = make(ex, tmp_path).flag_delivery()
+    plan = delivery.plan('{"flags": {}}')
+    assert [node_of(c) for c in plan] == ["m1", "w1", "w2"]
+    assert delivery.mount == "type=bind,src=/var/lib/pipeline/flags/pl-swarm-local,dst=/flags,readonly"
+
+
+def test_the_database_and_the_cache_are_pinned_to_their_labelled_nodes(tmp_path: Path) -> None:
+    def answer(command: Command) -> Result:
+        if "--entrypoint id" in command.argv[-1]:
+            return Result(0, "999\n")
+        return Result(1) if "inspect" in command.argv[-1] else Result(0)  # nothing there yet: made
+
+    target = make(FakeExecutor().on("ssh", result=answer), tmp_path)
+    db = target._db_spec("10.231.0.11:5000/pipeline/postgres:x", {"db_password": "p"})
+    assert "node.labels.pl.db==true" in db.constraints
+    assert "node.labels.pl.cache==true" in target._cache_spec("10.231.0.11:5000/pipeline/redis:x").constraints
+
+
+def test_an_image_is_copied_to_the_cluster_registry_through_a_forward(tmp_path: Path) -> None:
+    ex = FakeExecutor()
+    ref = make(ex, tmp_path).mirror("127.0.0.1:5000/refapp:abc")
+    assert ref == "10.231.0.11:5000/refapp:abc"
+    steps = [c for c in ex.calls if c.argv[0] == "docker" or "-O" in c.argv]
+    verbs = [c.argv[c.argv.index("-O") + 1] if "-O" in c.argv else c.argv[1] for c in steps]
+    assert verbs == ["forward", "tag", "push", "image", "cancel"]
+    forward = steps[0]
+    assert node_of(forward) == "m1" and forward.argv[forward.argv.index("-L") + 1].endswith(":127.0.0.1:5000")
+    local = steps[1].argv[3]
+    assert local.startswith("127.0.0.1:") and local.endswith("/refapp:abc") and not local.startswith("127.0.0.1:5000/")
+    assert all(node_of(c) is None for c in steps[1:4])  # pushed by this machine's engine
+
+
+def test_the_engine_is_never_read_through_a_socket_of_this_machine(tmp_path: Path) -> None:
+    target = make(FakeExecutor(), tmp_path)
+    assert not target.endpoint.here and not target.reads.available
