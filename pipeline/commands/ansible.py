@@ -94,6 +94,7 @@ class Recap:
     failed: int
     unreachable: int
     failures: list[str]
+    changes: tuple[str, ...] = ()  # "task on host" of every change (what a second run should not show)
 
     @property
     def success(self) -> bool:
@@ -110,10 +111,14 @@ def recap(stdout: str) -> Recap:
     stats = data.get("stats", {})
     total = {k: sum(int(h.get(k, 0)) for h in stats.values()) for k in ("ok", "changed", "failures", "unreachable")}
     failures: list[str] = []
+    changes: list[str] = []
     for play in data.get("plays", []):
         for task in play.get("tasks", []):
             for host, result in task.get("hosts", {}).items():
+                name = task.get("task", {}).get("name", "?")
                 if result.get("failed") or result.get("unreachable"):
                     message = str(result.get("msg") or result.get("stderr") or "").strip()
-                    failures.append(f"{task.get('task', {}).get('name', '?')} on {host}: {message}")
-    return Recap(total["ok"], total["changed"], total["failures"], total["unreachable"], failures)
+                    failures.append(f"{name} on {host}: {message}")
+                elif result.get("changed"):
+                    changes.append(f"{name} on {host}")
+    return Recap(total["ok"], total["changed"], total["failures"], total["unreachable"], failures, tuple(changes))

@@ -268,7 +268,9 @@ class SwarmNodes:
         self.close()
         if not check:
             self.record(self.engine_swarm(self.swarm.manager.name).cluster)
-        self.say(f"ansible: ok={found.ok} changed={found.changed}")
+        self.say(
+            f"ansible: ok={found.ok} changed={found.changed}" + (f" ({'; '.join(found.changes[:12])})" if found.changes else "")
+        )
         return found
 
 
