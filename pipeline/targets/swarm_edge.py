@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline import edge
 from pipeline.analysis.source import EdgeLogsSource
 from pipeline.edge import Slots, Weights
 from pipeline.errors import CommandFailed, NotReady
@@ -33,7 +34,7 @@ class EdgeSet:
         self.edges = edges
         self.env_name = env_name
 
-    def _each(self, what: str, act: Callable[[LocalEdge], object]) -> list[str]:
+    def _each(self, act: Callable[[LocalEdge], object]) -> list[str]:
         """``act`` on every replica; the names of those it failed on."""
         failed: list[str] = []
         for name, one in self.edges.items():
@@ -44,7 +45,7 @@ class EdgeSet:
         return failed
 
     def _all(self, what: str, act: Callable[[LocalEdge], object]) -> None:
-        failed = self._each(what, act)
+        failed = self._each(act)
         if failed:
             reached = len(self.edges) - len(failed)
             raise NotReady(
@@ -64,19 +65,12 @@ class EdgeSet:
         return None
 
     def weights(self) -> Weights | None:
-        for one in self.edges.values():
-            found = one.weights()
-            if found is not None:
-                return found
-        return None
-
-    def splits(self) -> dict[str, Weights | None]:
-        """Each replica's split, as it routes now (None: it cannot be read)."""
-        return {name: one.weights() for name, one in self.edges.items()}
+        text = self.split_text()
+        return edge.parse_weights(text) if text is not None else None
 
     # --- lease and commands ---------------------------------------------------------------
     def renew_lease(self, until: float | None) -> None:
-        self._each("the lease", lambda one: one.renew_lease(until))
+        self._each(lambda one: one.renew_lease(until))
 
     def lease(self) -> float | str | None:
         for one in self.edges.values():
@@ -95,7 +89,7 @@ class EdgeSet:
         return taken
 
     def clear_command(self) -> None:
-        self._each("clearing the command", lambda one: one.clear_command())
+        self._each(lambda one: one.clear_command())
 
     def running(self) -> bool:
         """Some replica runs: users are served (``running_on`` says which; a split needs them all)."""
