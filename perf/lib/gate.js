@@ -44,6 +44,19 @@ export function constantArrival(name) {
 const trackDuration = new Trend('track_duration', true);
 const trackFailed = new Rate('track_failed');
 
+// A request that did not answer 2xx, written to the log (one JSON line after "pl-failed "):
+// when, what, the status or k6's error code, and the track that served it. BackgroundLoad
+// keeps k6's log beside its summary, so a test or a bench can say which requests failed.
+export function noteFailure(method, path, res) {
+  if (res.status >= 200 && res.status < 300) {
+    return;
+  }
+  const served = (res.headers && res.headers['X-Edge-Track']) || 'none';
+  console.warn(`pl-failed ${JSON.stringify({
+    t: Date.now() / 1000, method, path, status: res.status, error_code: res.error_code, error: res.error, track: served,
+  })}`);
+}
+
 export function pick() {
   return paths[Math.floor(Math.random() * paths.length)];
 }
@@ -59,6 +72,7 @@ export function hit(path, pin) {
   const served = res.headers['X-Edge-Track'] || 'none';
   trackDuration.add(res.timings.duration, { track: served });
   trackFailed.add(res.status === 0 || res.status >= 500, { track: served });
+  noteFailure('GET', path, res);
   check(res, { 'status is 2xx': (r) => r.status >= 200 && r.status < 300 });
   if (pin) {
     check(res, { 'served by the pinned track': () => served === pin });

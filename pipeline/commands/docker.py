@@ -160,10 +160,11 @@ class ServiceSpec:
     constraints: Sequence[str] = ()
     hostname: str | None = None
     secrets: Sequence[SecretMount] = ()
+    mode: str = "replicated"  # or "global": one task on every node the constraints allow (replicas unused)
 
     def create(self) -> Command:
         argv = ["service", "create", "--detach", "--quiet", "--name", self.name, "--network", self.network]
-        argv += ["--endpoint-mode", self.endpoint_mode, "--replicas", str(self.replicas)]
+        argv += ["--endpoint-mode", self.endpoint_mode, *self._mode_flags()]
         argv += self._update_flags()
         argv += self._task_flags()
         for publish in self.publish:
@@ -176,6 +177,9 @@ class ServiceSpec:
         argv.append(self.image)
         argv += list(self.command)
         return _d(*argv, description=f"create service {self.name}")
+
+    def _mode_flags(self) -> list[str]:
+        return ["--mode", "global"] if self.mode == "global" else ["--replicas", str(self.replicas)]
 
     def _task_flags(self) -> list[str]:
         """Labels, environment, mounts and secrets: what a service and a job create alike."""
@@ -200,7 +204,8 @@ class ServiceSpec:
 
     def update(self, current_env: Mapping[str, str] | None = None, current_secrets: Sequence[str] = ()) -> Command:
         """Roll the service to this spec's image, env, secrets, labels and replicas."""
-        argv = ["service", "update", "--detach", "--quiet", "--image", self.image, "--replicas", str(self.replicas)]
+        argv = ["service", "update", "--detach", "--quiet", "--image", self.image]
+        argv += [] if self.mode == "global" else ["--replicas", str(self.replicas)]
         argv += self._update_flags()
         for key, value in sorted(self.labels.items()):
             argv += ["--label-add", f"{key}={value}", "--container-label-add", f"{key}={value}"]
@@ -401,6 +406,15 @@ def exec_(name: str, command: Sequence[str], stdin: str | None = None, mutates: 
     argv.append(name)
     argv += list(command)
     return _d(*argv, description=description or f"run in {name}", stdin=stdin, mutates=mutates, check=mutates)
+
+
+def service_containers(service: str) -> Command:
+    """The running containers of ``service``'s tasks on this engine's node, one name a line."""
+    return _d(
+        "ps", "--filter", f"label=com.docker.swarm.service.name={service}", "--filter", "status=running",
+        "--format", "{{.Names}}",
+        description=f"find the task of {service} on this node", mutates=False, check=False,
+    )  # fmt: skip
 
 
 def container_start(name: str) -> Command:

@@ -60,8 +60,26 @@ class Summary:
         )
 
 
+def failures_in(log: str) -> list[dict[str, Any]]:
+    """The requests the scripts noted as failed (``noteFailure`` in perf/lib/gate.js) in a k6 log
+    written with ``--log-format json``; lines that are not such notes are skipped."""
+    found: list[dict[str, Any]] = []
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+            message = str(entry.get("msg", "")) if isinstance(entry, dict) else ""
+            if message.startswith("pl-failed "):
+                note = json.loads(message.removeprefix("pl-failed "))
+                if isinstance(note, dict):
+                    found.append(note)
+        except json.JSONDecodeError:
+            continue
+    return found
+
+
 class BackgroundLoad:
-    """k6 at a constant rate in the background until stopped (SIGINT makes it write its summary)."""
+    """k6 at a constant rate in the background until stopped (SIGINT makes it write its summary).
+    Its log (JSON lines) is kept beside the summary: ``failures()`` reads the failed requests."""
 
     def __init__(self, script: Path, url: str, rate: int, seconds: int, summary: Path, paths: str | None = None) -> None:
         import subprocess
@@ -74,7 +92,10 @@ class BackgroundLoad:
         if paths:
             params["PATHS"] = paths
         command = run_command(script, summary, params)
-        self.proc = subprocess.Popen(list(command.argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [*command.argv[:2], "--log-format", "json", *command.argv[2:]]
+        self.log = summary.with_name(summary.stem + ".log")
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
 
     def stop(self) -> Summary | None:
         import signal
@@ -87,3 +108,7 @@ class BackgroundLoad:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         return Summary.load(self.summary) if self.summary.exists() else None
+
+    def failures(self) -> list[dict[str, Any]]:
+        """The failed requests the script noted (after ``stop``): when, what, status or error, track."""
+        return failures_in(self.log.read_text(errors="replace")) if self.log.exists() else []

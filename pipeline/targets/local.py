@@ -346,7 +346,8 @@ class LocalTarget:
         env = dict(e.split("=", 1) for e in container.get("Env") or [])
         replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
         attached = [s["SecretName"] for s in container.get("Secrets") or []]
-        same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == spec.replicas
+        wanted = None if spec.mode == "global" else spec.replicas
+        same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == wanted
         if same and sorted(attached) == sorted(s.source for s in spec.secrets):
             self.say(f"service {spec.name}: up to date")
             return False
@@ -705,22 +706,23 @@ class LocalTarget:
             if plan.labels:
                 self.label_track(plan.track, plan.labels)
 
-    def edge_ex(self) -> Executor:
-        """The executor whose engine runs the edge container (this target's own, on one node)."""
-        return self.ex
+    def edge_at(self) -> tuple[Executor, str]:
+        """The executor whose engine runs an edge, and its container (this target's own, on one node)."""
+        return self.ex, self.edge_name
 
     def readiness(self, tracks: tuple[str, ...]) -> list[TaskReadiness]:
         """Every task of the tracks, asked from the edge for the app's readiness path (one exec)."""
         if self.ex.dry_run:
             return []
         pairs = [f"{track}={self.track_service(track)}" for track in tracks]
+        ex, container = self.edge_at()
         command = docker.exec_(
-            self.edge_name,
+            container,
             ["edge-ready", str(self.env.app.port), self.env.app.readiness_path, *pairs],
             mutates=False,
             description=f"ask the {', '.join(tracks)} tasks for {self.env.app.readiness_path}",
         )
-        result = self.edge_ex().run(command)
+        result = ex.run(command)
         if not result.ok:
             raise NotReady(f"the edge could not probe readiness: {result.stderr.strip()[:200]}", hint="make up ENV=…")
         probes = []

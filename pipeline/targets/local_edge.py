@@ -114,27 +114,33 @@ class LocalEdge:
         self._dirs = (paths[0], paths[1])
         return self._dirs
 
+    def container(self) -> str:
+        """The edge's container (here, its fixed name; a swarm edge task finds its own)."""
+        return self.name
+
     def _sh(self, script: Script, description: str, mutates: bool = True) -> Command:
         """``script`` run where the edge's files can be reached: on this machine in the volumes'
         directories, else in the edge container."""
         dirs = self.host_dirs()
         if dirs is None:
-            return docker.exec_(self.name, ["sh", "-c", script(edge.CONF_DIR, LOG_DIR)], mutates=mutates, description=description)
+            return docker.exec_(
+                self.container(), ["sh", "-c", script(edge.CONF_DIR, LOG_DIR)], mutates=mutates, description=description
+            )
         conf, logs = (shlex.quote(d) for d in dirs)
         return Command(("sh", "-c", script(conf, logs)), description, mutates=mutates, check=mutates)
 
     def running(self) -> bool:
-        result = self.ex.run(docker.container_inspect(self.name))
+        result = self.ex.run(docker.container_inspect(self.container()))
         return result.ok and bool(json.loads(result.stdout)[0]["State"]["Running"])
 
     def _write(self, file: str, text: str, description: str) -> None:
-        self.ex.run(docker.exec_(self.name, ["edge-apply", file], stdin=text, description=description))
+        self.ex.run(docker.exec_(self.container(), ["edge-apply", file], stdin=text, description=description))
 
     def _read(self, file: str) -> str | None:
         dirs = self.host_dirs()
         what = f"read the edge's {file}"
         if dirs is None:
-            read = docker.exec_(self.name, ["cat", f"{edge.CONF_DIR}/{file}"], mutates=False, description=what)
+            read = docker.exec_(self.container(), ["cat", f"{edge.CONF_DIR}/{file}"], mutates=False, description=what)
         else:
             read = Command(("cat", os.path.join(dirs[0], file)), what, mutates=False, check=False)
         result = self.ex.run(read)

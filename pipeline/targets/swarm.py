@@ -13,9 +13,10 @@ differs is named here:
 * **images** are built and kept on this machine (its registry on 127.0.0.1) and copied into the
   cluster's registry (on ``swarm.registry.node``) through an SSH forward before a service names
   them; the nodes pull ``<registry node address>:<port>/<name>:<tag>``;
-* **the edge** is one container per edge node, each through its own node's engine, publishing
-  ``edge.port`` on the node (``EdgeSet``: a split reaches every replica before it counts), with
-  the virtual IP in front;
+* **the edge** is a global service, one task per edge node (swarm replaces one that stops, on
+  its node), each publishing ``edge.port`` on its node's address (host mode, not the routing
+  mesh) and reached through its own node's engine (``EdgeSet``: a split reaches every replica
+  before it counts), with the virtual IP in front;
 * **the request log** is every edge replica's log, read as one (the kind's own metrics source);
 * **flags** are written to every node's copy of the flags directory (``SshDirDelivery``).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 
 from pipeline import edge
@@ -45,8 +47,7 @@ from pipeline.project import Project
 from pipeline.targets.base import Status
 from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
 from pipeline.targets.local import LocalTarget
-from pipeline.targets.local_edge import LocalEdge
-from pipeline.targets.swarm_edge import EdgeSet
+from pipeline.targets.swarm_edge import EdgeSet, EdgeTask
 from pipeline.targets.swarm_local import LocalCluster
 from pipeline.targets.swarm_nodes import LABELS, LOGIN_USER, SwarmNodes, check_key, require_swarm
 
@@ -69,7 +70,7 @@ class SwarmTarget(LocalTarget):
         self.endpoint = EngineEndpoint(self.ex, fixed=f"ssh://{self.swarm.manager.name}")
         self.reads = EngineReads(self.endpoint)
         self.edges = EdgeSet(
-            {n: LocalEdge(env, self.node_ex[n], self.edge_name, None, self.endpoint) for n in self.swarm.edge_nodes},
+            {n: EdgeTask(env, self.node_ex[n], self.edge_name, self.endpoint) for n in self.swarm.edge_nodes},
             env.name,
         )
         self.edge = self.edges
@@ -169,35 +170,67 @@ class SwarmTarget(LocalTarget):
     def _cache_spec(self, image: str) -> ServiceSpec:
         return _pinned(super()._cache_spec(image), LABELS["cache"])
 
-    # --- the edge: one container per edge node ----------------------------------------------------
+    # --- the edge: a global service, one task on every edge node ---------------------------------
+    def _edge_spec(self, image: str) -> ServiceSpec:
+        return ServiceSpec(
+            name=self.edge_name,
+            image=image,
+            network=self.network,
+            mode="global",
+            labels={**self.labels, "pipeline.role": "edge"},
+            mounts=(
+                f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
+                f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",
+            ),
+            # on the node's own address (the virtual IP in front), never the routing mesh (IPVS)
+            publish=(f"mode=host,target={edge.EDGE_PORT},published={self.env.edge.port},protocol=tcp",),
+            constraints=(f"node.labels.{LABELS['edge']}==true",),
+            # a host port is held by one task at a time: the old task stops first, one node at a
+            # time (the others, and the virtual IP, serve meanwhile)
+            update_order="stop-first",
+            update_delay="5s",
+            stop_signal="SIGQUIT",
+            stop_grace="10s",
+        )
+
     def _ensure_edges(self, image: str) -> None:
         conf = edge.render_nginx_conf(self.env, self.track_pin_token())
+        # a new edge node routes as the others do (a node added mid-release joins the split in force)
+        current = self.edge.split_text()
+        fresh = current if current and edge.parse_slots(current) else edge.render_split(self.env, Weights(0), FRESH_SLOTS)
         for name in self.swarm.edge_nodes:
-            self._ensure_edge_on(name, image, conf)
+            self._ensure_edge_conf(name, image, conf, fresh)
+        if self._ensure_service(self._edge_spec(image)):
+            self.wait_services([self.edge_name], timeout=180.0)
+        found = self._wait_edges(60.0)
+        missing = [name for name, up in found.items() if not up]
+        if missing:
+            raise NotReady(
+                f"{self.env.name}: no edge task runs on {', '.join(missing)}",
+                hint=f"see docker service ps {self.edge_name} on {self.swarm.manager.name}",
+            )
+        self.say(f"edge {self.edge_name}: a task on each of {', '.join(found)} (global service)")
         self._slots = None
 
-    def _ensure_edge_on(self, node: str, image: str, conf: str) -> None:
+    def _ensure_edge_conf(self, node: str, image: str, conf: str, fresh: str) -> None:
+        """The node's edge configuration in its volumes: through the running task (tested, reloaded),
+        else written before swarm starts one."""
         ex = self.node_ex[node]
-        running = ex.run(docker.container_inspect(self.edge_name))
-        if running.ok:
-            info = json.loads(running.stdout)[0]
-            if info["Config"]["Image"] == image and info["State"]["Running"]:
-                ex.run(
-                    docker.exec_(
-                        self.edge_name, ["edge-apply", "nginx.conf"], stdin=conf, description="apply the edge configuration"
-                    )
+        ex.run(docker.container_rm(self.edge_name))  # an edge container from before the service
+        task = self.edges.edges[node]
+        if task.running():
+            ex.run(
+                docker.exec_(
+                    task.container(), ["edge-apply", "nginx.conf"], stdin=conf, description="apply the edge configuration"
                 )
-                self.say(f"edge on {node}: running, configuration applied")
-                return
-            ex.run(docker.container_rm(self.edge_name))
+            )
+            self.say(f"edge on {node}: running, configuration applied")
+            return
         write = (
             "cat > /conf/nginx.conf && f=/conf/split.conf && "
             "if [ ! -s $f ]; then printf '%s' \"$FRESH\" > $f; "
             "elif ! grep -q '^# pipeline-slots: ' $f; then printf '%s' \"$LEGACY\" > $f; fi"
         )
-        # a new replica routes as the others do (a node replaced mid-release joins the split in force)
-        current = self.edge.split_text()
-        fresh = current if current and edge.parse_slots(current) else edge.render_split(self.env, Weights(0), FRESH_SLOTS)
         ex.run(
             docker.run_once(
                 image,
@@ -206,22 +239,20 @@ class SwarmTarget(LocalTarget):
                 env={"FRESH": fresh, "LEGACY": edge.render_split(self.env, Weights(0), LEGACY_SLOTS)},
                 mounts=[f"type=volume,src={self.service('edge-conf')},dst=/conf"],
                 stdin=conf,
-                description="write the edge configuration",
+                description=f"write the edge configuration on {node}",
             )
         )
-        ex.run(
-            docker.run_detached(
-                self.edge_name,
-                image,
-                self.network,
-                publish=[f"{self.env.edge.port}:{edge.EDGE_PORT}"],
-                mounts=[
-                    f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
-                    f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",
-                ],
-                labels={**self.labels, "pipeline.role": "edge", "pipeline.node": node},
-            )
-        )
+
+    def _wait_edges(self, timeout: float) -> dict[str, bool]:
+        """Until every edge node runs its task (bounded); which do."""
+        if self.ex.dry_run:
+            return {name: True for name in self.swarm.edge_nodes}
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.edges.running_on()
+            if all(found.values()) or time.monotonic() > deadline:
+                return found
+            time.sleep(1.0)
 
     # --- flags: every node's copy -----------------------------------------------------------------
     def flag_delivery(self) -> SshDirDelivery:  # type: ignore[override]
@@ -255,8 +286,6 @@ class SwarmTarget(LocalTarget):
 
     # --- down ---------------------------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:
-        for node in self.swarm.edge_nodes:
-            self.node_ex[node].run(docker.container_rm(self.edge_name))
         names = self.ex.run(
             Command(
                 ("docker", "service", "ls", "--filter", f"label=pipeline.env={self.env.name}", "--format", "{{.Name}}"),
@@ -272,11 +301,11 @@ class SwarmTarget(LocalTarget):
         elif volumes:
             raise ConfigError("down --volumes on rented nodes", hint="remove the volumes on the nodes yourself")
 
-    def edge_ex(self) -> Executor:
-        """The engine of an edge node whose edge runs (readiness is asked from an edge)."""
-        for name, up in self.edges.running_on().items():
-            if up:
-                return self.node_ex[name]
+    def edge_at(self) -> tuple[Executor, str]:
+        """An edge node whose task runs, and the task's container (readiness is asked from an edge)."""
+        for name, task in self.edges.edges.items():
+            if task.running():
+                return self.node_ex[name], task.container()
         raise NotReady(f"no edge of {self.env.name} is running", hint=f"make up ENV={self.env.name}")
 
 

@@ -1,8 +1,11 @@
-"""The edge of a multi-node swarm: one nginx container per edge node, behind the virtual IP.
+"""The edge of a multi-node swarm: a global service, one nginx task per edge node, behind the virtual IP.
 
-Each replica is the local kind's edge (``LocalEdge``: split.conf, lease, command file and access
-log in its volumes, changed through ``edge-apply``) reached through its own node's engine over SSH
-(``OnNode``). ``EdgeSet`` gives the target the one edge it expects:
+Swarm keeps a task on every edge node (a task that stops is replaced on its node, with the node's
+own volumes: its split, lease and log carry over). Each replica is the local kind's edge
+(``LocalEdge``: split.conf, lease, command file and access log in its volumes, changed through
+``edge-apply``) reached through its own node's engine over SSH (``OnNode``); ``EdgeTask`` finds the
+container of the node's task by the service's label, and finds it again when a command to it
+fails (swarm replaced it). ``EdgeSet`` gives the target the one edge it expects:
 
 * a split (weights and slots) is written to every replica before the call returns; a replica that
   cannot be reached is named and the change raises once the others have it (a step is never
@@ -19,32 +22,86 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline import edge
-from pipeline.analysis.source import EdgeLogsSource
+from pipeline.analysis.source import EdgeLogsSource, LogUnreadable
+from pipeline.commands import docker
+from pipeline.commands.executor import Executor
 from pipeline.edge import Slots, Weights
+from pipeline.environment import Environment
 from pipeline.errors import CommandFailed, NotReady
+from pipeline.targets.engine_reads import EngineEndpoint
 from pipeline.targets.local_edge import LocalEdge
+
+
+class EdgeTask(LocalEdge):
+    """The edge service's task on one node, through that node's engine."""
+
+    def __init__(self, env: Environment, ex: Executor, service: str, endpoint: EngineEndpoint) -> None:
+        super().__init__(env, ex, service, None, endpoint)
+        self._container: str | None = None  # the running task's container, once found
+
+    def find(self) -> str | None:
+        """The running task's container on this node, asked afresh (None: no task runs here)."""
+        result = self.ex.run(docker.service_containers(self.name))
+        names = result.stdout.split() if result.ok else []
+        self._container = names[0] if names else None
+        return self._container
+
+    def replaced(self, before: str) -> bool:
+        """Whether swarm runs another task here than ``before`` (asked afresh)."""
+        return self.find() not in (None, before)
+
+    def forget(self) -> None:
+        """A command to the task failed: it is looked for again before the next one."""
+        self._container = None
+
+    def container(self) -> str:
+        # when no task runs, the service's name: the command fails as it would on a stopped container
+        return self._container or self.find() or self.name
+
+    def running(self) -> bool:
+        return self.find() is not None
+
+    def log_reader(self) -> Callable[[int], bytes]:
+        read = super().log_reader()
+
+        def follow(offset: int) -> bytes:
+            try:
+                return read(offset)
+            except LogUnreadable:
+                self.forget()
+                raise
+
+        return follow
 
 
 class EdgeSet:
     """The edge replicas by node name, as one edge."""
 
-    def __init__(self, edges: dict[str, LocalEdge], env_name: str) -> None:
+    def __init__(self, edges: dict[str, EdgeTask], env_name: str) -> None:
         if not edges:
             raise ValueError("an edge set needs at least one edge")
         self.edges = edges
         self.env_name = env_name
 
-    def _each(self, act: Callable[[LocalEdge], object]) -> list[str]:
-        """``act`` on every replica; the names of those it failed on."""
+    def _each(self, act: Callable[[EdgeTask], object]) -> list[str]:
+        """``act`` on every replica (once more on one whose task swarm replaced); the names of those it failed on."""
         failed: list[str] = []
         for name, one in self.edges.items():
+            before = one.container()
             try:
                 act(one)
             except (CommandFailed, NotReady):
-                failed.append(name)
+                if not one.replaced(before):
+                    failed.append(name)
+                    continue
+                try:
+                    act(one)
+                except (CommandFailed, NotReady):
+                    one.forget()
+                    failed.append(name)
         return failed
 
-    def _all(self, what: str, act: Callable[[LocalEdge], object]) -> None:
+    def _all(self, what: str, act: Callable[[EdgeTask], object]) -> None:
         failed = self._each(act)
         if failed:
             reached = len(self.edges) - len(failed)
@@ -62,6 +119,7 @@ class EdgeSet:
             text = one.split_text()
             if text is not None:
                 return text
+            one.forget()
         return None
 
     def weights(self) -> Weights | None:
@@ -77,7 +135,7 @@ class EdgeSet:
             found = one.lease()
             if found is not None:
                 return found
-        return None
+        return None  # no lease is not a failure: nothing to look for again
 
     def send_command(self, command: str) -> None:
         self._all(f"the {command} command", lambda one: one.send_command(command))

@@ -215,6 +215,21 @@ def test_background_load_refuses_a_script_that_does_not_exist(tmp_path: Path) ->
         BackgroundLoad(tmp_path / "gone.js", "http://127.0.0.1:9", 1, 1, tmp_path / "s.json")
 
 
+def test_the_failed_requests_a_script_noted_are_read_from_its_log() -> None:
+    from pipeline.commands.k6 import failures_in
+
+    log = "\n".join(
+        [
+            '{"error":"Post ...: EOF","level":"warning","msg":"Request Failed","time":"2026-12-02T09:15:09Z"}',
+            '{"level":"warning","msg":"pl-failed {\\"t\\":1.5,\\"method\\":\\"POST\\",\\"status\\":0,'
+            '\\"error_code\\":1000,\\"track\\":\\"none\\"}","source":"console","time":"x"}',
+            'level=warning msg="pl-failed not json"',
+            '{"level":"warning","msg":"pl-failed {broken","source":"console"}',
+        ]
+    )
+    assert failures_in(log) == [{"t": 1.5, "method": "POST", "status": 0, "error_code": 1000, "track": "none"}]
+
+
 class ScriptedGate(PerfGate):
     """A gate whose k6 runs are scripted: each run returns the next verdict."""
 

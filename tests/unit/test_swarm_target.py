@@ -106,3 +106,54 @@ def test_an_image_is_copied_to_the_cluster_registry_through_a_forward(tmp_path: 
 def test_the_engine_is_never_read_through_a_socket_of_this_machine(tmp_path: Path) -> None:
     target = make(FakeExecutor(), tmp_path)
     assert not target.endpoint.here and not target.reads.available
+
+
+def test_the_edge_is_a_global_service_on_the_edge_nodes_publishing_on_each_node(tmp_path: Path) -> None:
+    spec = make(FakeExecutor(), tmp_path)._edge_spec("10.231.0.11:5000/pipeline/edge:x")
+    argv = list(spec.create().argv)
+    assert argv[argv.index("--mode") + 1] == "global" and "--replicas" not in argv
+    assert argv[argv.index("--publish") + 1] == "mode=host,target=8080,published=8080,protocol=tcp"
+    assert argv[argv.index("--constraint") + 1] == "node.labels.pl.edge==true"
+    assert argv[argv.index("--update-order") + 1] == "stop-first"  # one task holds the host port
+    assert "--replicas" not in spec.update().argv
+
+
+def tasks_on(containers: dict[str, list[str]], dead: set[str]) -> FakeExecutor:
+    """Nodes whose edge task is, in turn, each container of ``containers[node]``; exec into one in
+    ``dead`` (or in none) fails as a container swarm replaced does."""
+    known = {name for names in containers.values() for name in names} - dead
+
+    def answer(command: Command) -> Result:
+        words = remote_words(command)
+        node = node_of(command) or ""
+        if words[:2] == ["docker", "ps"]:
+            found = containers.get(node, [])
+            return Result(0, (found.pop(0) if len(found) > 1 else found[0]) + "\n") if found else Result(0, "")
+        if words[:2] == ["docker", "exec"]:
+            name = next(w for w in words[2:] if not w.startswith("-"))
+            return Result(0) if name in known else Result(1, "", f"Error response from daemon: No such container: {name}")
+        return Result(0)
+
+    return FakeExecutor().on("ssh", result=answer)
+
+
+def test_an_edge_task_swarm_replaced_is_found_again_and_gets_the_split(tmp_path: Path) -> None:
+    ex = tasks_on({"w1": ["edge.w1.old", "edge.w1.new"], "w2": ["edge.w2.a"]}, dead={"edge.w1.old"})
+    target = make(ex, tmp_path)
+    target.edge.set_weights(Weights(10), None, FRESH_SLOTS)
+    applied = [(node_of(c), remote_words(c)[3]) for c in ex.calls if "edge-apply" in c.argv[-1]]
+    assert ("w1", "edge.w1.new") in applied and ("w2", "edge.w2.a") in applied
+    on_w1 = [remote_words(c)[2:4] for c in ex.calls if node_of(c) == "w1" and remote_words(c)[:2] == ["docker", "exec"]]
+    used = [next(w for w in words if not w.startswith("-")) for words in on_w1]
+    assert used[0] == "edge.w1.old" and set(used[1:]) == {"edge.w1.new"}  # tried once, then the new task
+
+
+def test_an_edge_node_without_a_task_is_named_and_readiness_asks_one_that_runs(tmp_path: Path) -> None:
+    ex = tasks_on({"w2": ["edge.w2.a"]}, dead=set())
+    target = make(ex, tmp_path)
+    with pytest.raises(NotReady) as caught:
+        target.edge.set_weights(Weights(0), None, FRESH_SLOTS)
+    assert "not w1" in caught.value.message
+    assert target.edges.running_on() == {"w1": False, "w2": True}
+    at, container = target.edge_at()
+    assert container == "edge.w2.a" and at is target.node_ex["w2"]
