@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pipeline.commands.k6 import run_command
-from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status
+from tests.e2e.conftest import BASE, ENV, ROOT, pipeline, status, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -52,15 +52,6 @@ def background_deploy(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         env={**os.environ, "PIPELINE_ROOT": str(ROOT)},
     )
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def running_tasks(service: str) -> set[str]:

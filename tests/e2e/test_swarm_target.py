@@ -25,7 +25,7 @@ import pytest
 from pipeline.commands import ansible
 from pipeline.environment import load_environment
 
-from .conftest import pipeline
+from .conftest import pipeline, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = os.environ.get("PIPELINE_E2E_SWARM_ENV", "swarm-local")
@@ -59,13 +59,6 @@ def edge_task(node: str) -> str:
 
 def holder() -> str:
     return next(n for n in SWARM.edge_nodes if SWARM.vip.address in ssh(n, "ip -4 -o addr show"))  # type: ignore[union-attr]
-
-
-def until(what: str, check: Any, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"not within {seconds:.0f} s: {what}"
-        time.sleep(0.5)
 
 
 def get(url: str, timeout: float = 3.0) -> int:
@@ -163,8 +156,8 @@ def test_an_edge_task_that_stops_is_replaced_on_its_node_without_up(cluster: dic
     node = holder()
     stopped = edge_task(node)
     ssh(node, f"docker stop {stopped}")
-    until(f"a new edge task on {node}", lambda: edge_task(node) not in ("", stopped), 30)
-    until("the virtual IP answering", lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20)
+    wait_for(lambda: edge_task(node) not in ("", stopped), 30, f"a new edge task on {node}")
+    wait_for(lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20, "the virtual IP answering")
 
 
 def test_the_virtual_ip_moves_when_the_node_that_holds_it_is_drained(cluster: dict[str, Any]) -> None:
@@ -172,13 +165,13 @@ def test_the_virtual_ip_moves_when_the_node_that_holds_it_is_drained(cluster: di
     other = next(n for n in SWARM.edge_nodes if n != drained)
     ssh("m1", f"docker node update --availability drain {drained} >/dev/null")
     try:
-        until(f"the edge task gone from {drained}", lambda: edge_task(drained) == "", 60)
-        until("the virtual IP answering", lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20)
+        wait_for(lambda: edge_task(drained) == "", 60, f"the edge task gone from {drained}")
+        wait_for(lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20, "the virtual IP answering")
         assert SWARM.vip.address in ssh(other, "ip -4 -o addr show")  # type: ignore[union-attr]
     finally:
         ssh("m1", f"docker node update --availability active {drained} >/dev/null")
-    until(f"the edge task back on {drained}", lambda: edge_task(drained) != "", 60)
-    until("the virtual IP answering", lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20)
+    wait_for(lambda: edge_task(drained) != "", 60, f"the edge task back on {drained}")
+    wait_for(lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20, "the virtual IP answering")
 
 
 def test_a_node_another_swarm_took_is_refused_before_anything_changes(cluster: dict[str, Any]) -> None:
