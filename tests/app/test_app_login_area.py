@@ -120,6 +120,20 @@ def test_cookies_are_secure_when_the_request_came_over_https(client: ASGITestCli
     assert over_tls.cookies["csrftoken"]["secure"] is True
 
 
+def test_the_session_cookie_of_a_sign_in_over_https_is_secure_and_http_only(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = FAST_HASHER
+    ensure_docs_user("docs", "s3cret")
+    over_tls = ASGITestClient()
+    over_tls.get("/accounts/login/", secure=True)
+    form = {"username": "docs", "password": "s3cret", "next": "/api/docs"}
+    response = over_tls.post("/accounts/login/", form, secure=True)
+    assert response.status_code == 302
+    session = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert session["secure"] is True
+    assert session["httponly"] is True
+    assert session["samesite"] == "Lax"
+
+
 def test_secure_cookies_can_be_forced(client: ASGITestClient, settings: Settings) -> None:
     settings.CSRF_COOKIE_SECURE = True
     assert client.get("/accounts/login/").cookies["csrftoken"]["secure"] is True

@@ -121,6 +121,23 @@ def server(child_env: ChildEnv, tmp_path: Path) -> Iterator[StartServer]:
             srv.proc.communicate()
 
 
+def _login_cookies(port: int, forwarded_proto: str) -> list[str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/accounts/login/", headers={"X-Forwarded-Proto": forwarded_proto})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return resp.headers.get_all("Set-Cookie") or []
+
+
+def test_the_edges_forwarded_https_makes_cookies_secure_only_from_an_allowed_proxy(server: StartServer) -> None:
+    trusted = server(FORWARDED_ALLOW_IPS="127.0.0.1")
+    cookies = _login_cookies(trusted.port, "https")
+    assert cookies and all("; Secure" in cookie for cookie in cookies), cookies
+    assert not any("; Secure" in cookie for cookie in _login_cookies(trusted.port, "http"))
+    # a client that is not the edge cannot claim https: uvicorn ignores the header from it
+    untrusted = server(FORWARDED_ALLOW_IPS="10.255.255.1")
+    cookies = _login_cookies(untrusted.port, "https")
+    assert cookies and not any("; Secure" in cookie for cookie in cookies), cookies
+
+
 def test_sigterm_drains_then_exits_0(server: StartServer) -> None:
     srv = server(APP_DRAIN_SECONDS="1")
     assert _get(srv.port, "/readyz") == (200, {"status": "ok", "checks": {"database": "ok", "cache": "ok"}})

@@ -9,9 +9,12 @@ PIPELINE_E2E_VM_ENV runs it on another vm environment (e.g. a developer's dev-vm
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import socket as sockets
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -154,6 +157,23 @@ def _load(name: str, rate: int, seconds: int) -> BackgroundLoad:
     summary = ROOT / ".pipeline" / "k6" / f"{ENV}-{name}.json"
     summary.parent.mkdir(parents=True, exist_ok=True)
     return BackgroundLoad(ROOT / "perf" / "load.js", BASE, rate, seconds, summary, paths="/api/notes?limit=5,/version")
+
+
+def test_cookies_over_https_through_the_vm_nginx_are_secure(releases: tuple[str, str]) -> None:
+    """nginx tells the app the request came over TLS (X-Forwarded-Proto from its address only):
+    every cookie the login page sets over HTTPS carries `Secure`."""
+    context = ssl.create_default_context(cafile=str(STATE / "pebble" / "issuing-root.pem"))
+    raw = sockets.create_connection(("127.0.0.1", VM.ports.https), timeout=20)
+    conn = http.client.HTTPConnection(VM.domain, VM.ports.https, timeout=20)
+    conn.sock = context.wrap_socket(raw, server_hostname=VM.domain)  # the domain's certificate, checked
+    try:
+        conn.request("GET", "/accounts/login/")
+        response = conn.getresponse()
+        cookies = response.headers.get_all("Set-Cookie") or []
+    finally:
+        conn.close()
+    assert response.status == 200 and cookies, (response.status, cookies)
+    assert all("; secure" in cookie.lower() for cookie in cookies), cookies
 
 
 def test_canary_deploy_and_rollback_under_load(releases: tuple[str, str]) -> None:

@@ -147,3 +147,56 @@ def test_an_upload_mismatch_exits_80_with_the_file_and_key_path(repo: Path) -> N
     )
     assert bad.returncode == 80
     assert ".github/workflows/chaos.yml: jobs.chaos.steps[5].with.path: '.pipeline/chaos-results/'" in bad.stderr
+
+
+def _dry_run(root: Path, *args: str) -> list[str]:
+    """The argv words `pipeline ARGS --dry-run` prints for a project at ``root`` (nothing written)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args, "--dry-run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(root), "COLUMNS": "400"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (root / ".pipeline").exists()
+    return result.stdout.split()
+
+
+def _after(words: list[str], flag: str) -> str:
+    assert flag in words, words
+    return words[words.index(flag) + 1]
+
+
+def test_the_artifact_table_holds_where_the_gate_the_runner_and_the_journal_really_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload check trusts WRITES: each entry must be where the real code writes its files,
+    read from the commands `--dry-run` prints, not restated by hand."""
+    from fnmatch import fnmatch
+
+    from pipeline.gha.lint import JOURNAL, WRITES
+    from pipeline.records.journal import default_path
+
+    (tmp_path / "environments" / "stage").mkdir(parents=True)
+    (tmp_path / "environments" / "stage" / "env.yaml").write_text(
+        "target:\n  stack: pl-unit-writes\nedge:\n  port: 18997\nchaos_allowed: true\n"
+    )
+    (tmp_path / "pipeline").mkdir()
+    shutil.copytree(ROOT / "perf", tmp_path / "perf")
+    shutil.copytree(ROOT / "chaos" / "chaosstack", tmp_path / "chaos" / "chaosstack")
+    (tmp_path / "chaos" / "experiments").mkdir()
+    shutil.copy(ROOT / "chaos" / "experiments" / "kill-app-task.yaml", tmp_path / "chaos" / "experiments")
+
+    def written(path: str) -> str:
+        return Path(path).relative_to(tmp_path).as_posix()
+
+    summary = written(_after(_dry_run(tmp_path, "gate", "perf", "stage", "--script", "load"), "--summary-export"))
+    assert summary.startswith(WRITES["perf"][0]), (summary, WRITES["perf"])
+    chaos = _dry_run(tmp_path, "chaos", "run", "stage", "kill-app-task")
+    for flag in ("--journal-path", "--summary-export"):
+        assert written(_after(chaos, flag)).startswith(WRITES["chaos"][0]), (flag, WRITES["chaos"])
+    monkeypatch.delenv("PIPELINE_JOURNAL", raising=False)
+    assert fnmatch(written(str(default_path(tmp_path / ".pipeline"))), JOURNAL)
+    assert all(JOURNAL in WRITES[target] for target in ("up", "deploy", "rollback", "perf", "chaos"))

@@ -148,3 +148,17 @@ def test_no_recipe_pastes_a_user_variable_into_its_shell_line() -> None:
     recipes = [line for line in makefile.splitlines() if line.startswith("\t")]
     pasted = [line for line in recipes for name in ("ENV", "VERSION", "EXPERIMENT", "SCRIPT", "CANARY") if f"$({name})" in line]
     assert recipes and pasted == []
+
+
+def test_lint_runs_ansible_lint_with_the_production_profile_over_every_playbook(sandbox: Path) -> None:
+    """What `make lint` would run (make -n expands the recipe without running it): ansible-lint's
+    strictest profile over the playbooks directory, beside the secret scan."""
+    result = make(sandbox, "-n", "lint")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    ansible = [line for line in lines if "-m ansiblelint" in line]
+    assert len(ansible) == 1, lines
+    assert ansible[0].startswith("cd playbooks && ")
+    assert ansible[0].split("-m ansiblelint", 1)[1].split() == ["--profile", "production", "."]
+    assert any(line.endswith("-m pipeline secrets scan") for line in lines), lines
+    assert not (sandbox / "calls.jsonl").exists()  # -n ran nothing
