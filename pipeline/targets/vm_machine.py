@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.commands.executor import Executor
+from pipeline.engine import Engine
 from pipeline.environment import Environment, kinds
 from pipeline.environment.vm import Vm
 from pipeline.project import Project
@@ -121,6 +122,8 @@ class LocalMachine:
         self.host.check()
 
     def provision(self) -> None:
+        # pebble listens on the engine's bridge gateway: the engine answers first (a fresh boot has none)
+        Engine(self.host.ex, self.host.project, self.host.say).ensure()
         self.host.ensure_pebble()
         self.host.ensure_vm()
 
