@@ -17,6 +17,9 @@ names the environment (``pipeline_env``), and only an environment whose env.yaml
     disk/      fill_disk, free_disk
     canary/    kill_pipeline_mid_canary, abort_canary | weight_reset_within, canary_state
     data/      start_writes                           | acknowledged_writes_lost
+    node/      kill_edge_replica, edges_running, lose_node, start_node, drain_node, activate_node,
+               partition_node, heal_partition, stop_engine_for, start_engine | wait_rescheduled
+    vm/        start_canary, stop_canary, kill_instance, expire_certificate, ... | wait_recovered, ...
     controls/  safeguard: stop on an unconfirmed fault or a spent error budget
 """
 

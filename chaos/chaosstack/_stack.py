@@ -18,14 +18,15 @@ from typing import Any, Protocol, TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
+from pipeline.analysis.source import EdgeLogSource
 from pipeline.commands import Command, Result
 from pipeline.commands import faults as fault
 from pipeline.commands.executor import Executor, SubprocessExecutor
 from pipeline.environment import Environment, load_environment
 from pipeline.errors import MissingPart, PipelineError
 from pipeline.project import Project
-from pipeline.targets import certificates, host, services, target_for
-from pipeline.targets.base import Certificates, Host, Services, Target
+from pipeline.targets import certificates, has_part, host, nodes, services, target_for
+from pipeline.targets.base import Certificates, Host, Nodes, Services, Target
 
 ENV_VAR = "PIPELINE_CHAOS_ENV"
 RUN_DIR_VAR = "PIPELINE_CHAOS_RUN_DIR"
@@ -131,9 +132,10 @@ class Stack:
         """The edge's container (a Swarm stack's edge is a container beside its services)."""
         return self.service("edge")
 
-    @property
+    @cached_property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.env.edge.port}"
+        """Where users' requests enter (the target's own address: 127.0.0.1, a VM's nginx, a virtual IP)."""
+        return self.target.traffic_url()
 
     def containers(self, part: str) -> list[str]:
         """Running container ids of one service, sorted (the first is the one a fault picks)."""
@@ -175,6 +177,21 @@ class Stack:
     def edge(self) -> EdgeLog:
         """The edge's access log (the target's traffic part: the edge container's, or nginx's on a VM host)."""
         return self.target
+
+    def edge_source(self, tail_bytes: int, offset: int = 0) -> EdgeLogSource:
+        """What users saw, from the edge's log: every edge replica's on a cluster, read as one, from
+        ``tail_bytes`` before each end; else the one log, from ``offset`` when given."""
+        if has_part(self.env, "nodes"):
+            return self.nodes().edge_logs(tail_bytes)
+        edge = self.edge()
+        return EdgeLogSource(edge.log_reader(), offset=offset if offset > 0 else max(0, edge.log_size() - tail_bytes))
+
+    def nodes(self) -> Nodes:
+        """The cluster's nodes (kind swarm); ActivityFailed for any other kind."""
+        try:
+            return nodes(self.env, self.target)
+        except MissingPart as exc:
+            raise ActivityFailed(f"{exc.message}: this activity acts on a cluster's nodes") from exc
 
     def host(self) -> Host:
         """The machine of a ``kind: vm`` environment (reached over SSH); ActivityFailed for any other kind."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
-RECOVERY_FUNCS = ("wait_recovered", "weight_reset_within", "certificate_renewed")
+RECOVERY_FUNCS = ("wait_recovered", "wait_rescheduled", "weight_reset_within", "certificate_renewed")
 DATA_FUNC = "acknowledged_writes_lost"
 BUDGET_MARK = "error budget spent"
 
@@ -30,6 +31,7 @@ class ExperimentResult:
     duration: float
     reason: str = ""
     recovered: bool = True  # every recovery probe of the method succeeded
+    longest_outage: float | None = None  # seconds of the longest run of failed requests k6 saw (None: none failed)
 
     @property
     def held_share(self) -> float:
@@ -78,6 +80,19 @@ class ExperimentResult:
         }
 
 
+def longest_outage(failed_at: Sequence[float], gap: float = 1.0) -> float | None:
+    """The longest stretch of failed requests (times they failed at), where failures less than
+    ``gap`` seconds apart belong to one stretch: how long users were not served. None: none failed."""
+    if not failed_at:
+        return None
+    times = sorted(failed_at)
+    longest, start = 0.0, times[0]
+    for before, now in pairwise(times):
+        if now - before >= gap:
+            longest, start = max(longest, before - start), now
+    return round(max(longest, times[-1] - start), 2)
+
+
 def _last_line(run: dict[str, Any]) -> str:
     lines = str((run.get("exception") or ["failed"])[-1]).strip().splitlines()
     return lines[-1] if lines else "failed"
@@ -105,6 +120,7 @@ def from_journal(
     requests: int | None = None,
     edge_failed: int | None = None,
     reason: str = "",
+    longest_outage: float | None = None,
 ) -> ExperimentResult:
     """Read one Chaos Toolkit journal (``--journal-path``) into a result row."""
     runs = [r for r in journal.get("run") or [] if isinstance(r, dict)]
@@ -146,6 +162,7 @@ def from_journal(
         edge_failed=edge_failed,
         requests=requests,
         lost_writes=lost,
+        longest_outage=longest_outage,
         duration=round(float(journal.get("duration") or 0.0), 1),
         reason="; ".join(problems)[:300],
         recovered=not not_recovered,

@@ -1,6 +1,6 @@
 """Run validated experiments against an environment, each under bounded k6 load, and record them.
 
-For each experiment: start k6 on the edge (127.0.0.1), let it warm up, run
+For each experiment: start k6 on the edge (where the target takes users' requests), let it warm up, run
 ``chaos --no-version-check run`` with the steady-state hypothesis checked continuously
 (``--hypothesis-strategy continuously --fail-fast``) and rollbacks always played, stop
 k6, and read the journal, the k6 summary and the edge's log into one result row.
@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.analysis.source import EdgeLogSource
 from pipeline.chaos.experiments import Experiment, extension_path
-from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, failed_share, from_journal, score
+from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, failed_share, from_journal, longest_outage, score
 from pipeline.commands import Command
 from pipeline.commands.executor import Executor
 from pipeline.commands.k6 import BackgroundLoad, run_command
@@ -27,6 +27,7 @@ from pipeline.environment import Environment
 from pipeline.errors import ChaosForbidden, NotReady
 from pipeline.project import Project
 from pipeline.records.journal import Journal, default_path
+from pipeline.targets import has_part, nodes
 from pipeline.targets.base import Target
 
 Say = Callable[[str], None]
@@ -204,7 +205,7 @@ class ChaosRunner:
 
     @property
     def _url(self) -> str:
-        return f"http://127.0.0.1:{self.env.edge.port}"
+        return self.target.traffic_url()
 
     def _run_one(self, experiment: Experiment, run_id: str) -> ExperimentResult:
         folder = self._dirs(experiment, run_id)
@@ -225,6 +226,7 @@ class ChaosRunner:
             ended = time.time()  # before k6 stops: its interrupted requests are not the experiment's
         finally:
             summary = load.stop()
+        failures = load.failures()
         edge_failed = self._edge_failed(offset, started, ended)
         journal_path = folder / "journal.json"
         log = (
@@ -264,11 +266,16 @@ class ChaosRunner:
             requests=summary.requests if summary else None,
             edge_failed=edge_failed,
             reason=reason,
+            longest_outage=longest_outage([float(f["t"]) for f in failures if started <= float(f.get("t", 0)) < ended]),
         )
 
     def _edge_failed(self, offset: int, started: float, ended: float) -> int | None:
         try:
-            source = EdgeLogSource(self.target.log_reader(), offset=offset)
+            source: EdgeLogSource = (
+                nodes(self.env, self.target).edge_logs(8 << 20)  # every edge replica's log, read as one
+                if has_part(self.env, "nodes")
+                else EdgeLogSource(self.target.log_reader(), offset=offset)
+            )
             source.pull()
             return sum(1 for r in source.records if started <= r.ts < ended and (r.failed or r.status == CLIENT_GAVE_UP))
         except Exception:  # the edge may be the thing that broke; the count is then unknown

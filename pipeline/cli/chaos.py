@@ -86,7 +86,9 @@ def print_report(report: RunReport) -> None:
     from rich.table import Table
 
     table = Table(title=f"{report.env}: chaos run {report.run_id}", title_justify="left")
-    for column in ("experiment", "fault confirmed", "deviated", "time to recover", "failed requests", "lost writes", "held"):
+    columns: tuple[str, ...] = ("experiment", "fault confirmed", "deviated", "time to recover", "failed requests")
+    columns += ("longest outage", "lost writes", "held")
+    for column in columns:
         table.add_column(column)
     for r in report.results:
         table.add_row(
@@ -95,6 +97,7 @@ def print_report(report: RunReport) -> None:
             "[red]yes[/red]" if r.deviated else "[green]no[/green]",
             _n(r.time_to_recover, " s"),
             f"{_n(r.failed_requests)} / {_n(r.requests)}",
+            _n(r.longest_outage, " s"),
             _n(r.lost_writes),
             f"{r.held}/{r.checks}",
         )

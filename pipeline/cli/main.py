@@ -43,6 +43,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "releases": ("canary", "lock", "rollback", "history", "report"),
     "scan": ("secrets",),
     "vm": ("cert",),
+    "nodes": ("node",),
 }
 
 

@@ -131,7 +131,7 @@ def history(
     ctx, _ = _release(env)
     with Journal(default_path(ctx.project.state)) as journal:
         deploys = journal.deploys(env, limit)
-        others = journal.env_events(env, kinds=["rollback", "lock", "flag", "chaos", "gate"], limit=limit)
+        others = journal.env_events(env, kinds=["rollback", "lock", "flag", "chaos", "gate", "node"], limit=limit)
     if as_json:
         output.emit_json({"deploys": [d.as_dict() for d in deploys], "events": [e.as_dict() for e in others]})
         return

@@ -421,6 +421,10 @@ def container_start(name: str) -> Command:
     return _d("start", name, description=f"start container {name}")
 
 
+def container_stop(name: str, grace_seconds: int = 10) -> Command:
+    return _d("stop", "--time", str(grace_seconds), name, description=f"stop container {name}", timeout=grace_seconds + 60.0)
+
+
 def bridge_inspect(name: str) -> Command:
     """A bridge network's subnets (``[{"Subnet": ..., "Gateway": ...}]``)."""
     return _d(

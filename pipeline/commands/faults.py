@@ -178,3 +178,91 @@ def fill_disk(container: str, path: str, megabytes: int) -> Command:
 
 def free_disk(container: str, path: str) -> Command:
     return _docker("exec", container, "rm", "-f", f"{path}/{FILL_FILE}", description=f"free {path} of {container}", check=False)
+
+
+# --- whole nodes of a cluster (run on the node named; chaos/chaosstack/node) -----------------
+
+PARTITION_TABLE = "pl_chaos_partition"  # its own nft table: removing it heals the partition, whatever else runs
+ENGINE_BACK_UNIT = "pl-chaos-engine-back"
+
+
+def node_availability(node: str, availability: str) -> Command:
+    """On a manager: ``active``, ``pause`` or ``drain`` one node (a drain moves its tasks away)."""
+    return _docker(
+        "node", "update", "--availability", availability, node,
+        description=f"set node {node} {availability}", timeout=60,
+    )  # fmt: skip
+
+
+def engine_back_in(seconds: int) -> Command:
+    """On a node: a transient systemd timer that starts the engine again in ``seconds``, whatever
+    happens to the caller (the stop that follows cannot strand the node)."""
+    return Command(
+        (
+            "sudo", "systemd-run", "--quiet", "--collect", f"--unit={ENGINE_BACK_UNIT}", f"--on-active={seconds}s",
+            "/bin/systemctl", "start", "docker.socket", "docker.service",
+        ),
+        description=f"start the engine again in {seconds} s",
+        timeout=30,
+    )  # fmt: skip
+
+
+def engine_stop() -> Command:
+    return Command(("sudo", "systemctl", "stop", "docker.socket", "docker.service"), description="stop the engine", timeout=120)
+
+
+def engine_start() -> Command:
+    return Command(("sudo", "systemctl", "start", "docker.socket", "docker.service"), description="start the engine", timeout=120)
+
+
+def engine_active() -> Command:
+    return Command(
+        ("systemctl", "is-active", "docker.service"), description="is the engine active", mutates=False, check=False, timeout=15
+    )
+
+
+def partition(peers: Sequence[str]) -> list[Command]:
+    """On a node: drop every packet to and from ``peers`` (the other nodes' addresses), in a table of
+    its own that runs before the firewall's; this machine (SSH, the virtual IP) still reaches it."""
+    addresses = "{ " + ", ".join(peers) + " }"
+    nft = ("sudo", "nft")
+    return [
+        Command((*nft, "add", "table", "inet", PARTITION_TABLE), description="add the partition table", timeout=15),
+        Command(
+            (*nft, "add", "chain", "inet", PARTITION_TABLE, "in", "{ type filter hook input priority -50 ; policy accept ; }"),
+            description="add its input chain",
+            timeout=15,
+        ),
+        Command(
+            (*nft, "add", "chain", "inet", PARTITION_TABLE, "out", "{ type filter hook output priority -50 ; policy accept ; }"),
+            description="add its output chain",
+            timeout=15,
+        ),
+        Command(
+            (*nft, "add", "rule", "inet", PARTITION_TABLE, "in", "ip", "saddr", addresses, "counter", "drop"),
+            description=f"drop what comes from {', '.join(peers)}",
+            timeout=15,
+        ),
+        Command(
+            (*nft, "add", "rule", "inet", PARTITION_TABLE, "out", "ip", "daddr", addresses, "counter", "drop"),
+            description=f"drop what goes to {', '.join(peers)}",
+            timeout=15,
+        ),
+    ]
+
+
+def heal_partition() -> Command:
+    return Command(
+        ("sudo", "nft", "delete", "table", "inet", PARTITION_TABLE), description="remove the partition", check=False, timeout=15
+    )
+
+
+def partition_counters() -> Command:
+    """The partition table's rules with their counters (dropped packets confirm the partition)."""
+    return Command(
+        ("sudo", "nft", "list", "table", "inet", PARTITION_TABLE),
+        description="read the partition's counters",
+        mutates=False,
+        check=False,
+        timeout=15,
+    )

@@ -20,9 +20,9 @@ from pipeline.commands.executor import Executor
 from pipeline.commands.ssh import Login
 
 
-def on_node(login: Login, command: Command, name: str = "") -> Command:
-    """``command`` (a ``docker`` one) run on the node behind ``login``; others unchanged."""
-    if command.argv[:1] != (DOCKER,):
+def on_node(login: Login, command: Command, name: str = "", every: bool = False) -> Command:
+    """``command`` (a ``docker`` one, or any with ``every``) run on the node behind ``login``; others unchanged."""
+    if not every and command.argv[:1] != (DOCKER,):
         return command
     words = list(command.argv)
     if command.env:
@@ -39,11 +39,12 @@ def on_node(login: Login, command: Command, name: str = "") -> Command:
 class OnNode:
     """An executor whose ``docker`` commands run on one node's engine (see ``on_node``)."""
 
-    def __init__(self, inner: Executor, login: Login, name: str = "") -> None:
+    def __init__(self, inner: Executor, login: Login, name: str = "", every: bool = False) -> None:
         self.inner = inner
         self.login = login
         self.name = name
+        self.every = every  # every command runs on the node (its shell: ip, nft, systemctl), not only docker
         self.dry_run = inner.dry_run
 
     def run(self, command: Command) -> Result:
-        return self.inner.run(on_node(self.login, command, self.name))
+        return self.inner.run(on_node(self.login, command, self.name, self.every))

@@ -60,7 +60,7 @@ KINDS: dict[str, Kind] = {
             model=Swarm,
             section_hint="add a swarm: section (managers, workers, edge_nodes, vip); see environments/swarm-local/env.yaml",
             # its own metrics source: every edge replica's log, read as one
-            parts=frozenset({"pinning", "flags", "services", "metrics"}),
+            parts=frozenset({"pinning", "flags", "services", "metrics", "nodes"}),
         ),
         Kind(
             "ecs",
@@ -82,6 +82,7 @@ PARTS: dict[str, str] = {
     "certificates": "TLS certificate of its own",
     "services": "Swarm services to act on by name",
     "host": "host reached over SSH",
+    "nodes": "cluster of nodes to act on one by one",
 }
 
 

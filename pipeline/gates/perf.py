@@ -186,10 +186,8 @@ class PerfGate:
 
     @property
     def url(self) -> str:
-        """The edge: on this machine for a local target, else the address the target reports."""
-        if self.env.target.kind == "local":
-            return f"http://127.0.0.1:{self.env.edge.port}"
-        return str(self.target.status().url).rstrip("/")
+        """Where the target takes users' requests (its ``traffic_url``)."""
+        return str(self.target.traffic_url()).rstrip("/")
 
     @property
     def health_path(self) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap
     from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
     from pipeline.project import Project
-    from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, Target, TrackPinning
+    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Services, Target, TrackPinning
 
 Say = Callable[[str], None]
 Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
@@ -105,6 +105,12 @@ def host(env: Environment, target: Target) -> Host:
     """The machine over SSH (chaos on the vm kind); ``MissingPart`` for a kind without one."""
     require_part(env, "host")
     return cast("Host", target)
+
+
+def nodes(env: Environment, target: Target) -> Nodes:
+    """The cluster's nodes, one by one (chaos on the swarm kind); ``MissingPart`` for a kind without them."""
+    require_part(env, "nodes")
+    return cast("Nodes", target)
 
 
 def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:

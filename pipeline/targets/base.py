@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the environment model
-    from pipeline.analysis.source import MetricsSource
+    from pipeline.analysis.source import EdgeLogsSource, MetricsSource
     from pipeline.commands import Command
+    from pipeline.commands.executor import Executor
     from pipeline.commands.ssh import Login
     from pipeline.edge import Weights
     from pipeline.environment.model import Faults
@@ -267,6 +268,11 @@ class Inspection(Protocol):
 
     def logs(self, service: str, tail: int, follow: bool) -> None: ...
 
+    def traffic_url(self) -> str:
+        """Where users' requests enter, as this machine reaches it (the perf gate, chaos load and
+        probes send theirs here): the edge on 127.0.0.1, a VM's nginx, a cluster's virtual IP, the ALB."""
+        ...
+
 
 class Target(Lifecycle, Tracks, Traffic, LockStore, Inspection, Protocol):
     """Every deploy target: the five core parts every kind implements."""
@@ -339,3 +345,47 @@ class Certificates(Protocol):
     def certificate_seconds_left(self) -> float | None: ...
 
     def renew_certificate(self, force: bool = False) -> None: ...
+
+
+class Nodes(Protocol):
+    """The machines of a cluster (the swarm kind): each one's engine and state, the edge node that
+    holds the virtual IP, and the stand-in's switch (chaos acts on whole nodes through them)."""
+
+    def node_names(self) -> list[str]:
+        """Every node, managers first, as env.yaml lists them."""
+        ...
+
+    def node_executor(self, name: str) -> Executor:
+        """Every command runs on that node (over SSH): its engine, and its own ip, nft, systemctl."""
+        ...
+
+    def nodes_status(self) -> list[dict[str, str]]:
+        """Each node as the manager sees it: name, state, availability, role (none when it does not answer)."""
+        ...
+
+    def vip_holder(self) -> str | None:
+        """The edge node that holds the virtual IP now (None: no node holds it, or there is none)."""
+        ...
+
+    def edge_container_on(self, name: str) -> str | None:
+        """The running container of the edge's task on that node (None: none runs there)."""
+        ...
+
+    def edge_logs(self, tail_bytes: int) -> EdgeLogsSource:
+        """Every edge replica's request log, read as one, from ``tail_bytes`` before each one's end."""
+        ...
+
+    def tasks_on(self, name: str) -> list[str]:
+        """The tasks swarm means to keep running on that node (``<service>.<slot>`` names)."""
+        ...
+
+    def drain(self, name: str, timeout: float = 120.0) -> None:
+        """A planned drain: an edge node hands its virtual IP over first, then every task moves away."""
+
+    def activate(self, name: str, timeout: float = 120.0) -> None:
+        """Back in service (tasks may run on it again; an edge node's edge starts there)."""
+
+    def node_switch(self, name: str, to: Literal["start", "stop", "kill"]) -> Command:
+        """Start, stop or kill (power loss) a whole node, the stand-in's container; refused (one line)
+        for hosts the pipeline did not make."""
+        ...

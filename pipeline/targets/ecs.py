@@ -162,6 +162,10 @@ class EcsTarget:
         images = self._read("ecr", "describe_images", repositoryName=self.ecs.ecr_repository).get("imageDetails", [])
         return sorted({t for image in images for t in image.get("imageTags", [])})
 
+    def traffic_url(self) -> str:
+        self.arn("lb")
+        return f"https://{self._arns.get('dns', '')}"
+
     def status(self) -> Status:
         tracks: dict[str, TrackStatus] = {}
         for track in TRACKS:

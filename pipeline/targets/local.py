@@ -136,6 +136,9 @@ class LocalTarget:
     def url(self) -> str:
         return f"http://{self.env.edge.bind}:{self.env.edge.port}"
 
+    def traffic_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.edge.port}"  # the edge listens on loopback whatever it binds
+
     # --- validation before touching anything ----------------------------------
     def check(self) -> None:
         if self.env.edge.publish != "container":

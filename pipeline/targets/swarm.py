@@ -27,12 +27,13 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from pipeline import edge
 from pipeline.analysis.source import EdgeLogsSource
 from pipeline.build.images import ensure_service_images
 from pipeline.build.revision import check_version
-from pipeline.commands import Command, docker
+from pipeline.commands import Command, docker, faults
 from pipeline.commands.docker import ServiceSpec
 from pipeline.commands.executor import Executor
 from pipeline.commands.on_node import OnNode
@@ -53,6 +54,8 @@ from pipeline.targets.swarm_nodes import LABELS, LOGIN_USER, SwarmNodes, check_k
 
 Say = Callable[[str], None]
 FLAGS_ROOT = "/var/lib/pipeline/flags"  # on every node, owned by the login user (playbooks/roles/swarm)
+# while it exists on an edge node, keepalived's check there fails: the virtual IP leaves it (a planned drain)
+MAINTENANCE_FILE = "/var/lib/pipeline/edge-maintenance"
 
 
 class SwarmTarget(LocalTarget):
@@ -64,6 +67,8 @@ class SwarmTarget(LocalTarget):
         self.cluster = LocalCluster(env, ex, project, say) if self.swarm.local is not None else None
         self.nodes = SwarmNodes(env, ex, project, say, login_user=LOGIN_USER if self.cluster else None)
         self.node_ex = {n.name: OnNode(ex, self.nodes.logins[n.name], n.name) for n in self.swarm.nodes}
+        # the node itself: every command over SSH (never this machine's ip, nft or systemctl)
+        self.node_shell = {n.name: OnNode(ex, self.nodes.logins[n.name], n.name, every=True) for n in self.swarm.nodes}
         super().__init__(env, self.node_ex[self.swarm.manager.name], project, say)
         self.images_ex = ex  # images are built and inspected here; the nodes pull copies
         # the engine is over SSH: every read goes through the CLI there, never a socket of this machine
@@ -83,6 +88,9 @@ class SwarmTarget(LocalTarget):
         else:
             front = self.swarm.vip.address if self.swarm.vip else self.swarm.node(self.swarm.edge_nodes[0]).address
         return f"http://{front}:{self.env.edge.port}"
+
+    def traffic_url(self) -> str:
+        return self.url  # the virtual IP (or the first edge node, or the round-robin name)
 
     @property
     def cluster_registry(self) -> str:
@@ -108,7 +116,11 @@ class SwarmTarget(LocalTarget):
         self.nodes.reach(timeout=120.0 if self.cluster is not None else 0.0)
         machine = self.cluster.playbook_variables() if self.cluster is not None else {}
         per_node = self.cluster.node_variables if self.cluster is not None else None
-        extra = {"keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz", "swarm_flags_root": FLAGS_ROOT}
+        extra = {
+            "keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz",
+            "keepalived_maintenance_file": MAINTENANCE_FILE,
+            "swarm_flags_root": FLAGS_ROOT,
+        }
         self.nodes.apply({**machine, **extra}, per_node)
         # this machine builds and keeps the images; the cluster's registry gets a copy
         engine = Engine(self.host_ex, self.project, self.say)
@@ -279,6 +291,88 @@ class SwarmTarget(LocalTarget):
             }
             for r in rows
         ]
+
+    # --- the nodes one by one (chaos acts on them) ------------------------------------------------
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.swarm.nodes]
+
+    def node_executor(self, name: str) -> Executor:
+        if name not in self.node_shell:
+            raise UserError(f"no node {name!r} in {self.env.name}", hint=f"one of {', '.join(self.node_shell)} (env.yaml swarm:)")
+        return self.node_shell[name]
+
+    def vip_holder(self) -> str | None:
+        if self.swarm.vip is None:
+            return None
+        for name in self.swarm.edge_nodes:
+            shown = self.node_shell[name].run(
+                Command(("ip", "-4", "-o", "addr", "show"), f"addresses of {name}", mutates=False, check=False, timeout=10.0)
+            )
+            if shown.ok and f" {self.swarm.vip.address}/" in shown.stdout:
+                return name
+        return None
+
+    def edge_container_on(self, name: str) -> str | None:
+        edge_task = self.edges.edges.get(name)
+        return edge_task.find() if edge_task is not None else None
+
+    def edge_logs(self, tail_bytes: int) -> EdgeLogsSource:
+        return self.edges.logs(tail_bytes)
+
+    def node_switch(self, name: str, to: Literal["start", "stop", "kill"]) -> Command:
+        if self.cluster is None:
+            raise UserError(
+                f"{self.env.name}: node {name} is a host the pipeline did not make: it cannot switch it off or on",
+                hint="stop its engine instead (the manager-engine experiment), or power it off at its provider",
+            )
+        self.node_executor(name)  # a known node, or one line
+        container = self.cluster.container(self.swarm.node(name))
+        if to == "start":
+            return docker.container_start(container)
+        if to == "stop":
+            return docker.container_stop(container)
+        return faults.kill(container)
+
+    def drain(self, name: str, timeout: float = 120.0) -> None:
+        """A planned drain that users do not see: an edge node hands the virtual IP over first (its
+        check fails on purpose, the peer takes the address), then swarm moves every task away."""
+        node_ex = self.node_executor(name)
+        if name in self.swarm.edge_nodes:
+            node_ex.run(Command(("sudo", "touch", MAINTENANCE_FILE), f"hand {name}'s edge over (keepalived fails its check)"))
+            if self.swarm.vip is not None and not self.ex.dry_run:
+                self._wait(lambda: self.vip_holder() not in (name, None), 20.0, f"the virtual IP off {name}")
+        self.ex.run(faults.node_availability(name, "drain"))
+        if not self.ex.dry_run:
+            self._wait(lambda: not self.tasks_on(name), timeout, f"every task off {name}")
+
+    def activate(self, name: str, timeout: float = 120.0) -> None:
+        """Back in service: tasks may run on it again; an edge node's task starts there and its check passes
+        (the address stays where it is: keepalived does not preempt)."""
+        node_ex = self.node_executor(name)
+        self.ex.run(faults.node_availability(name, "active"))
+        if name in self.swarm.edge_nodes:
+            node_ex.run(Command(("sudo", "rm", "-f", MAINTENANCE_FILE), f"{name}'s edge may hold the virtual IP again"))
+            if not self.ex.dry_run:
+                self._wait(lambda: self.edge_container_on(name) is not None, timeout, f"the edge task back on {name}")
+
+    def tasks_on(self, name: str) -> list[str]:
+        """The tasks swarm means to keep running on a node (its ``docker node ps``)."""
+        result = self.ex.run(
+            Command(
+                ("docker", "node", "ps", name, "--filter", "desired-state=running", "--format", "{{.Name}}"),
+                f"the tasks on {name}",
+                mutates=False,
+                check=False,
+            )
+        )
+        return result.stdout.split() if result.ok else []
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise NotReady(f"{self.env.name}: {what}: not so after {timeout:g} s", hint=f"pipeline status {self.env.name}")
+            time.sleep(0.5)
 
     def status(self) -> Status:
         found = super().status()

@@ -164,9 +164,10 @@ class EdgeSet:
     def log_size(self) -> int:
         return next(iter(self.edges.values())).log_size()
 
-    def logs(self) -> EdgeLogsSource:
-        """Every replica's log from its end now, read as one."""
+    def logs(self, tail_bytes: int = 0) -> EdgeLogsSource:
+        """Every replica's log from its end now (or ``tail_bytes`` before it), read as one; a replica
+        whose log cannot be read is read from its start when it comes back, and named by ``unread``."""
         return EdgeLogsSource(
             {name: one.log_reader() for name, one in self.edges.items()},
-            offsets={name: one.log_size() for name, one in self.edges.items()},
+            offsets={name: max(0, one.log_size() - tail_bytes) for name, one in self.edges.items()},
         )

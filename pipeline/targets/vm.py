@@ -107,6 +107,9 @@ class VmTarget:
     def url(self) -> str:
         return self.machine.url
 
+    def traffic_url(self) -> str:
+        return self.machine.url.rstrip("/")
+
     @property
     def https_url(self) -> str:
         return f"https://{self.vm.domain}:{self.vm.ports.https}"

@@ -4,7 +4,9 @@ Own fixture, not the `ci` stack: from nothing (`down --volumes`, then `up`): the
 one swarm by playbooks/swarm.yml, a second `up` with changed=0 and a `--check` run clean, the
 stack on it (PostgreSQL and Redis on their labelled node, the edge a global service with a task on
 each edge node), an edge task that stops replaced by swarm on its node, the virtual IP moving when
-the node that holds it is drained, and the identity guard refusing a node that another swarm took.
+the node that holds it is drained, the node experiments under load (an edge replica killed, a
+planned drain, a partition, a node lost, the manager's engine stopped), and the identity guard
+refusing a node that another swarm took.
 `make test-e2e-swarm`; PIPELINE_E2E_KEEP=1 leaves the cluster up.
 """
 
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -172,6 +175,50 @@ def test_the_virtual_ip_moves_when_the_node_that_holds_it_is_drained(cluster: di
         ssh("m1", f"docker node update --availability active {drained} >/dev/null")
     wait_for(lambda: edge_task(drained) != "", 60, f"the edge task back on {drained}")
     wait_for(lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20, "the virtual IP answering")
+
+
+NODE_EXPERIMENTS = (
+    "swarm-kill-edge-replica",
+    "swarm-drain-node",
+    "swarm-partition-node",
+    "swarm-lose-node",
+    "swarm-manager-engine-down",
+)
+
+
+def test_the_node_experiments_hold_under_load_and_the_planned_ones_fail_nothing(releases: tuple[str, str]) -> None:
+    """Every node experiment under k6 load (the chaos runner's, through the virtual IP): each fault
+    confirmed, users served within 2 s at every check, the cluster recovered, no acknowledged
+    write lost. A planned drain and a partition of the standby edge fail (almost) no request; an edge
+    replica or the node that holds the address lost: served again within 2 s."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "chaos", "run", ENV, *NODE_EXPERIMENTS, "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.stdout.strip().startswith("{"), result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)["experiments"]}
+    for name, row in rows.items():
+        print(
+            f"{name}: failed {row['failed_requests']}/{row['requests']}, longest outage {row['longest_outage']} s, "
+            f"recovered in {row['time_to_recover']} s, lost writes {row['lost_writes']}"
+        )
+    assert set(rows) == set(NODE_EXPERIMENTS)
+    for name, row in rows.items():
+        assert row["fault_confirmed"] and row["recovered"] and not row["deviated"], (name, row)
+        assert (row["lost_writes"] or 0) == 0, (name, row)
+    # a planned drain and a partition of the standby: nothing but, at worst, the one request in flight
+    # on a kept-alive connection at the instant the address moves (measured: docs/benchmarks.md)
+    for planned in ("swarm-drain-node", "swarm-partition-node"):
+        assert rows[planned]["failed_requests"] <= 1, rows[planned]
+    for lost in ("swarm-kill-edge-replica", "swarm-lose-node"):
+        assert (rows[lost]["longest_outage"] or 0.0) <= 2.0, rows[lost]  # served again within 2 s
+    node = rows["swarm-lose-node"]
+    assert node["failed_requests"] <= 0.01 * node["requests"], node
+    assert all(n["state"] == "ready" and n["availability"] == "active" for n in status()["nodes"])
+
+
+def status() -> dict[str, Any]:
+    return dict(json.loads(pipeline("status", ENV, "--json").stdout))
 
 
 def test_a_node_another_swarm_took_is_refused_before_anything_changes(cluster: dict[str, Any]) -> None:

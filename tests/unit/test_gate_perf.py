@@ -230,13 +230,20 @@ def test_the_failed_requests_a_script_noted_are_read_from_its_log() -> None:
     assert failures_in(log) == [{"t": 1.5, "method": "POST", "status": 0, "error_code": 1000, "track": "none"}]
 
 
+class Edge:
+    """A target that only says where its edge takes requests (what plan reads)."""
+
+    def traffic_url(self) -> str:
+        return "http://127.0.0.1:9"
+
+
 class ScriptedGate(PerfGate):
     """A gate whose k6 runs are scripted: each run returns the next verdict."""
 
     def __init__(self, outcomes: list[tuple[Verdict, bool]], latency_runs: int) -> None:
         env = Environment.model_validate({"name": "x", "perf": {"relative": {"latency_runs": latency_runs}}})
         root = Path(__file__).resolve().parents[2]
-        super().__init__(env, Project(root, root / ".pipeline-test-unused"), object(), FakeExecutor())
+        super().__init__(env, Project(root, root / ".pipeline-test-unused"), Edge(), FakeExecutor())
         self.outcomes = outcomes
         self.dirs: list[str] = []
 
@@ -266,7 +273,7 @@ def test_a_latency_only_failure_is_confirmed_by_fresh_runs(
     assert len(set(gate.dirs)) == runs  # every run keeps its own k6 output
 
 
-class StatusOnly:
+class StatusOnly(Edge):
     """A target that only reports a status (what check_ready reads)."""
 
     def __init__(self, tracks: dict[str, tuple[int, int]]) -> None:
@@ -320,7 +327,7 @@ def test_a_latency_threshold_the_reference_broke_too_is_the_host_not_the_release
 
     env = Environment.model_validate({"name": "x"})
     root = Path(__file__).resolve().parents[2]
-    gate = PerfGate(env, Project(root, root / ".pipeline-test-unused"), object(), FakeExecutor())
+    gate = PerfGate(env, Project(root, root / ".pipeline-test-unused"), Edge(), FakeExecutor())
     slow = [Point(0.0, "track_duration", float(v), "baseline") for v in range(150, 450, 3)]  # p95 432 ms
     quick = [Point(0.0, "track_duration", float(v), "stable") for v in range(10, 110)]  # p95 ~105 ms
     p95 = Crossed("http_req_duration", "p(95)<200", 471.1)

@@ -221,7 +221,7 @@ def test_every_kind_has_the_core_parts() -> None:
 
 
 def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
-    from pipeline.targets.base import Certificates, FlagParts, Host, OwnMetrics, Services, TrackPinning
+    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Services, TrackPinning
 
     protocols = {
         "metrics": OwnMetrics,
@@ -230,6 +230,7 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
         "certificates": Certificates,
         "services": Services,
         "host": Host,
+        "nodes": Nodes,
     }
     assert set(protocols) == set(kinds.PARTS)
     for kind, cls in _classes().items():

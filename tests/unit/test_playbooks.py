@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,7 @@ def render(role: str, template: str, **variables: object) -> str:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLES / role / "templates")), undefined=jinja2.StrictUndefined)
     env.filters.update(filters())
+    env.filters["quote"] = __import__("shlex").quote  # Ansible's own quote filter is shlex.quote
     defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
     return env.get_template(template).render(ansible_managed="managed", **{**defaults, **variables})
 
@@ -208,10 +210,59 @@ def test_the_swarm_firewall_guards_its_ports_and_flushes_nothing_else() -> None:
 def test_keepalived_checks_nginx_itself_and_tells_its_peers_by_unicast() -> None:
     conf = render("keepalived", "keepalived.conf.j2", keepalived_vip="10.0.0.100", keepalived_address="10.0.0.12",
                   keepalived_peers=["10.0.0.13"], keepalived_priority=150)  # fmt: skip
-    assert 'script "/usr/bin/curl -fsS -m 1 -o /dev/null http://127.0.0.1/edge/healthz"' in conf
+    assert 'script "/usr/local/lib/pipeline/pl-edge-alive"' in conf
+    # an isolated node gives the address up at its first miss, before the peer's adverts time out
+    reachable = conf[conf.index("vrrp_script pl_cluster_reachable") :]
+    assert "fall 1" in reachable[: reachable.index("}")] and "pl_cluster_reachable\n" in conf[conf.index("track_script") :]
+    assert "nopreempt" in conf  # a node that comes back leaves the address where it is
     assert "unicast_src_ip 10.0.0.12" in conf and "        10.0.0.13\n" in conf
     assert "10.0.0.100/24 dev eth0" in conf and "priority 150" in conf
     assert "script_user keepalived_script" in conf and "enable_script_security" in conf
+
+
+def test_the_edge_check_fails_when_handed_over_or_cut_off_and_asks_nginx_otherwise(tmp_path: Path) -> None:
+    import http.server
+    import socket
+    import threading
+
+    class Healthz(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/edge/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as unused:  # a port nobody listens on: a peer that does not answer
+        unused.bind(("127.0.0.1", 0))
+        closed = unused.getsockname()[1]
+    port = server.server_port
+    maintenance = tmp_path / "edge maintenance"  # a space: the path is quoted
+    healthz = f"http://127.0.0.1:{port}/edge/healthz"
+
+    def run(template: str, **variables: object) -> int:
+        script = tmp_path / template.removesuffix(".j2")
+        script.write_text(render("keepalived", template, **variables))
+        return subprocess.run(["bash", str(script)], capture_output=True, timeout=20).returncode
+
+    def alive(url: str = healthz) -> int:
+        return run("pl-edge-alive.j2", keepalived_check_url=url, keepalived_maintenance_file=str(maintenance))
+
+    def reachable(gossip: int = port, peers: tuple[str, ...] = ("127.0.0.2", "127.0.0.1")) -> int:
+        return run("pl-cluster-reachable.j2", keepalived_gossip_port=gossip, keepalived_cluster_peers=list(peers))
+
+    try:
+        assert alive() == 0  # nginx answers
+        assert alive(url=f"http://127.0.0.1:{port}/x") == 22  # it does not: curl's exit code
+        assert reachable() == 0  # a peer answers (the second)
+        assert reachable(gossip=closed) == 1  # cut off from every other node
+        assert reachable(peers=()) == 0  # a cluster of one: nothing to reach
+        maintenance.touch()
+        assert alive() == 1  # handed over for a drain
+    finally:
+        server.shutdown()
 
 
 def test_the_swarm_playbook_prepares_forms_and_fronts_the_cluster() -> None:

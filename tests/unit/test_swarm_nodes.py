@@ -38,6 +38,7 @@ def test_the_inventory_is_data_with_groups_addresses_labels_and_vrrp(env, tmp_pa
     assert m1["swarm_labels"] == {"pl.db": "true", "pl.cache": "true"}
     assert w1["swarm_labels"] == {"pl.edge": "true"} and "keepalived_address" not in m1
     assert (w1["keepalived_peers"], w2["keepalived_peers"]) == (["10.231.0.13"], ["10.231.0.12"])
+    assert w1["keepalived_cluster_peers"] == ["10.231.0.11", "10.231.0.13"]  # every other node, managers too
     assert w1["keepalived_priority"] > w2["keepalived_priority"]
 
 

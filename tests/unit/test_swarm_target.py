@@ -45,7 +45,7 @@ def test_the_stacks_docker_commands_run_on_the_first_manager(tmp_path: Path) -> 
     released = [c for c in ex.calls if "config rm" in c.argv[-1]]
     assert released and node_of(released[0]) == "m1"
     assert remote_words(released[0]) == ["docker", "config", "rm", "pl-swarm-local-lock"]
-    assert target.url == "http://10.231.0.100:8080"
+    assert target.url == target.traffic_url() == "http://10.231.0.100:8080"  # load and chaos go to the virtual IP
 
 
 def test_a_split_reaches_every_edge_replica_and_a_silent_one_is_named(tmp_path: Path) -> None:
@@ -157,3 +157,74 @@ def test_an_edge_node_without_a_task_is_named_and_readiness_asks_one_that_runs(t
     assert target.edges.running_on() == {"w1": False, "w2": True}
     at, container = target.edge_at()
     assert container == "edge.w2.a" and at is target.node_ex["w2"]
+
+
+# --- the nodes one by one (chaos and planned drains) -------------------------------------------
+def holding(holder: dict[str, str]) -> FakeExecutor:
+    """Nodes whose `ip addr` shows the virtual IP on ``holder["node"]`` (which can change)."""
+
+    def answer(command: Command) -> Result:
+        words = remote_words(command) if command.argv[0] == "ssh" else []
+        if words[:3] == ["ip", "-4", "-o"]:
+            shown = "2: eth0    inet 10.231.0.12/24 brd 10.231.0.255 scope global eth0"
+            if node_of(command) == holder["node"]:
+                shown += "\n2: eth0    inet 10.231.0.100/24 scope global secondary eth0"
+            return Result(0, shown)
+        if words[:2] == ["sudo", "touch"]:
+            holder["node"] = "w2"  # keepalived's check fails on w1: w2 takes the address
+        if words[:2] == ["docker", "ps"]:
+            return Result(0, "pl-swarm-local-edge.1.abc\n")  # an edge task runs on every node
+        return Result(0)
+
+    return FakeExecutor().on("ssh", result=answer)
+
+
+def test_the_vip_holder_is_the_edge_node_whose_interface_has_the_address(tmp_path: Path) -> None:
+    holder = {"node": "w2"}
+    assert make(holding(holder), tmp_path).vip_holder() == "w2"
+    holder["node"] = ""
+    assert make(holding(holder), tmp_path).vip_holder() is None  # "10.231.0.100" alone is no holder
+
+
+def test_a_planned_drain_hands_the_virtual_ip_over_before_swarm_moves_a_task(tmp_path: Path) -> None:
+    ex = holding({"node": "w1"})
+    target = make(ex, tmp_path)
+    target.drain("w1", timeout=5)
+    steps = [(node_of(c), remote_words(c)) for c in ex.calls if c.argv[0] == "ssh" and "ip" not in remote_words(c)[:1]]
+    touched = steps.index(("w1", ["sudo", "touch", "/var/lib/pipeline/edge-maintenance"]))
+    drained = steps.index(("m1", ["docker", "node", "update", "--availability", "drain", "w1"]))
+    assert touched < drained
+    assert target.vip_holder() == "w2"
+    target.activate("w1", timeout=5)
+    words = [remote_words(c) for c in ex.calls if c.argv[0] == "ssh"]
+    assert ["docker", "node", "update", "--availability", "active", "w1"] in words
+    assert ["sudo", "rm", "-f", "/var/lib/pipeline/edge-maintenance"] in words
+
+
+def test_a_drain_whose_address_does_not_move_stops_before_swarm_moves_anything(tmp_path: Path) -> None:
+    def stuck(command: Command) -> Result:
+        if remote_words(command)[:1] == ["ip"]:
+            held = node_of(command) == "w1"
+            return Result(0, "inet 10.231.0.100/24 scope global eth0" if held else "inet 10.231.0.13/24")
+        return Result(0)
+
+    ex = FakeExecutor().on("ssh", result=stuck)
+    target = make(ex, tmp_path)
+    target._wait = lambda done, timeout, what: (_ for _ in ()).throw(NotReady(what)) if not done() else None  # type: ignore[method-assign]
+    with pytest.raises(NotReady, match="the virtual IP off w1"):
+        target.drain("w1")
+    assert not any("--availability" in c.argv[-1] for c in ex.calls)
+
+
+def test_a_stand_in_node_is_switched_on_this_machine_and_a_rented_one_is_refused(tmp_path: Path) -> None:
+    target = make(FakeExecutor(), tmp_path)
+    assert target.node_switch("w1", "kill").argv == ("docker", "kill", "--signal", "KILL", "pl-swarm-local-w1")
+    assert target.node_switch("w1", "stop").argv[:2] == ("docker", "stop")
+    assert target.node_switch("w2", "start").argv == ("docker", "start", "pl-swarm-local-w2")
+    from pipeline.errors import UserError
+
+    with pytest.raises(UserError, match="no node 'w9'"):
+        target.node_switch("w9", "start")
+    target.cluster = None  # as for hosts listed in env.yaml without swarm.local
+    with pytest.raises(UserError, match="a host the pipeline did not make"):
+        target.node_switch("w1", "kill")

@@ -18,7 +18,6 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 
 from chaosstack._stack import Stack
-from pipeline.analysis.source import EdgeLogSource
 
 __all__ = ["after_activity_control", "failed_since"]
 
@@ -29,9 +28,8 @@ OFFSET_VAR = "PIPELINE_CHAOS_LOG_OFFSET"
 
 def failed_since(stack: Stack, started: float) -> int:
     """Failed requests (5xx, and 499: the client gave up) the edge logged since ``started``."""
-    edge = stack.edge()
     offset = int(os.environ.get(OFFSET_VAR, "0") or 0)  # the log's size when the experiment began
-    source = EdgeLogSource(edge.log_reader(), offset=offset if offset > 0 else max(0, edge.log_size() - (8 << 20)))
+    source = stack.edge_source(8 << 20, offset=offset)
     source.pull()
     return sum(1 for r in source.records if r.ts >= started and (r.failed or r.status == 499))
 

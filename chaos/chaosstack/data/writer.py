@@ -2,22 +2,34 @@
 
 Run by :func:`chaosstack.data.actions.start_writes` as its own process:
 ``python -m chaosstack.data.writer URL OUT TAG SECONDS RATE``. At most SECONDS x RATE
-requests, for at most SECONDS (+ one request timeout), to the given 127.0.0.1 URL.
+requests, for at most SECONDS (+ one request timeout), to the given edge URL: plain HTTP to a
+loopback or private address only (this machine's edge, a stand-in cluster's virtual IP).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+
+
+def _local_edge(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        address = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return False
+    return parts.scheme == "http" and (address.is_loopback or address.is_private)
 
 
 def write_notes(url: str, out: str, tag: str, seconds: float, rate: float) -> tuple[int, int]:
     """POST notes at ``rate``/s for ``seconds``; returns (attempted, acknowledged)."""
-    if not url.startswith("http://127.0.0.1:"):
-        raise SystemExit("the writer only talks to 127.0.0.1")
+    if not _local_edge(url):
+        raise SystemExit("the writer only talks to an edge at a loopback or private address, over http")
     total = int(seconds * rate)
     deadline = time.monotonic() + seconds
     acknowledged = 0

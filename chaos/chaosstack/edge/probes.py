@@ -10,7 +10,6 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaosstack._stack import Stack
-from pipeline.analysis.source import EdgeLogSource
 from pipeline.analysis.window import percentile
 
 __all__ = ["answers", "edge_window", "error_rate_within"]
@@ -28,7 +27,7 @@ def answers(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> bool:
-    """True when ``path`` answers ``status`` through the edge on 127.0.0.1, trying for up to ``within_seconds``."""
+    """True when ``path`` answers ``status`` through the edge (the target's address), trying for up to ``within_seconds``."""
     stack = Stack.from_configuration(configuration)
 
     def once() -> bool | None:
@@ -51,9 +50,7 @@ def edge_window(
 ) -> dict[str, Any]:
     """Requests, failed requests (5xx, including the edge's own 502/504, and 499), error rate and p95 over the last seconds."""
     stack = Stack.from_configuration(configuration)
-    edge = stack.edge()
-    size = edge.log_size()
-    source = EdgeLogSource(edge.log_reader(), offset=max(0, size - TAIL_BYTES))
+    source = stack.edge_source(TAIL_BYTES)
     source.pull()
     # never before this experiment's own load began: the previous experiment's k6, stopping, leaves 499s behind
     since = max(stack.now() - window_seconds, float(os.environ.get(LOAD_STARTED_VAR, "0") or 0))
