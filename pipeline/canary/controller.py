@@ -333,10 +333,7 @@ class Controller:
             results += self._walk_checks(walks, windows if confirmations else None)
             if readiness is not None:
                 results.append(readiness)
-            unread = self.source.unread()
-            if unread:  # an edge whose log cannot be read served requests nobody judged: never a pass
-                detail = f"the log of {', '.join(unread)} could not be read: what it served is unseen"
-                results.append(CheckResult("edge_logs", Verdict.INSUFFICIENT, len(unread), 0, detail))
+            results += self._edge_logs_check()
             verdict = overall(results)
             self._snapshot(now, windows)
             at = Position(index, now - start, extensions, confirmations, streaks, frozenset(self._forgiven))
@@ -543,6 +540,15 @@ class Controller:
             f"the edge log shows {sum(others.values())} of {counted} requests since the switch not served by {expected} ({shown})"
         )
 
+    def _edge_logs_check(self) -> list[CheckResult]:
+        """An edge whose log cannot be read served requests nobody judged: never a pass (a walk's
+        step or a bake with one ends in a rollback for insufficient data)."""
+        unread = self.source.unread()
+        if not unread:
+            return []
+        detail = f"the log of {', '.join(unread)} could not be read: what it served is unseen"
+        return [CheckResult("edge_logs", Verdict.INSUFFICIENT, len(unread), 0, detail)]
+
     def _bake(self) -> str | None:
         """Watch the new stable alone against the absolute thresholds; the previous release stays warm.
 
@@ -606,7 +612,7 @@ class Controller:
                         self._try_settle(answer.probes)
                 readiness = self._readiness_check(answer) or readiness
             previous = (windows.get("canary") or TrackWindow("canary")) if beside else None
-            results = self._bake_checks(windows["stable"], bake["stable"], readiness, previous)
+            results = self._bake_checks(windows["stable"], bake["stable"], readiness, previous) + self._edge_logs_check()
             self._snapshot(now, windows if settled else bake)
             share = beside or (_beside_share(ready) if settled else 0)
             at = BakePosition(now - start if enough else 0.0, confirmations, streaks, share)

@@ -213,7 +213,8 @@ def decide_bake(policy: Canary, at: BakePosition, results: list[CheckResult], co
 
     The rules of a step: an operator's rollback or abort reverts at once and promote ends the bake
     (PROMOTE: the new stable is kept); an error check or readiness failing reverts at once; latency
-    is judged when the bake has been held ``bake_seconds``, and a latency failure reverts only when
+    is judged when the bake has been held ``bake_seconds`` (an edge whose log could not be read then
+    reverts: what it served nobody judged), and a latency failure reverts only when
     the same check has failed in ``latency_windows`` windows in a row (else CONFIRM: a fresh window
     held as long as a step, at most ``confirmations_allowed`` of them, with the warm previous release
     beside the new stable at ``at.beside`` percent when it can be, so that a slow host shows in both).
@@ -229,6 +230,9 @@ def decide_bake(policy: Canary, at: BakePosition, results: list[CheckResult], co
     early = _failures(results, EARLY_CHECKS)
     if early:
         return Decision(Action.ROLLBACK, early)
+    unseen = [r for r in results if r.name == "edge_logs" and r.verdict == Verdict.INSUFFICIENT]
+    if held and unseen:  # what an edge served nobody read: the bake cannot pass
+        return Decision(Action.ROLLBACK, f"bake: insufficient data: {unseen[0].detail}")
     if held and latency_failures(results):
         if not lasting(policy, at.streaks, results) and at.confirmations < confirmations_allowed(policy):
             beside = f" with the previous release beside it at {at.beside} %" if at.beside else ""

@@ -64,7 +64,9 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 BUSY_TIMEOUT_MS: Final = 10_000
 OUTCOMES: Final = frozenset({"promoted", "rolled_back", "aborted", "failed", "deployed"})
-EVENT_KINDS: Final = frozenset({"step", "snapshot", "verdict", "decision", "lock", "gate", "bake", "flag", "chaos", "rollback", "node"})
+EVENT_KINDS: Final = frozenset(
+    {"step", "snapshot", "verdict", "decision", "lock", "gate", "bake", "flag", "chaos", "rollback", "node"}
+)
 
 # Each entry migrates from user_version == index to index + 1. Append only; never edit.
 _MIGRATIONS: Final[tuple[str, ...]] = (

@@ -498,6 +498,27 @@ def test_a_walk_with_an_edge_log_it_cannot_read_is_never_passed() -> None:
     assert any(c["name"] == "edge_logs" and "w2" in c["detail"] for v in verdicts for c in v["checks"])
 
 
+def test_a_bake_with_an_edge_log_it_cannot_read_is_never_passed() -> None:
+    """The walk was read whole; in the bake an edge replica falls silent (its node stops answering):
+    the bake does not pass on the other edges' requests alone, the previous release comes back."""
+    target = FakeCanaryTarget(stable="v1")
+    clock = FakeClock()
+    source = SyntheticTraffic(target)
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        events.append((kind, data))
+        if kind == "phase" and data.get("phase") == "baking":
+            source.unread_logs = ("w2",)
+
+    controller = Controller(POLICY, target, source, clock, emit, lease_seconds=15)  # type: ignore[arg-type]
+    result = controller.run("v2", previous="v1")
+    assert result.outcome == Outcome.ROLLED_BACK, result.reason
+    assert "reverted to v1: bake: insufficient data" in result.reason and "w2" in result.reason, result.reason
+    assert target.stable == "v1"
+    assert not [d for k, d in events if k == "bake" and d.get("verdict") == "pass"]
+
+
 def test_a_latency_verdict_always_needs_two_windows() -> None:
     with pytest.raises(ValueError, match="latency_windows"):
         Canary(latency_windows=1)
