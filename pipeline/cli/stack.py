@@ -54,13 +54,38 @@ def setup(env: EnvArg = "local", dry_run: DryOpt = False) -> None:
 
 
 @app.command()
-def up(env: EnvArg, dry_run: DryOpt = False) -> None:
+def up(
+    env: EnvArg,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="vm, swarm: the hosts' playbook in Ansible's check mode: what up would change (nothing is)"),
+    ] = False,
+    dry_run: DryOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Bring an environment up: engine, swarm, registry, images, data services, edge."""
+    if check:
+        _drift(env, as_json)
+        return
     ctx = context(env, dry_run)
     ctx.target.check()
     ctx.target.up()
     if not dry_run:
         output.out.print(f"[green]up[/green]: {env} at {ctx.target.status().url}")
+
+
+def _drift(env: str, as_json: bool) -> None:
+    from pipeline.targets import playbooks
+
+    ctx = context(env, needs=("playbooks",))
+    found = playbooks(ctx.env, ctx.target).config_drift()
+    if as_json:
+        output.emit_json({"environment": env, "ok": found.ok, "changed": found.changed, "changes": list(found.changes)})
+        return
+    verdict = "nothing to change" if found.changed == 0 else f"{found.changed} change(s) an up would make"
+    output.out.print(f"{env}: ansible --check: ok={found.ok} changed={found.changed}: {verdict}")
+    for change in found.changes:
+        output.out.print(f"  {change}", markup=False)
 
 
 @app.command()

@@ -51,7 +51,7 @@ KINDS: dict[str, Kind] = {
             model=Vm,
             section_hint="add a vm: section (hosts, ssh, domain, acme); see environments/vm-local/env.yaml",
             baseline=False,
-            parts=frozenset({"pinning", "certificates", "host"}),
+            parts=frozenset({"pinning", "certificates", "host", "playbooks"}),
         ),
         Kind(
             "swarm",
@@ -60,7 +60,7 @@ KINDS: dict[str, Kind] = {
             model=Swarm,
             section_hint="add a swarm: section (managers, workers, edge_nodes, vip); see environments/swarm-local/env.yaml",
             # its own metrics source: every edge replica's log, read as one
-            parts=frozenset({"pinning", "flags", "services", "metrics", "nodes"}),
+            parts=frozenset({"pinning", "flags", "services", "metrics", "nodes", "playbooks"}),
         ),
         Kind(
             "ecs",
@@ -83,6 +83,7 @@ PARTS: dict[str, str] = {
     "services": "Swarm services to act on by name",
     "host": "host reached over SSH",
     "nodes": "cluster of nodes to act on one by one",
+    "playbooks": "hosts configured by Ansible playbooks",
 }
 
 

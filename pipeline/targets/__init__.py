@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap
     from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
     from pipeline.project import Project
-    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Services, Target, TrackPinning
+    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Playbooks, Services, Target, TrackPinning
 
 Say = Callable[[str], None]
 Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
@@ -111,6 +111,12 @@ def nodes(env: Environment, target: Target) -> Nodes:
     """The cluster's nodes, one by one (chaos on the swarm kind); ``MissingPart`` for a kind without them."""
     require_part(env, "nodes")
     return cast("Nodes", target)
+
+
+def playbooks(env: Environment, target: Target) -> Playbooks:
+    """The hosts' playbook, in check mode (``up --check``); ``MissingPart`` for a kind without hosts of its own."""
+    require_part(env, "playbooks")
+    return cast("Playbooks", target)
 
 
 def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the environment model
     from pipeline.analysis.source import EdgeLogsSource, MetricsSource
     from pipeline.commands import Command
+    from pipeline.commands.ansible import Recap
     from pipeline.commands.executor import Executor
     from pipeline.commands.ssh import Login
     from pipeline.edge import Weights
@@ -388,4 +389,13 @@ class Nodes(Protocol):
     def node_switch(self, name: str, to: Literal["start", "stop", "kill"]) -> Command:
         """Start, stop or kill (power loss) a whole node, the stand-in's container; refused (one line)
         for hosts the pipeline did not make."""
+        ...
+
+
+class Playbooks(Protocol):
+    """Hosts configured by Ansible playbooks (the vm and swarm kinds)."""
+
+    def config_drift(self) -> Recap:
+        """The playbook in Ansible's check mode against the hosts as they are: what an ``up`` would
+        change there, changing nothing (the hosts must answer over SSH)."""
         ...

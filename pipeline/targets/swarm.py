@@ -34,6 +34,7 @@ from pipeline.analysis.source import EdgeLogsSource
 from pipeline.build.images import ensure_service_images
 from pipeline.build.revision import check_version
 from pipeline.commands import Command, docker, faults
+from pipeline.commands.ansible import Recap
 from pipeline.commands.docker import ServiceSpec
 from pipeline.commands.executor import Executor
 from pipeline.commands.on_node import OnNode
@@ -114,14 +115,7 @@ class SwarmTarget(LocalTarget):
             self.cluster.provision()
         self.nodes.make_dir()
         self.nodes.reach(timeout=120.0 if self.cluster is not None else 0.0)
-        machine = self.cluster.playbook_variables() if self.cluster is not None else {}
-        per_node = self.cluster.node_variables if self.cluster is not None else None
-        extra = {
-            "keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz",
-            "keepalived_maintenance_file": MAINTENANCE_FILE,
-            "swarm_flags_root": FLAGS_ROOT,
-        }
-        self.nodes.apply({**machine, **extra}, per_node)
+        self._apply()
         # this machine builds and keeps the images; the cluster's registry gets a copy
         engine = Engine(self.host_ex, self.project, self.say)
         engine.ensure()
@@ -135,6 +129,23 @@ class SwarmTarget(LocalTarget):
         self._ensure_edges(images["edge"])
         self.wait_services([self.service("db"), self.service("cache")], timeout=300.0)
         self._ensure_flags()
+
+    def _apply(self, check: bool = False) -> Recap:
+        """playbooks/swarm.yml on every node (in Ansible's check mode: what it would change)."""
+        machine = self.cluster.playbook_variables() if self.cluster is not None else {}
+        per_node = self.cluster.node_variables if self.cluster is not None else None
+        extra = {
+            "keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz",
+            "keepalived_maintenance_file": MAINTENANCE_FILE,
+            "swarm_flags_root": FLAGS_ROOT,
+        }
+        return self.nodes.apply({**machine, **extra}, per_node, check=check)
+
+    def config_drift(self) -> Recap:
+        self.check()
+        self.nodes.make_dir()
+        self.nodes.reach()
+        return self._apply(check=True)
 
     # --- images: this machine's registry -> the cluster's ------------------------------------------
     def mirror(self, ref: str) -> str:

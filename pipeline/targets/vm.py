@@ -164,6 +164,11 @@ class VmTarget:
         self.apply()
         self.verify_https()
 
+    def config_drift(self) -> Recap:
+        self.check()
+        self.reach()
+        return self.apply(check=True)
+
     def secrets(self) -> dict[str, str]:
         path = self.dir / "secrets.json"
         if path.exists():

@@ -221,7 +221,7 @@ def test_every_kind_has_the_core_parts() -> None:
 
 
 def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
-    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Services, TrackPinning
+    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Playbooks, Services, TrackPinning
 
     protocols = {
         "metrics": OwnMetrics,
@@ -231,6 +231,7 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
         "services": Services,
         "host": Host,
         "nodes": Nodes,
+        "playbooks": Playbooks,
     }
     assert set(protocols) == set(kinds.PARTS)
     for kind, cls in _classes().items():
@@ -248,6 +249,11 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
             "kind local or swarm has it",
         ),
         (["cert", "local"], "local: the local kind has no TLS certificate of its own (certificates)", "kind vm has it"),
+        (
+            ["up", "local", "--check"],
+            "local: the local kind has no hosts configured by Ansible playbooks (playbooks)",
+            "kind vm or swarm has it",
+        ),
     ],
 )
 def test_a_command_the_kind_cannot_do_is_refused_in_one_line_before_its_target_is_built(
