@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 from chaosstack._stack import Stack
+from chaosstack.service.probes import edge_ok
 
 __all__ = ["wait_rescheduled"]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def wait_rescheduled(
@@ -49,7 +40,7 @@ def wait_rescheduled(
             running, desired = stack.replicas(service)
             if desired == 0 or running < desired:
                 return None
-        return True if _answers(stack.url + path) else None
+        return True if edge_ok(stack.url + path) else None
 
     what = f"{', '.join(services)} running off {lost}" if lost else f"{', '.join(services)} recovered"
     stack.wait_for(rescheduled, timeout, what, step=1.0)

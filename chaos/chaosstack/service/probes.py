@@ -9,7 +9,7 @@ from typing import Any
 
 from chaosstack._stack import Stack
 
-__all__ = ["replicas_healthy", "wait_recovered"]
+__all__ = ["edge_ok", "replicas_healthy", "wait_recovered"]
 
 
 def replicas_healthy(service: str, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None) -> bool:
@@ -19,7 +19,8 @@ def replicas_healthy(service: str, configuration: dict[str, Any] | None = None, 
     return desired > 0 and running >= desired
 
 
-def _edge_ok(url: str) -> bool:
+def edge_ok(url: str) -> bool:
+    """``url`` answers 200 within 10 s (through the edge)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return int(response.status) == 200
@@ -47,7 +48,7 @@ def wait_recovered(
             running, desired = stack.replicas(service)
             if desired == 0 or running < desired:
                 return None
-        return True if _edge_ok(stack.url + path) else None
+        return True if edge_ok(stack.url + path) else None
 
     stack.wait_for(recovered, timeout, f"{', '.join(services)} recovered", step=1.0)
     return round(max(0.0, stack.now() - injected), 2)
