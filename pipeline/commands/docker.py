@@ -155,6 +155,7 @@ class ServiceSpec:
     publish: Sequence[str] = ()
     update_order: str = "start-first"
     update_delay: str = "1s"
+    restart_delay: str = "1s"  # before swarm starts a task again that exited (a crash-looping task waits this long)
     update_monitor: str = "5s"
     update_parallelism: int = 1  # tasks replaced at once; 0: all (a track without traffic)
     constraints: Sequence[str] = ()
@@ -248,7 +249,7 @@ class ServiceSpec:
             "--restart-condition",
             "any",
             "--restart-delay",
-            "1s",
+            self.restart_delay,
         ]
 
     def _secret_flags(self, add: bool = False) -> list[str]:

@@ -214,6 +214,8 @@ class SwarmTarget(LocalTarget):
             update_delay="5s",
             stop_signal="SIGQUIT",
             stop_grace="10s",
+            # a crashed edge refuses connections on its node until its task runs again (swarm-kill-edge-replica)
+            restart_delay="250ms",
         )
 
     def _ensure_edges(self, image: str) -> None:

@@ -116,6 +116,8 @@ def test_the_edge_is_a_global_service_on_the_edge_nodes_publishing_on_each_node(
     assert argv[argv.index("--constraint") + 1] == "node.labels.pl.edge==true"
     assert argv[argv.index("--update-order") + 1] == "stop-first"  # one task holds the host port
     assert "--replicas" not in spec.update().argv
+    for made in (argv, list(spec.update().argv)):  # a crashed edge runs again at once, on create and update
+        assert made[made.index("--restart-delay") + 1] == "250ms"
 
 
 def tasks_on(containers: dict[str, list[str]], dead: set[str]) -> FakeExecutor:
