@@ -50,11 +50,11 @@ def test_login_page_still_gets_csrf_and_security_headers(client: ASGITestClient)
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _sign_in(client: ASGITestClient, password: str = "s3cret", address: str = "127.0.0.1") -> Any:
+def _sign_in(client: ASGITestClient, password: str = "s3cret", address: str = "127.0.0.1", secure: bool = False) -> Any:
     form = {"username": "docs", "password": password, "next": "/api/docs"}
     from_address = ASGITestClient(address)
     from_address.inner.cookies = client.inner.cookies
-    return from_address.post("/accounts/login/", form)
+    return from_address.post("/accounts/login/", form, secure=secure)
 
 
 def test_a_logged_out_session_cookie_opens_nothing(client: ASGITestClient, settings: Settings) -> None:
@@ -125,8 +125,7 @@ def test_the_session_cookie_of_a_sign_in_over_https_is_secure_and_http_only(sett
     ensure_docs_user("docs", "s3cret")
     over_tls = ASGITestClient()
     over_tls.get("/accounts/login/", secure=True)
-    form = {"username": "docs", "password": "s3cret", "next": "/api/docs"}
-    response = over_tls.post("/accounts/login/", form, secure=True)
+    response = _sign_in(over_tls, secure=True)
     assert response.status_code == 302
     session = response.cookies[settings.SESSION_COOKIE_NAME]
     assert session["secure"] is True
