@@ -48,6 +48,20 @@ def pipeline(*args: str, check: bool = True, timeout: float = 900) -> subprocess
     return result
 
 
+def ssh_as_admin(state: Path, port: int, script: str, check: bool = True, what: str = "") -> str:
+    """``script`` run as the stand-in host's login user over SSH on 127.0.0.1:``port``, with the
+    key and known_hosts the pipeline keeps in ``state`` (a stand-in VM's or swarm node's)."""
+    argv = [
+        "ssh", "-i", str(state / "id_ed25519"), "-p", str(port), "-o", "BatchMode=yes",
+        "-o", f"UserKnownHostsFile={state / 'known_hosts'}", "-o", "StrictHostKeyChecking=accept-new",
+        "-o", "LogLevel=ERROR", "admin@127.0.0.1", "--", script,
+    ]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"ssh {what}{script!r} exited {result.returncode}: {result.stderr}")
+    return result.stdout
+
+
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

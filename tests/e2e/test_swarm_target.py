@@ -27,7 +27,7 @@ import pytest
 
 from pipeline.environment import load_environment
 
-from .conftest import pipeline, wait_for
+from .conftest import pipeline, ssh_as_admin, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = os.environ.get("PIPELINE_E2E_SWARM_ENV", "swarm-local")
@@ -41,16 +41,7 @@ pytestmark = pytest.mark.e2e
 
 
 def ssh(node: str, script: str, check: bool = True) -> str:
-    port = SWARM.node(node).ssh_port
-    argv = [
-        "ssh", "-i", str(STATE / "id_ed25519"), "-p", str(port), "-o", "BatchMode=yes",
-        "-o", f"UserKnownHostsFile={STATE / 'known_hosts'}", "-o", "StrictHostKeyChecking=accept-new",
-        "-o", "LogLevel=ERROR", "admin@127.0.0.1", "--", script,
-    ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"ssh {node} {script!r} exited {result.returncode}: {result.stderr}")
-    return result.stdout
+    return ssh_as_admin(STATE, SWARM.node(node).ssh_port, script, check, what=f"{node} ")
 
 
 def edge_task(node: str) -> str:
@@ -184,6 +175,12 @@ def test_the_node_experiments_hold_under_load_and_the_planned_ones_fail_nothing(
     confirmed, users served within 2 s at every check, the cluster recovered, no acknowledged
     write lost. A planned drain and a partition of the standby edge fail (almost) no request; an edge
     replica or the node that holds the address lost: served again within 2 s."""
+
+    def serving() -> bool:  # a drain before this (the test above) moves tasks: they start again elsewhere
+        stable = status()["tracks"]["stable"]
+        return bool(stable["running"] == stable["desired"] > 0)
+
+    wait_for(serving, 180, "every stable replica running")
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "chaos", "run", ENV, *NODE_EXPERIMENTS, "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=1800, env={**os.environ, "COLUMNS": "200"},

@@ -26,7 +26,7 @@ import pytest
 from pipeline.commands.k6 import BackgroundLoad, Summary, run_command
 from pipeline.environment import load_environment
 
-from .conftest import pipeline
+from .conftest import pipeline, ssh_as_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = os.environ.get("PIPELINE_E2E_VM_ENV", "vm-local")
@@ -41,15 +41,7 @@ pytestmark = pytest.mark.e2e
 
 
 def ssh(script: str, check: bool = True) -> str:
-    argv = [
-        "ssh", "-i", str(STATE / "id_ed25519"), "-p", str(VM.ssh.port), "-o", "BatchMode=yes",
-        "-o", f"UserKnownHostsFile={STATE / 'known_hosts'}", "-o", "StrictHostKeyChecking=accept-new",
-        "-o", "LogLevel=ERROR", "admin@127.0.0.1", "--", script,
-    ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"ssh {script!r} exited {result.returncode}: {result.stderr}")
-    return result.stdout
+    return ssh_as_admin(STATE, VM.ssh.port, script, check)
 
 
 @pytest.fixture(scope="module")
