@@ -81,11 +81,16 @@ class StubEdge:
 
 
 class StubTarget:
-    """Just what the gate reads of a target: is a canary running, and the pin token."""
+    """Just what the gate reads of a target: where its edge takes requests (the stub edge's port,
+    set by ``make_gate``), is a canary running, and the pin token."""
 
     def __init__(self, canary_running: int = 1, token: str = TOKEN) -> None:
         self.canary_running = canary_running
         self.token = token
+        self.port = 0
+
+    def traffic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def status(self) -> Status:
         tracks = {"canary": TrackStatus("canary", "v2", 1, self.canary_running)}
@@ -112,4 +117,6 @@ def make_gate(project: Project, port: int, perf: dict[str, Any] | None = None, t
     data: dict[str, Any] = {"name": "t", "edge": {"port": port}}
     data["perf"] = {"rate": 40, "duration_seconds": 2, **(perf or {})}
     env = Environment.model_validate(data)
-    return PerfGate(env, project, target or StubTarget(), SubprocessExecutor())
+    stub = target or StubTarget()
+    stub.port = port
+    return PerfGate(env, project, stub, SubprocessExecutor())
