@@ -230,3 +230,22 @@ def test_a_stand_in_node_is_switched_on_this_machine_and_a_rented_one_is_refused
     target.cluster = None  # as for hosts listed in env.yaml without swarm.local
     with pytest.raises(UserError, match="a host the pipeline did not make"):
         target.node_switch("w1", "kill")
+
+
+def test_up_check_runs_the_playbook_in_check_mode_and_records_nothing(tmp_path: Path) -> None:
+    import json
+
+    stats = {"m1": {"ok": 70, "changed": 1, "failures": 0, "unreachable": 0}}
+    task = {"task": {"name": "Write the VRRP instance"}, "hosts": {"w1": {"changed": True}}}
+    played = json.dumps({"stats": stats, "plays": [{"tasks": [task]}]})
+    from pipeline.commands.ansible import ansible_bin
+
+    running = json.dumps([{"State": {"Running": True}}])  # the stand-in's node containers run
+    ex = FakeExecutor().on("docker", "container", "inspect", result=Result(0, running))
+    ex.on(ansible_bin("ansible-playbook"), result=Result(0, played))
+    found = make(ex, tmp_path).config_drift()
+    plays = [c for c in ex.calls if c.argv[0].endswith("ansible-playbook")]
+    assert len(plays) == 1 and "--check" in plays[0].argv and not plays[0].mutates
+    assert (found.changed, found.changes) == (1, ("Write the VRRP instance on w1",))
+    assert not list(tmp_path.rglob("cluster.json"))  # the identity is recorded by a real up only
+    assert not any(c.argv[:2] == ("docker", "run") for c in ex.calls)  # no node container is made
