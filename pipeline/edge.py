@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.environment import Environment
@@ -25,6 +27,8 @@ from pipeline.errors import UserError
 CONF_DIR = "/etc/nginx/pipeline"
 LOG_PATH = "/var/log/nginx/pipeline/access.json"
 EDGE_PORT = 8080
+#: where an edge replica of the swarm kind takes requests from the relay on an edge node (PROXY protocol)
+EDGE_RELAY_PORT = 8081
 WEIGHTS_MARK = "# pipeline-weights: "
 SLOTS_MARK = "# pipeline-slots: "
 # A request may pick its track with PIN_TRACK_HEADER only when it also carries the
@@ -214,8 +218,23 @@ def render_pin(token: str | None) -> str:
     }}"""
 
 
-def render_nginx_conf(env: Environment, token: str | None = None) -> str:
-    """The edge's whole nginx.conf (the split is included from split.conf)."""
+def render_relay(relay_from: Sequence[str]) -> str:
+    """The listener the relay (haproxy on every edge node of a swarm) reaches: the PROXY protocol
+    carries the client's own address, believed only from the relays' addresses."""
+    if not relay_from:
+        return ""
+    for address in relay_from:
+        ipaddress.ip_address(address)  # ValueError: the swarm model holds node addresses to IPs
+    trusted = "".join(f"\n        set_real_ip_from {address};" for address in relay_from)
+    return f"""
+        # requests through the relay on an edge node: its PROXY header names the client{trusted}
+        real_ip_header proxy_protocol;
+        listen {EDGE_RELAY_PORT} proxy_protocol;"""
+
+
+def render_nginx_conf(env: Environment, token: str | None = None, relay_from: Sequence[str] = ()) -> str:
+    """The edge's whole nginx.conf (the split is included from split.conf); ``relay_from``: the
+    addresses of the relays in front of it (the swarm kind's edge nodes), none elsewhere."""
     ttl = env.edge.dns_ttl_seconds
     port = env.app.port
     return f"""# written by the pipeline for environment {env.name}; do not edit by hand
@@ -241,7 +260,7 @@ http {{
     {render_pin(token)}
 
     server {{
-        listen {EDGE_PORT} default_server;
+        listen {EDGE_PORT} default_server;{render_relay(relay_from)}
         location = /edge/healthz {{
             access_log off;
             default_type text/plain;

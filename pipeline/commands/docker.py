@@ -203,8 +203,21 @@ class ServiceSpec:
         argv += list(self.command)
         return _d(*argv, description=f"start job {self.name}")
 
-    def update(self, current_env: Mapping[str, str] | None = None, current_secrets: Sequence[str] = ()) -> Command:
-        """Roll the service to this spec's image, env, secrets, labels and replicas."""
+    def published(self) -> list[int]:
+        """The ports it publishes (``publish`` in docker's long form: ``mode=host,target=…,published=…``)."""
+        found = []
+        for publish in self.publish:
+            fields = dict(part.partition("=")[::2] for part in publish.split(","))
+            found.append(int(fields["published"]))
+        return sorted(found)
+
+    def update(
+        self,
+        current_env: Mapping[str, str] | None = None,
+        current_secrets: Sequence[str] = (),
+        current_published: Sequence[int] = (),
+    ) -> Command:
+        """Roll the service to this spec's image, env, secrets, labels, published ports and replicas."""
         argv = ["service", "update", "--detach", "--quiet", "--image", self.image]
         argv += [] if self.mode == "global" else ["--replicas", str(self.replicas)]
         argv += self._update_flags()
@@ -224,6 +237,11 @@ class ServiceSpec:
         for name in sorted(set(current_secrets) | wanted):
             argv += ["--secret-rm", name]
         argv += self._secret_flags(add=True)
+        # --publish-add replaces a port published at the same number; one no longer wanted goes
+        for port in sorted(set(current_published) - set(self.published())):
+            argv += ["--publish-rm", str(port)]
+        for publish in self.publish:
+            argv += ["--publish-add", publish]
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)
@@ -298,6 +316,14 @@ def secret_ls(label: str) -> Command:
 
 def secret_rm(names: Sequence[str]) -> Command:
     return _d("secret", "rm", *names, description=f"remove secrets {', '.join(names)}", check=False)
+
+
+def service_publish_rm(name: str, port: int) -> Command:
+    """Stop publishing ``port`` (waits until the tasks run without it)."""
+    return _d(
+        "service", "update", "--quiet", "--publish-rm", str(port), name,
+        description=f"service {name}: give up port {port}", timeout=300,
+    )  # fmt: skip
 
 
 def service_scale(name: str, replicas: int) -> Command:

@@ -221,21 +221,29 @@ def engine_active() -> Command:
     )
 
 
+def _chain(hook: str) -> str:
+    # priority -160: before Docker's DNAT (-100), so a published port is dropped by its source
+    return f"{{ type filter hook {hook} priority -160 ; policy accept ; }}"
+
+
 def partition(peers: Sequence[str]) -> list[Command]:
     """On a node: drop every packet to and from ``peers`` (the other nodes' addresses), in a table of
-    its own that runs before the firewall's; this machine (SSH, the virtual IP) still reaches it."""
+    its own that runs before the firewall's; this machine (SSH, the virtual IP) still reaches it.
+    The prerouting and postrouting hooks see what the node's containers send and receive too
+    (forwarded through a published port or the overlay), not only the node's own sockets: a cable
+    pulled cuts both."""
     addresses = "{ " + ", ".join(peers) + " }"
     nft = ("sudo", "nft")
     return [
         Command((*nft, "add", "table", "inet", PARTITION_TABLE), description="add the partition table", timeout=15),
         Command(
-            (*nft, "add", "chain", "inet", PARTITION_TABLE, "in", "{ type filter hook input priority -50 ; policy accept ; }"),
-            description="add its input chain",
+            (*nft, "add", "chain", "inet", PARTITION_TABLE, "in", _chain("prerouting")),
+            description="add its inbound chain (before any DNAT)",
             timeout=15,
         ),
         Command(
-            (*nft, "add", "chain", "inet", PARTITION_TABLE, "out", "{ type filter hook output priority -50 ; policy accept ; }"),
-            description="add its output chain",
+            (*nft, "add", "chain", "inet", PARTITION_TABLE, "out", _chain("postrouting")),
+            description="add its outbound chain",
             timeout=15,
         ),
         Command(

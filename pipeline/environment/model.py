@@ -316,6 +316,20 @@ class Environment(Strict):
         return self
 
     @model_validator(mode="after")
+    def _ports_apart(self) -> Environment:
+        if self.swarm is not None and self.swarm.replica_port == self.edge.port:
+            raise PydanticCustomError(
+                "swarm",
+                "{key}: {message}",
+                {
+                    "key": "swarm.replica_port",
+                    "message": f"{self.swarm.replica_port} is edge.port: the relay on each edge node takes that port",
+                    "hint": "give the edge replicas a port of their own (the default is 18080)",
+                },
+            )
+        return self
+
+    @model_validator(mode="after")
     def _release_fits(self) -> Environment:
         size = self.canary.release_tasks(self.tracks.stable.replicas, self.tracks.canary.replicas)
         judged = self.canary.tracks_judged

@@ -141,6 +141,11 @@ class Swarm(Strict):
     db_node: str = Field(default="", description="the node PostgreSQL is pinned to, with its volume; empty: the first manager")
     cache_node: str = Field(default="", description="the node Redis is pinned to; empty: the db node")
     registry: Registry = Registry()
+    replica_port: Port = Field(
+        default=18080,
+        description="where each edge replica's nginx is published on its node: the relay (haproxy) on every edge "
+        "node forwards users' requests to the replicas there; open to the nodes only",
+    )
     local: LocalSwarm | None = Field(default=None, description="set only for the local stand-in (swarm-local)")
 
     @property
@@ -219,6 +224,13 @@ class Swarm(Strict):
                 raise _misfit("domain", "front: dns needs the name users reach (e.g. app.example.com)", "set swarm.domain")
         if self.vip is not None and self.vip.address in {n.address for n in self.nodes}:
             raise _misfit("vip.address", f"{self.vip.address} is a node's own address", "pick a free address on their network")
+        taken = {2377: "swarm management", 7946: "swarm gossip", 4789: "overlay traffic", self.registry.port: "registry.port"}
+        if self.replica_port in taken:
+            raise _misfit(
+                "replica_port",
+                f"{self.replica_port} is taken on the nodes ({taken[self.replica_port]})",
+                "pick a free port (the default is 18080)",
+            )
         for key, name in (("db_node", self.db_node), ("cache_node", self.cache_node), ("registry.node", self.registry.node)):
             if name and name not in names:
                 raise _misfit(key, f"'{name}' is not a node", f"nodes: {', '.join(sorted(names))}")

@@ -350,11 +350,13 @@ class LocalTarget:
         replicas = current["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas")
         attached = [s["SecretName"] for s in container.get("Secrets") or []]
         wanted = None if spec.mode == "global" else spec.replicas
+        published = sorted(p["PublishedPort"] for p in current["Spec"].get("EndpointSpec", {}).get("Ports") or [])
         same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == wanted
+        same = same and published == spec.published()
         if same and sorted(attached) == sorted(s.source for s in spec.secrets):
             self.say(f"service {spec.name}: up to date")
             return False
-        self.ex.run(spec.update(current_env=env, current_secrets=attached))
+        self.ex.run(spec.update(current_env=env, current_secrets=attached, current_published=published))
         return True
 
     def track_pin_token(self) -> str:

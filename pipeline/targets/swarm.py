@@ -111,14 +111,17 @@ class SwarmTarget(LocalTarget):
     # --- up -----------------------------------------------------------------------------------
     def up(self) -> None:
         self.check()
+        # this machine builds and keeps the images (and, for the stand-in cluster, runs the node
+        # containers): its engine first; the cluster's registry gets a copy of every image
+        engine = Engine(self.host_ex, self.project, self.say)
+        engine.ensure()
         if self.cluster is not None:
             self.cluster.provision()
         self.nodes.make_dir()
         self.nodes.reach(timeout=120.0 if self.cluster is not None else 0.0)
+        if self.nodes.recorded() is not None:
+            self._free_front_port()
         self._apply()
-        # this machine builds and keeps the images; the cluster's registry gets a copy
-        engine = Engine(self.host_ex, self.project, self.say)
-        engine.ensure()
         engine.ensure_registry(self.env.image.registry)
         built = ensure_service_images(self.host_ex, self.project, self.env, self.say)
         images = {name: self.mirror(ref) for name, ref in built.items()}
@@ -135,6 +138,13 @@ class SwarmTarget(LocalTarget):
         machine = self.cluster.playbook_variables() if self.cluster is not None else {}
         per_node = self.cluster.node_variables if self.cluster is not None else None
         extra = {
+            # the relay on every edge node takes edge.port and forwards to the replicas on every edge node
+            "haproxy_port": self.env.edge.port,
+            "haproxy_replica_port": self.swarm.replica_port,
+            "haproxy_replicas": self._relay_from(),
+            "swarm_edge_replica_port": self.swarm.replica_port,
+            # keepalived asks the relay, which answers while any replica does (a replica that dies
+            # does not move the address; a node handed over for maintenance does)
             "keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz",
             "keepalived_maintenance_file": MAINTENANCE_FILE,
             "swarm_flags_root": FLAGS_ROOT,
@@ -194,6 +204,21 @@ class SwarmTarget(LocalTarget):
         return _pinned(super()._cache_spec(image), LABELS["cache"])
 
     # --- the edge: a global service, one task on every edge node ---------------------------------
+    def _relay_from(self) -> list[str]:
+        """The edge nodes' addresses: the relays there reach the replicas, and only they are believed
+        when they name the client (the PROXY protocol)."""
+        return [self.swarm.node(name).address for name in self.swarm.edge_nodes]
+
+    def _free_front_port(self) -> None:
+        """An edge made before the relay published ``edge.port`` itself: it gives the port up before the
+        playbook starts the relay there (once; the replicas' own port is published with the stack)."""
+        found = self.ex.run(docker.service_inspect([self.edge_name]))
+        if not found.ok:
+            return
+        ports = json.loads(found.stdout)[0]["Spec"].get("EndpointSpec", {}).get("Ports") or []
+        if any(p.get("PublishedPort") == self.env.edge.port for p in ports):
+            self.ex.run(docker.service_publish_rm(self.edge_name, self.env.edge.port))
+
     def _edge_spec(self, image: str) -> ServiceSpec:
         return ServiceSpec(
             name=self.edge_name,
@@ -205,8 +230,8 @@ class SwarmTarget(LocalTarget):
                 f"type=volume,src={self.service('edge-conf')},dst={edge.CONF_DIR}",
                 f"type=volume,src={self.service('edge-logs')},dst=/var/log/nginx/pipeline",
             ),
-            # on the node's own address (the virtual IP in front), never the routing mesh (IPVS)
-            publish=(f"mode=host,target={edge.EDGE_PORT},published={self.env.edge.port},protocol=tcp",),
+            # on the node's own address, for the relays (edge.port is theirs), never the routing mesh (IPVS)
+            publish=(f"mode=host,target={edge.EDGE_RELAY_PORT},published={self.swarm.replica_port},protocol=tcp",),
             constraints=(f"node.labels.{LABELS['edge']}==true",),
             # a host port is held by one task at a time: the old task stops first, one node at a
             # time (the others, and the virtual IP, serve meanwhile)
@@ -219,7 +244,7 @@ class SwarmTarget(LocalTarget):
         )
 
     def _ensure_edges(self, image: str) -> None:
-        conf = edge.render_nginx_conf(self.env, self.track_pin_token())
+        conf = edge.render_nginx_conf(self.env, self.track_pin_token(), relay_from=self._relay_from())
         # a new edge node routes as the others do (a node added mid-release joins the split in force)
         current = self.edge.split_text()
         fresh = current if current and edge.parse_slots(current) else edge.render_split(self.env, Weights(0), FRESH_SLOTS)

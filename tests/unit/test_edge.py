@@ -93,3 +93,18 @@ def test_a_split_with_a_baseline_gives_it_the_canarys_share() -> None:
     assert "50% canary;" in both and "* baseline;" in both and "stable" not in both.split("split_clients", 1)[1]
     assert parse_weights(render_split(ENV, Weights(0))) == Weights(0, 0)
     assert parse_weights('# pipeline-weights: {"canary": 10, "stable": 90}\n') == Weights(10, 0)  # an older edge's file
+
+
+def test_a_replica_behind_relays_believes_the_client_address_only_from_them() -> None:
+    plain = render_nginx_conf(ENV)
+    assert "proxy_protocol" not in plain and "set_real_ip_from" not in plain  # one node: the edge is the first hop
+    relayed = render_nginx_conf(ENV, relay_from=["10.0.0.12", "10.0.0.13"])
+    assert "listen 8080 default_server;" in relayed  # the node's own reads (docker exec) stay plain
+    assert "listen 8081 proxy_protocol;" in relayed
+    assert "set_real_ip_from 10.0.0.12;" in relayed and "set_real_ip_from 10.0.0.13;" in relayed
+    assert "real_ip_header proxy_protocol;" in relayed
+    # the app is told the client's address, never a header the client sent
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in relayed
+    assert relayed.count("{") == relayed.count("}")
+    with pytest.raises(ValueError):
+        render_nginx_conf(ENV, relay_from=["10.0.0.12; include /etc/passwd"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "playbooks" / "roles"
-NAMES = ["common", "nginx", "certbot", "app", "postgresql", "redis", "docker", "swarm", "keepalived"]
+NAMES = ["common", "nginx", "certbot", "app", "postgresql", "redis", "docker", "swarm", "keepalived", "haproxy"]
 
 
 @pytest.mark.parametrize("role", NAMES)
@@ -205,6 +205,29 @@ def test_the_swarm_firewall_guards_its_ports_and_flushes_nothing_else() -> None:
     assert "elements = { 10.0.0.11, 10.0.0.12, 10.0.0.13 }" in table
     assert "tcp dport { 2377, 7946, 5000 } ip saddr != @nodes drop" in table
     assert "udp dport { 7946, 4789 } ip saddr != @nodes drop" in table
+    # the edge replicas' port is Docker's (forwarded to a container): filtered before Docker's DNAT
+    prerouting = table[table.index("chain prerouting") :]
+    assert "type filter hook prerouting priority -150" in prerouting
+    assert "tcp dport 18080 ip saddr != @nodes drop" in prerouting
+
+
+def test_the_relay_spreads_over_every_replica_and_never_sends_a_write_twice() -> None:
+    conf = render("haproxy", "haproxy.cfg.j2", haproxy_port=8080, haproxy_replica_port=18080,
+                  haproxy_replicas=["10.0.0.12", "10.0.0.13"])  # fmt: skip
+    assert "bind :8080" in conf
+    servers = [line.split() for line in conf.splitlines() if line.strip().startswith("server ")]
+    assert [s[2] for s in servers] == ["10.0.0.12:18080", "10.0.0.13:18080"]
+    assert all("backup" not in s for s in servers)  # every replica serves (a replica is not a spare)
+    assert "balance roundrobin" in conf
+    # the client's address reaches nginx in the PROXY protocol, the health checks' too
+    assert "send-proxy-v2 check-send-proxy" in conf
+    assert "option httpchk GET /edge/healthz" in conf
+    # a failed connection goes to another replica; only a GET (or HEAD) is sent again once it was sent
+    assert "option redispatch 1" in conf and "retries 3" in conf
+    retry_on = next(line for line in conf.splitlines() if line.strip().startswith("retry-on")).split()[1:]
+    assert set(retry_on) == {"conn-failure", "empty-response", "junk-response"}  # never after an answer began
+    assert "http-request disable-l7-retry if !METH_GET" in conf
+    assert "timeout connect 500ms" in conf
 
 
 def test_keepalived_checks_nginx_itself_and_tells_its_peers_by_unicast() -> None:

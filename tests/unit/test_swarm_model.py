@@ -93,6 +93,16 @@ def _nodes(data: dict) -> dict:
         ),
         (lambda s: s.update(db_node="x1"), "swarm.db_node: 'x1' is not a node", "nodes: m1, w1, w2"),
         (
+            lambda s: s.update(replica_port=7946),
+            "swarm.replica_port: 7946 is taken on the nodes (swarm gossip)",
+            "pick a free port",
+        ),
+        (
+            lambda s: s.update(replica_port=8080),
+            "swarm.replica_port: 8080 is edge.port: the relay on each edge node takes that port",
+            "give the edge replicas a port of their own",
+        ),
+        (
             lambda s: s["workers"][0].update(address="10.231.1.12"),
             "swarm.workers.0.address: w1: 10.231.1.12 is not a node address in swarm.local.subnet",
             "an address of the subnet",

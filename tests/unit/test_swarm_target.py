@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def test_the_edge_is_a_global_service_on_the_edge_nodes_publishing_on_each_node(
     spec = make(FakeExecutor(), tmp_path)._edge_spec("10.231.0.11:5000/pipeline/edge:x")
     argv = list(spec.create().argv)
     assert argv[argv.index("--mode") + 1] == "global" and "--replicas" not in argv
-    assert argv[argv.index("--publish") + 1] == "mode=host,target=8080,published=8080,protocol=tcp"
+    # the replica's relay listener on swarm.replica_port; edge.port (8080) belongs to the relay on the node
+    assert argv[argv.index("--publish") + 1] == "mode=host,target=8081,published=18080,protocol=tcp"
+    assert spec.published() == [18080]
     assert argv[argv.index("--constraint") + 1] == "node.labels.pl.edge==true"
     assert argv[argv.index("--update-order") + 1] == "stop-first"  # one task holds the host port
     assert "--replicas" not in spec.update().argv
@@ -249,3 +252,33 @@ def test_up_check_runs_the_playbook_in_check_mode_and_records_nothing(tmp_path: 
     assert (found.changed, found.changes) == (1, ("Write the VRRP instance on w1",))
     assert not list(tmp_path.rglob("cluster.json"))  # the identity is recorded by a real up only
     assert not any(c.argv[:2] == ("docker", "run") for c in ex.calls)  # no node container is made
+
+
+def test_an_edge_made_before_the_relay_gives_up_the_users_port_and_takes_its_own(tmp_path: Path) -> None:
+    def inspect(ports: list[int]) -> Result:
+        spec = {"EndpointSpec": {"Ports": [{"PublishedPort": p, "TargetPort": 8080} for p in ports]}}
+        return Result(0, json.dumps([{"Spec": spec}]))
+
+    old = FakeExecutor()
+    old.on("ssh", result=lambda c: inspect([8080]) if "service inspect" in c.argv[-1] else Result(0))
+    make(old, tmp_path)._free_front_port()
+    freed = [remote_words(c) for c in old.calls if "--publish-rm" in c.argv[-1]]
+    assert freed == [["docker", "service", "update", "--quiet", "--publish-rm", "8080", "pl-swarm-local-edge"]]
+    assert node_of(next(c for c in old.calls if "--publish-rm" in c.argv[-1])) == "m1"
+
+    current = FakeExecutor()
+    current.on("ssh", result=lambda c: inspect([18080]) if "service inspect" in c.argv[-1] else Result(0))
+    make(current, tmp_path)._free_front_port()
+    assert not [c for c in current.calls if "--publish-rm" in c.argv[-1]]
+
+    # the stack's own update moves the port too: the stale one removed, the wanted one added
+    spec = make(FakeExecutor(), tmp_path)._edge_spec("img")
+    argv = list(spec.update(current_published=[8080]).argv)
+    assert argv[argv.index("--publish-rm") + 1] == "8080"
+    assert argv[argv.index("--publish-add") + 1] == "mode=host,target=8081,published=18080,protocol=tcp"
+    assert "--publish-rm" not in spec.update(current_published=[18080]).argv
+
+
+def test_the_relays_and_the_replicas_are_told_of_each_other(tmp_path: Path) -> None:
+    target = make(FakeExecutor(), tmp_path)
+    assert target._relay_from() == ["10.231.0.12", "10.231.0.13"]  # the edge nodes w1, w2

@@ -123,6 +123,16 @@ def test_the_partition_commands_are_one_table_of_their_own() -> None:
     assert fault.heal_partition().argv[-3:] == ("table", "inet", fault.PARTITION_TABLE)
 
 
+def test_the_partition_also_cuts_what_the_nodes_containers_send_and_receive() -> None:
+    # input/output hooks see only the node's own sockets: a published port's DNAT to a container and
+    # the overlay's forwarded packets would pass (an edge still reached by the relay on another node)
+    chains = [c.argv[-1] for c in fault.partition(["10.0.0.1"]) if c.argv[3] == "chain"]
+    assert len(chains) == 2
+    assert "hook prerouting" in chains[0] and "hook postrouting" in chains[1]
+    # before Docker's DNAT (priority -100), so the published port is dropped by its source
+    assert all(int(chain.split("priority ")[1].split(" ")[0]) < -100 for chain in chains)
+
+
 @pytest.mark.parametrize(
     ("failed_at", "longest"),
     [
