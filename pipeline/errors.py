@@ -12,6 +12,7 @@
     |   +-- EngineUnavailable     (6)  no Docker engine and none can be installed
     |   +-- Locked                (7)  another deploy holds the environment
     |   +-- NothingToDo           (8)  e.g. promote with no canary running
+    |   +-- SecretMissing         (9)  a secret the app declares (app.secrets) has no value set
     |   +-- WorkflowInvalid       (80) .github/: a workflow, dependabot.yml or a called make target is wrong
     |   +-- CloudCredentialsMissing (81) no AWS credentials or no region
     |   +-- WrongAccount          (82) identity guard: the caller's account is not env.yaml's account_id
@@ -110,6 +111,12 @@ class Locked(UserError):
 
 class NothingToDo(UserError):
     exit_code = 8
+
+
+class SecretMissing(UserError):
+    """A name under ``app.secrets`` has no value in the environment yet (``pipeline secrets set``)."""
+
+    exit_code = 9
 
 
 class WorkflowInvalid(UserError):
@@ -301,6 +308,7 @@ EXIT_TABLE: tuple[ExitCode, ...] = (
     ExitCode(6, "Docker engine missing and not installable", (EngineUnavailable,)),
     ExitCode(7, "environment locked by another deploy", (Locked,)),
     ExitCode(8, "nothing to do (e.g. no canary running)", (NothingToDo,)),
+    ExitCode(9, "a secret the app declares (app.secrets) is not set", (SecretMissing,)),
     ExitCode(10, "an external command failed", (ExternalError, CommandFailed), _OUTCOME_BASE),
     ExitCode(11, "stack not ready / smoke check failed", (NotReady,)),
     ExitCode(20, "deploy rolled back", (RolledBack,)),

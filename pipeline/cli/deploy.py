@@ -67,6 +67,7 @@ def deploy(
     target = ctx.target
     if version:
         target.require_version(version)
+    _check_secrets(ctx)
     current = target.status()
     direct = track is not None or (not resume and current.tracks["stable"].version is None)
     if dry_run:
@@ -109,6 +110,23 @@ def deploy(
                 f"since the switch served by {expected} ({share})"
             )
     raise_for(result)
+
+
+def _check_secrets(ctx: Context) -> None:
+    """Every secret the app declares has a value (before anything changes); a secret-looking value
+    in app.env, which lands in the service spec, is warned about where app.secrets could hold it."""
+    from pipeline.redact import looks_secret
+    from pipeline.targets import app_secrets, has_part
+
+    if not has_part(ctx.env, "secrets"):
+        return
+    if ctx.env.app.secrets:
+        app_secrets(ctx.env, ctx.target).secret_store().require()
+    for key in sorted(k for k in ctx.env.app.env if looks_secret(k)):
+        output.say(
+            f"warning: app.env.{key} looks like a secret, and app.env is in the service spec (docker service "
+            f"inspect shows it): declare {key} under app.secrets and `pipeline secrets set {ctx.env.name} {key}`"
+        )
 
 
 def direct_deploy(ctx: Context, track: TrackName, version: str, as_json: bool, faults: Faults | None = None) -> None:

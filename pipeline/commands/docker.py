@@ -300,18 +300,24 @@ def secret_create(name: str, value: str, labels: Mapping[str, str]) -> Command:
     return _d(*argv, name, "-", stdin=value, secret_stdin=True, description=f"create secret {name}")
 
 
-def secret_ls(label: str) -> Command:
+def secret_ls(label: str, *more: str) -> Command:
+    """The names of the secrets carrying every one of the labels (``key=value`` or just ``key``)."""
+    filters = [arg for each in (label, *more) for arg in ("--filter", f"label={each}")]
     return _d(
         "secret",
         "ls",
-        "--filter",
-        f"label={label}",
+        *filters,
         "--format",
         "{{.Name}}",
         description="list secrets",
         mutates=False,
         check=False,
     )
+
+
+def secret_inspect(names: Sequence[str]) -> Command:
+    """Secrets' metadata as JSON (name, labels, when created); a secret's value is never returned."""
+    return _d("secret", "inspect", *names, description="read secrets' metadata", mutates=False, check=False)
 
 
 def secret_rm(names: Sequence[str]) -> Command:

@@ -43,7 +43,11 @@ class Kind:
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("local", "a single-node Docker Swarm on this machine", parts=frozenset({"pinning", "flags", "services"})),
+        Kind(
+            "local",
+            "a single-node Docker Swarm on this machine",
+            parts=frozenset({"pinning", "flags", "services", "secrets"}),
+        ),
         Kind(
             "vm",
             "a Linux host over SSH, configured by Ansible",
@@ -60,7 +64,7 @@ KINDS: dict[str, Kind] = {
             model=Swarm,
             section_hint="add a swarm: section (managers, workers, edge_nodes, vip); see environments/swarm-local/env.yaml",
             # its own metrics source: every edge replica's log, read as one
-            parts=frozenset({"pinning", "flags", "services", "metrics", "nodes", "playbooks"}),
+            parts=frozenset({"pinning", "flags", "services", "metrics", "nodes", "playbooks", "secrets"}),
         ),
         Kind(
             "ecs",
@@ -84,6 +88,7 @@ PARTS: dict[str, str] = {
     "host": "host reached over SSH",
     "nodes": "cluster of nodes to act on one by one",
     "playbooks": "hosts configured by Ansible playbooks",
+    "secrets": "store of the app's own secrets (app.secrets, mounted as Swarm secrets)",
 }
 
 
@@ -117,9 +122,10 @@ def unknown(name: str) -> Misfit | None:
     return Misfit("target.kind", f"'{name}' is not a target kind", f"available kinds: {', '.join(KINDS)}")
 
 
-def misfits(name: str, present: Iterable[str], compare_with: str) -> list[Misfit]:
+def misfits(name: str, present: Iterable[str], compare_with: str, app_secrets: bool = False) -> list[Misfit]:
     """What does not fit kind ``name`` (one the registry has): a section of another kind, its own section
-    missing, a baseline it cannot start. ``present``: the section keys the environment sets."""
+    missing, a baseline it cannot start, app secrets it cannot store. ``present``: the section keys the
+    environment sets; ``app_secrets``: whether ``app.secrets`` names any."""
     kind = KINDS[name]
     given = set(present)
     found: list[Misfit] = []
@@ -140,6 +146,15 @@ def misfits(name: str, present: Iterable[str], compare_with: str) -> list[Misfit
                 "canary.compare_with",
                 f"baseline: the {kind.name} kind has no baseline track yet",
                 "set canary.compare_with: stable for this environment",
+            )
+        )
+    if app_secrets and "secrets" not in kind.parts:
+        having = " or ".join(k.name for k in KINDS.values() if "secrets" in k.parts)
+        found.append(
+            Misfit(
+                "app.secrets",
+                f"the {kind.name} kind has no {PARTS['secrets']} yet",
+                f"an environment of kind {having} has it; here, leave app.secrets empty",
             )
         )
     return found

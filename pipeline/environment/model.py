@@ -155,6 +155,13 @@ class Tracks(Strict):
     canary: Track = Track(replicas=1)
 
 
+#: A name under ``app.secrets``: an environment variable name, short enough for a Swarm secret's name.
+SECRET_NAME_MAX = 40
+SECRET_NAME = re.compile(rf"[A-Z][A-Z0-9_]{{0,{SECRET_NAME_MAX - 1}}}")
+#: Variables every kind sets in the app's environment itself (besides APP_*): no app secret takes their names.
+PIPELINE_VARIABLES = frozenset({"DATABASE_URL", "DATABASE_PASSWORD", "REDIS_URL", "DJANGO_SECRET_KEY", "FORWARDED_ALLOW_IPS"})
+
+
 class App(Strict):
     """How the app's services run."""
 
@@ -165,6 +172,11 @@ class App(Strict):
     stop_grace_seconds: Annotated[int, Field(ge=1, le=300)] = 20
     drain_seconds: Annotated[int, Field(ge=0, le=60)] = 3
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: list[str] = Field(
+        default_factory=list,
+        description="names of the app's own secrets (set with `pipeline secrets set ENV NAME`); each task reads "
+        "NAME from the file NAME_FILE names (/run/secrets/NAME), never from its environment",
+    )
     upload_max_bytes: Annotated[int, Field(ge=1, le=1 << 30)] = Field(default=1_048_576, description="at most 1 GiB")
     upload_max_files: Annotated[int, Field(ge=1, le=100)] = 5
     readiness_path: str = Field(
@@ -190,6 +202,36 @@ class App(Strict):
             if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
                 raise ValueError(f"'{key}' is not an environment variable name (A-Z, 0-9, _)")
         return value
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for name in value:
+            if not SECRET_NAME.fullmatch(name):
+                raise ValueError(
+                    f"'{name}' is not a secret name (an environment variable name: A-Z, 0-9, _, "
+                    f"starting with a letter, at most {SECRET_NAME_MAX} characters)"
+                )
+            if name in seen:
+                raise ValueError(f"'{name}' is listed twice")
+            if name in PIPELINE_VARIABLES or name.startswith("APP_") or name.endswith("_FILE"):
+                raise ValueError(
+                    f"'{name}' is a name the pipeline sets itself (APP_*, {', '.join(sorted(PIPELINE_VARIABLES))}, *_FILE)"
+                )
+            seen.add(name)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_apart_from_env(self) -> App:
+        for name in self.secrets:
+            for key in (name, f"{name}_FILE"):
+                if key in self.env:
+                    raise ValueError(
+                        f"secrets: {name} is a secret, but app.env sets {key} too (which would win is a guess); "
+                        "remove it from app.env"
+                    )
+        return self
 
 
 class Thresholds(Strict):
@@ -307,7 +349,7 @@ class Environment(Strict):
     def _fits_its_kind(self) -> Environment:
         """Its kind's section and no other kind's, and only what the kind can do (``kinds.misfits``)."""
         present = [key for key in kinds.sections() if getattr(self, key) is not None]
-        found = kinds.misfits(self.target.kind, present, self.canary.compare_with)
+        found = kinds.misfits(self.target.kind, present, self.canary.compare_with, bool(self.app.secrets))
         if found:
             first = found[0]
             raise PydanticCustomError(

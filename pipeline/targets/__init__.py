@@ -18,7 +18,18 @@ if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap
     from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
     from pipeline.project import Project
-    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Playbooks, Services, Target, TrackPinning
+    from pipeline.targets.base import (
+        AppSecrets,
+        Certificates,
+        FlagParts,
+        Host,
+        Nodes,
+        OwnMetrics,
+        Playbooks,
+        Services,
+        Target,
+        TrackPinning,
+    )
 
 Say = Callable[[str], None]
 Factory = Callable[["Environment", "Executor", "Project", Say], "Target"]
@@ -117,6 +128,12 @@ def playbooks(env: Environment, target: Target) -> Playbooks:
     """The hosts' playbook, in check mode (``up --check``); ``MissingPart`` for a kind without hosts of its own."""
     require_part(env, "playbooks")
     return cast("Playbooks", target)
+
+
+def app_secrets(env: Environment, target: Target) -> AppSecrets:
+    """The app's own secrets (``pipeline secrets``); ``MissingPart`` for a kind that cannot store them."""
+    require_part(env, "secrets")
+    return cast("AppSecrets", target)
 
 
 def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:

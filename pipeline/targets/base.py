@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the 
     from pipeline.environment.model import Faults
     from pipeline.flags.delivery import FlagDelivery
     from pipeline.records.lock import LockInfo
+    from pipeline.targets.secret_store import AppSecretStore
 
 DEPLOY_LABEL = "pipeline.deploy"  # the journal id of the deploy a canary belongs to
 WARM_LABEL = "pipeline.warm"  # "previous": the canary track holds the previous release, warm
@@ -389,6 +390,14 @@ class Nodes(Protocol):
     def node_switch(self, name: str, to: Literal["start", "stop", "kill"]) -> Command:
         """Start, stop or kill (power loss) a whole node, the stand-in's container; refused (one line)
         for hosts the pipeline did not make."""
+        ...
+
+
+class AppSecrets(Protocol):
+    """The app's own secrets (``app.secrets``) as Swarm secrets (the local and swarm kinds)."""
+
+    def secret_store(self) -> AppSecretStore:
+        """The store of the environment's declared secrets (set, list, the newest of each)."""
         ...
 
 

@@ -54,6 +54,7 @@ from pipeline.targets.base import (
 )
 from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
 from pipeline.targets.local_edge import EdgeFiles, LocalEdge, slots_in
+from pipeline.targets.secret_store import AppSecretStore, user_secret_prefix
 
 Say = Callable[[str], None]
 LABEL = "pipeline.env"
@@ -274,7 +275,8 @@ class LocalTarget:
         for key, name in wanted.items():
             if name not in existing:
                 self.ex.run(docker.secret_create(name, values[key], self.labels))
-        stale = sorted(existing - set(wanted.values()))
+        # the app's own secrets are the store's to keep or remove (pipeline.targets.secret_store)
+        stale = sorted(n for n in existing - set(wanted.values()) if not n.startswith(user_secret_prefix(self.stack)))
         if stale:  # after a rotation; one still mounted by a service stays (docker refuses) until the next run
             self.ex.run(docker.secret_rm(stale))
         return wanted
@@ -550,6 +552,8 @@ class LocalTarget:
         }
         values.update((faults or self._track_model(track).faults).as_env())
         values.update(app.env)
+        # the app's own secrets: a path each (the value is only in the mounted file; see app_secrets)
+        values.update({f"{name}_FILE": SecretMount("", name).path for name in app.secrets})
         return values
 
     def _track_model(self, track: TrackName) -> Any:
@@ -557,8 +561,21 @@ class LocalTarget:
         return self.env.tracks.stable if track == "baseline" else getattr(self.env.tracks, track)
 
     def app_secrets(self) -> list[SecretMount]:
-        """The swarm secrets every app task (and the migrate job) mounts, readable by the app's user only."""
-        return self._secret_mounts(tuple(SECRET_FILES), uid=APP_UID)
+        """The swarm secrets every app task (and the migrate job) mounts, readable by the app's user only:
+        the generated ones and the newest version of each of the app's own (``app.secrets``)."""
+        return self._secret_mounts(tuple(SECRET_FILES), uid=APP_UID) + self.secret_store().mounts(APP_UID)
+
+    def secret_store(self) -> AppSecretStore:
+        """The app's own secrets (``pipeline secrets``), on the swarm this target drives."""
+        return AppSecretStore(self.ex, self.stack, self.labels, self.env.app.secrets, self._mounted_secrets, self.env.name)
+
+    def _mounted_secrets(self) -> dict[str, list[str]]:
+        """Each service of the stack and the swarm secrets it mounts."""
+        mounted: dict[str, list[str]] = {}
+        for name in self._replicas():
+            container = ((self._inspect(name) or {}).get("Spec", {}).get("TaskTemplate", {}) or {}).get("ContainerSpec", {})
+            mounted[name] = [s["SecretName"] for s in container.get("Secrets") or []]
+        return mounted
 
     def app_spec(
         self,

@@ -105,10 +105,43 @@ def stack() -> Any:
     pipeline("down", ENV, "--volumes", check=False, timeout=300)
 
 
+#: The values the suite gave the app's own secrets (``app.secrets`` of ENV), by name.
+APP_SECRETS: dict[str, str] = {}
+
+
+def _declared_secrets() -> list[str]:
+    from pipeline.environment import load_environment
+
+    return list(load_environment(ROOT, ENV).app.secrets)
+
+
+def set_app_secret(name: str, value: str) -> str:
+    """``pipeline secrets set ENV NAME`` with the value on stdin, as a user would; the Swarm secret's name."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "secrets", "set", ENV, name, "--json"],
+        cwd=ROOT, input=value + "\n", capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "COLUMNS": "200", "PIPELINE_ROOT": str(ROOT)},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise AssertionError(f"pipeline secrets set {ENV} {name} exited {result.returncode}: {result.stderr}")
+    assert value not in result.stdout + result.stderr
+    APP_SECRETS[name] = value
+    secret: str = json.loads(result.stdout)["secret"]
+    return secret
+
+
 @pytest.fixture(scope="session")
 def release(stack: Any) -> str:
-    """The current commit, built and pushed."""
-    return pipeline("build", "--env", ENV, timeout=1800).stdout.strip()
+    """The current commit, built and pushed; the app's declared secrets set (a deploy refuses before)."""
+    version = pipeline("build", "--env", ENV, timeout=1800).stdout.strip()
+    declared = _declared_secrets()
+    if declared:
+        refused = pipeline("deploy", ENV, "--version", version, "--track", "stable", check=False)
+        assert refused.returncode == 9, refused.stderr
+        assert f"app.secrets.{declared[0]}: not set in {ENV}" in refused.stderr
+        for name in declared:
+            set_app_secret(name, f"e2e-{name.lower()}-{os.urandom(8).hex()}")
+    return version
 
 
 @pytest.fixture(scope="session")

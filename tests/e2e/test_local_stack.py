@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.environment import load_environment
-from tests.e2e.conftest import ENV, ROOT, http, pipeline, status
+from tests.e2e.conftest import APP_SECRETS, ENV, ROOT, http, pipeline, set_app_secret, status
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +71,42 @@ def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
     assert http("/readyz").status == 200
 
 
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def _stable_tasks() -> tuple[str, list[str]]:
+    service = _docker(
+        "service",
+        "ls",
+        "--filter",
+        f"label=pipeline.env={ENV}",
+        "--filter",
+        "label=pipeline.track=stable",
+        "--format",
+        "{{.Name}}",
+    ).split()[0]
+    containers = _docker("ps", "--filter", f"label=com.docker.swarm.service.name={service}", "--format", "{{.ID}}").split()
+    return service, containers
+
+
+def test_the_apps_own_secret_is_a_file_in_every_task_and_in_no_spec(release: str) -> None:
+    """app.secrets: the value set on stdin reaches each task as /run/secrets/NAME (NAME_FILE names it),
+    readable by the app's user only, and is in no service spec and no task's environment."""
+    name = load_environment(ROOT, ENV).app.secrets[0]
+    value = APP_SECRETS[name]
+    service, containers = _stable_tasks()
+    assert len(containers) == 2
+    for container in containers:
+        assert _docker("exec", container, "cat", f"/run/secrets/{name}") == value
+        assert _docker("exec", container, "printenv", f"{name}_FILE").strip() == f"/run/secrets/{name}"
+        assert value not in _docker("exec", container, "env")
+        assert _docker("exec", container, "stat", "-c", "%a %u", f"/run/secrets/{name}").split()[0] == "400"
+    assert value not in _docker("service", "inspect", service)
+    listed = json.loads(pipeline("secrets", "list", ENV, "--json").stdout)["secrets"][0]
+    assert listed["set"] is True and service in listed["newest"]["used_by"]
+
+
 def test_edge_log_is_json_with_track_and_timings(release: str) -> None:
     http("/healthz")
     tail = subprocess.run(
@@ -106,11 +142,18 @@ def test_weights_split_traffic_as_asked(release: str, second_release: str) -> No
 
 
 def test_second_version_on_stable_shows_in_status(second_release: str) -> None:
+    # a secret set anew before a deploy: the deploy's tasks mount the new value
+    name = load_environment(ROOT, ENV).app.secrets[0]
+    rotated = set_app_secret(name, f"e2e-rotated-{second_release}")
     pipeline("deploy", ENV, "--version", second_release, "--track", "stable")
     current = status()
     assert current["tracks"]["stable"]["version"] == second_release
     assert current["tracks"]["stable"]["health"] == "healthy"
     assert http("/version").json()["version"] == second_release
+    service, containers = _stable_tasks()
+    assert [_docker("exec", c, "cat", f"/run/secrets/{name}") for c in containers] == [APP_SECRETS[name]] * 2
+    listed = json.loads(pipeline("secrets", "list", ENV, "--json").stdout)["secrets"][0]
+    assert listed["newest"]["secret"] == rotated and service in listed["newest"]["used_by"]
 
 
 def test_unknown_version_exits_4_and_changes_nothing(second_release: str) -> None:

@@ -134,9 +134,9 @@ def test_dry_run_prints_the_write_and_changes_nothing(tmp_path: Path) -> None:
 def test_app_tasks_mount_the_flags_directory_and_updates_keep_it(tmp_path: Path) -> None:
     secrets = base64.b64encode(json.dumps({"db_password": "p", "django_secret_key": "k", "docs_password": "d"}).encode())
     fake = FakeExecutor().on("docker", "config", "inspect", result=Result(0, json.dumps(secrets.decode())))
-    target = LocalTarget(load_environment(ROOT, "ci"), fake, Project(ROOT, tmp_path), lambda _m: None)
+    target = LocalTarget(load_environment(ROOT, "local"), fake, Project(ROOT, tmp_path), lambda _m: None)
     spec = target.app_spec("stable", "v1", "reg/app:v1")
-    mount = f"type=bind,src={tmp_path / 'flags' / 'pl-ci'},dst=/flags,readonly"
+    mount = f"type=bind,src={tmp_path / 'flags' / 'pl-local'},dst=/flags,readonly"
     assert spec.mounts[0] == mount
     assert spec.env["APP_FLAGS_FILE"] == "/flags/flags.json"
     create, update = spec.create().argv, spec.update().argv

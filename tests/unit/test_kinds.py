@@ -221,7 +221,17 @@ def test_every_kind_has_the_core_parts() -> None:
 
 
 def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
-    from pipeline.targets.base import Certificates, FlagParts, Host, Nodes, OwnMetrics, Playbooks, Services, TrackPinning
+    from pipeline.targets.base import (
+        AppSecrets,
+        Certificates,
+        FlagParts,
+        Host,
+        Nodes,
+        OwnMetrics,
+        Playbooks,
+        Services,
+        TrackPinning,
+    )
 
     protocols = {
         "metrics": OwnMetrics,
@@ -232,6 +242,7 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
         "host": Host,
         "nodes": Nodes,
         "playbooks": Playbooks,
+        "secrets": AppSecrets,
     }
     assert set(protocols) == set(kinds.PARTS)
     for kind, cls in _classes().items():
