@@ -25,7 +25,7 @@ from pipeline.commands.executor import Executor, SubprocessExecutor
 from pipeline.environment import Environment, load_environment
 from pipeline.errors import MissingPart, PipelineError
 from pipeline.project import Project
-from pipeline.targets import certificates, has_part, host, nodes, services, target_for
+from pipeline.targets import certificates, edge_history, host, nodes, services, target_for
 from pipeline.targets.base import Certificates, Host, Nodes, Services, Target
 
 ENV_VAR = "PIPELINE_CHAOS_ENV"
@@ -179,12 +179,8 @@ class Stack:
         return self.target
 
     def edge_source(self, tail_bytes: int, offset: int = 0) -> EdgeLogSource:
-        """What users saw, from the edge's log: every edge replica's on a cluster, read as one, from
-        ``tail_bytes`` before each end; else the one log, from ``offset`` when given."""
-        if has_part(self.env, "nodes"):
-            return self.nodes().edge_logs(tail_bytes)
-        edge = self.edge()
-        return EdgeLogSource(edge.log_reader(), offset=offset if offset > 0 else max(0, edge.log_size() - tail_bytes))
+        """What users saw, from the edge's log (``pipeline.targets.edge_history``)."""
+        return edge_history(self.env, self.target, tail_bytes, offset)
 
     def nodes(self) -> Nodes:
         """The cluster's nodes (kind swarm); ActivityFailed for any other kind."""

@@ -3,7 +3,8 @@
 ``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--rollout 0]
 [--rollback-bake 0] [--slow-bake 0] [--bake SECONDS] [--only NAME...] [--json]``
 
-Under k6 constant load with writes and reads (perf/mixed.js) on 127.0.0.1:
+Under k6 constant load with writes and reads (perf/mixed.js) on the environment's traffic address
+(127.0.0.1; the stand-in cluster's virtual IP on swarm-local):
 
 same-quiet    ``--same`` deploys of a release identical to stable (a new build of the same code) on a
               quiet host: every one should be promoted; the check that came closest to failing is shown
@@ -32,7 +33,7 @@ time, for promoted deploys), seconds from the canary's first traffic to weight 0
 the run (from the edge's log), for a bad release the seconds from its first failed request to the
 last request it answered (the fault's onset to weight 0, from the edge's log), and the verdict that
 came closest to failing. The bake is the environment's own (``--bake`` shortens it for a quick
-look). Traffic goes to 127.0.0.1 only.
+look). Traffic goes to 127.0.0.1 or to the project's own node containers only.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from typing import Any, cast
 
 from pipeline import registry
 from pipeline.analysis.records import Record
-from pipeline.analysis.source import EdgeLogSource
 from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build.image import build_image
 from pipeline.build.revision import Revision
@@ -58,6 +58,7 @@ from pipeline.canary.direct import deploy_direct, raise_for_smoke
 from pipeline.canary.run import Release, parse_faults
 from pipeline.commands.k6 import BackgroundLoad
 from pipeline.console import say
+from pipeline.targets import edge_history
 from pipeline.targets.local import LocalTarget
 from pipeline.wiring import context
 
@@ -182,7 +183,7 @@ def main() -> None:
     policy_vs_stable = env.canary.model_copy(update={"compare_with": "stable"})
     versus_stable = Release(env.model_copy(update={"canary": policy_vs_stable}), ctx.project, target, say)
     summary = ctx.project.state_path("bench", "judge-k6.json")
-    url = f"http://127.0.0.1:{env.edge.port}"
+    url = target.traffic_url()  # 127.0.0.1, or the stand-in cluster's virtual IP (its own network)
     none: list[str] = []
     plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
     plan += [("vs-stable", none)] * args.vs_stable
@@ -222,7 +223,7 @@ def main() -> None:
             load.stop()
             for spinner in busy:
                 spinner.kill()
-        source = EdgeLogSource(target.log_reader(), offset=max(0, target.log_size() - 30_000_000))
+        source = edge_history(env, target, 30_000_000)  # every edge replica's log on a cluster
         windows = source.window(start, end + 2)
         records = source.records
         wall = end - start

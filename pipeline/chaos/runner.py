@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.analysis.source import EdgeLogSource
 from pipeline.chaos.experiments import Experiment, extension_path
 from pipeline.chaos.results import BUDGET_MARK, ExperimentResult, failed_share, from_journal, longest_outage, score
 from pipeline.commands import Command
@@ -27,7 +26,7 @@ from pipeline.environment import Environment
 from pipeline.errors import ChaosForbidden, NotReady
 from pipeline.project import Project
 from pipeline.records.journal import Journal, default_path
-from pipeline.targets import has_part, nodes
+from pipeline.targets import edge_history
 from pipeline.targets.base import Target
 
 Say = Callable[[str], None]
@@ -271,11 +270,7 @@ class ChaosRunner:
 
     def _edge_failed(self, offset: int, started: float, ended: float) -> int | None:
         try:
-            source: EdgeLogSource = (
-                nodes(self.env, self.target).edge_logs(8 << 20)  # every edge replica's log, read as one
-                if has_part(self.env, "nodes")
-                else EdgeLogSource(self.target.log_reader(), offset=offset)
-            )
+            source = edge_history(self.env, self.target, 8 << 20, offset)
             source.pull()
             return sum(1 for r in source.records if started <= r.ts < ended and (r.failed or r.status == CLIENT_GAVE_UP))
         except Exception:  # the edge may be the thing that broke; the count is then unknown

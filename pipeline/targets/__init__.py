@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # names in hints only: importing pipeline.targets stays cheap (see pipeline.wiring)
-    from pipeline.analysis.source import MetricsSource
+    from pipeline.analysis.source import EdgeLogSource, MetricsSource
     from pipeline.commands.executor import Executor
     from pipeline.environment import Environment
     from pipeline.project import Project
@@ -144,3 +144,15 @@ def metrics_source(env: Environment, target: Target, offset: int | None = None) 
     if has_part(env, "metrics"):
         return cast("OwnMetrics", target).metrics_source()
     return EdgeLogSource(target.log_reader(), offset=target.log_size() if offset is None else offset)
+
+
+def edge_history(env: Environment, target: Target, tail_bytes: int, offset: int | None = None) -> EdgeLogSource:
+    """What users saw, from the edge's log, for a report after the fact (a bench, a chaos run): every
+    edge replica's log on a cluster, read as one, from ``tail_bytes`` before each end; else the one
+    log, from ``offset`` when given, else from ``tail_bytes`` before its end."""
+    from pipeline.analysis.source import EdgeLogSource
+
+    if has_part(env, "nodes"):
+        return cast("Nodes", target).edge_logs(tail_bytes)
+    start = offset if offset is not None and offset > 0 else max(0, target.log_size() - tail_bytes)
+    return EdgeLogSource(target.log_reader(), offset=start)

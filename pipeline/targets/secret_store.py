@@ -27,7 +27,7 @@ from pipeline import redact
 from pipeline.commands import docker
 from pipeline.commands.docker import SecretMount
 from pipeline.commands.executor import Executor
-from pipeline.errors import SecretMissing, UserError
+from pipeline.errors import NotReady, SecretMissing, UserError
 
 LABEL = "pipeline.app-secret"
 #: A value larger than this is a mistake (a wrong file), not a secret; the reference app reads at most this much.
@@ -95,7 +95,14 @@ class AppSecretStore:
     def versions(self, undeclared: bool = False) -> list[SecretVersion]:
         """Every stored version of every declared name (``undeclared``: of any name, one dropped from
         app.secrets too), oldest first, with the services using each."""
-        names = self.ex.run(docker.secret_ls(f"pipeline.stack={self.stack}", LABEL)).stdout.split()
+        listed = self.ex.run(docker.secret_ls(f"pipeline.stack={self.stack}", LABEL))
+        if not listed.ok and not self.ex.dry_run:
+            why = (listed.stderr.strip().splitlines() or ["no answer"])[-1]
+            raise NotReady(
+                f"{self.env_name}: the swarm's secrets cannot be read ({why[:160]})",
+                hint=f"make up ENV={self.env_name} first (the secrets live in its swarm)",
+            )
+        names = listed.stdout.split()
         if not names:
             return []
         result = self.ex.run(docker.secret_inspect(sorted(names)))
@@ -162,6 +169,7 @@ class AppSecretStore:
     def set(self, name: str, value: str) -> SecretVersion:
         """Store a new version of ``name``; remove the versions nothing uses that are not the newest."""
         self.refuse_undeclared(name)
+        self.versions()  # the swarm answers (NotReady, pointing at `up`, before anything is created)
         redact.register(value)
         secret = f"{user_secret_prefix(self.stack)}{secrets.token_hex(6)}"
         self.ex.run(docker.secret_create(secret, value, {**self.labels, LABEL: name}))

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from typing import Literal
 
-from pipeline import edge
+from pipeline import edge, poll
 from pipeline.analysis.source import EdgeLogsSource
 from pipeline.build.images import ensure_service_images
 from pipeline.build.revision import check_version
@@ -297,12 +296,16 @@ class SwarmTarget(LocalTarget):
         """Until every edge node runs its task (bounded); which do."""
         if self.ex.dry_run:
             return {name: True for name in self.swarm.edge_nodes}
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.edges.running_on()
-            if all(found.values()) or time.monotonic() > deadline:
-                return found
-            time.sleep(1.0)
+        found: dict[str, bool] = {}
+
+        def every_edge() -> dict[str, bool] | None:
+            found.update(self.edges.running_on())
+            return found if all(found.values()) else None
+
+        try:
+            return poll.until(every_edge, timeout, TimeoutError, delay=1.0, factor=1.0)
+        except TimeoutError:
+            return found
 
     # --- flags: every node's copy -----------------------------------------------------------------
     def flag_delivery(self) -> SshDirDelivery:  # type: ignore[override]
@@ -406,11 +409,12 @@ class SwarmTarget(LocalTarget):
         return result.stdout.split() if result.ok else []
 
     def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                raise NotReady(f"{self.env.name}: {what}: not so after {timeout:g} s", hint=f"pipeline status {self.env.name}")
-            time.sleep(0.5)
+        poll.until(
+            lambda: True if done() else None,
+            timeout,
+            lambda: NotReady(f"{self.env.name}: {what}: not so after {timeout:g} s", hint=f"pipeline status {self.env.name}"),
+            factor=1.0,
+        )
 
     def status(self) -> Status:
         found = super().status()

@@ -77,8 +77,9 @@ def store(fake: FakeExecutor, declared: list[str], mounted: dict[str, list[str]]
 def test_a_value_is_stored_from_stdin_labelled_with_its_name_and_never_on_a_command_line() -> None:
     swarm = Secrets()
     fake = swarm.executor()
-    version = store(fake, ["STRIPE_KEY"]).set("STRIPE_KEY", "sk-live-123")
-    assert swarm.values[version.secret] == "sk-live-123"
+    given = "sk-live-123"
+    version = store(fake, ["STRIPE_KEY"]).set("STRIPE_KEY", given)
+    assert swarm.values[version.secret] == given
     assert swarm.stored[version.secret]["Spec"]["Labels"]["pipeline.app-secret"] == "STRIPE_KEY"  # type: ignore[index]
     assert version.secret.startswith(f"{STACK}-u-")
     assert all("sk-live-123" not in " ".join(c.argv) for c in fake.calls)
@@ -122,6 +123,16 @@ def test_a_declared_secret_without_a_value_is_refused_in_one_line_naming_its_key
     assert caught.value.message == "app.secrets.A_KEY: not set in x (and C_KEY)"
     assert caught.value.hint is not None and "pipeline secrets set x A_KEY" in caught.value.hint
     assert len(fake.mutating()) == calls
+
+
+def test_a_swarm_that_does_not_answer_is_one_line_pointing_at_up_and_nothing_is_created() -> None:
+    from pipeline.errors import NotReady
+
+    fake = FakeExecutor().on("docker", "secret", "ls", result=Result(1, "", "Error: This node is not a swarm manager."))
+    with pytest.raises(NotReady) as caught:
+        store(fake, ["TOKEN"]).set("TOKEN", "x")
+    assert "not a swarm manager" in caught.value.message and "make up ENV=x" in (caught.value.hint or "")
+    assert fake.mutating() == []
 
 
 def test_setting_a_name_the_app_does_not_declare_is_refused_and_changes_nothing() -> None:
@@ -243,7 +254,8 @@ def test_secrets_set_reads_stdin_journals_the_name_and_never_the_value(
     fake = swarm.executor()
     assert _cli(["secrets", "set", "x", "STRIPE_KEY", "--json"], fake, b"sk-cli-789\n") == 0
     out = json.loads(capsys.readouterr().out)
-    assert swarm.values[out["secret"]] == "sk-cli-789"
+    stored = swarm.values[out["secret"]]
+    assert stored == "sk-cli-789"
     with Journal(default_path(tmp_path / "state")) as journal:
         rows = journal.env_events("x", ["secret"])
     text = json.dumps([r.data for r in rows])

@@ -1,24 +1,10 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        # PYTHONPATH: the code of this checkout, also when cwd is a tmp_path (the venv may be another checkout's)
-        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(cwd), "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
+from tests.unit.clirun import pipeline
 
 
 def test_validate_ok() -> None:

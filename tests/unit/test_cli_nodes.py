@@ -3,30 +3,9 @@ that is not the environment's, before anything is reached."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PIPELINE_ROOT": str(ROOT),
-            "PYTHONPATH": str(ROOT),
-            "COLUMNS": "200",
-            "HOME": "/nonexistent",
-        },
-        timeout=60,
-    )
+from tests.unit.clirun import pipeline
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from pipeline.errors import ConfigError
 from pipeline.project import Project
 from pipeline.targets import target_for
 from pipeline.testing import FakeExecutor
+from tests.unit.clirun import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 ECS = 'ecs: {region: eu-west-1, account_id: "123456789012"}\n'
@@ -82,14 +83,7 @@ def test_a_wrong_combination_is_one_line_with_the_key_path_and_a_hint(tmp_path: 
 def test_env_validate_refuses_it_with_the_user_error_code(tmp_path: Path, body: str, where: str, hint: str) -> None:
     write(tmp_path, body)
     (tmp_path / "pipeline").mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "env", "validate", "bad"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "PIPELINE_ROOT": str(tmp_path), "COLUMNS": "200", "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
+    result = pipeline("env", "validate", "bad", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert f"environments/bad/env.yaml: {where}" in result.stderr and hint in result.stderr
     assert "Traceback" not in result.stderr
@@ -270,20 +264,7 @@ def test_a_kind_declares_exactly_the_optional_parts_its_class_has() -> None:
 def test_a_command_the_kind_cannot_do_is_refused_in_one_line_before_its_target_is_built(
     args: list[str], words: str, hint: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PIPELINE_ROOT": str(ROOT),
-            "COLUMNS": "200",
-            "PYTHONPATH": str(ROOT),
-            "HOME": "/nonexistent",
-        },
-        timeout=60,
-    )
+    result = pipeline(*args)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [f"error: {words}", f"hint: an environment of {hint}"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from pipeline.environment import load_environment
 from pipeline.errors import CloudCredentialsMissing, NoProgram, PulumiUnavailable
 from pipeline.provision import provision
 from pipeline.testing import FakeExecutor
+from tests.unit.clirun import pipeline as run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_AWS = {
@@ -24,14 +24,7 @@ NO_AWS = {
 
 
 def pipeline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**NO_AWS, "PIPELINE_ROOT": str(ROOT), "HOME": "/nonexistent", **(env or {})},
-        timeout=60,
-    )
+    return run_pipeline(*args, env={**NO_AWS, **(env or {})})
 
 
 def test_dry_run_prints_the_pulumi_commands_without_cli_or_credentials() -> None:
