@@ -159,6 +159,7 @@ class ServiceSpec:
     update_monitor: str = "5s"
     update_parallelism: int = 1  # tasks replaced at once; 0: all (a track without traffic)
     constraints: Sequence[str] = ()
+    placement_prefs: Sequence[str] = ()  # e.g. spread=node.labels.pl.host: tasks spread evenly over its values
     hostname: str | None = None
     secrets: Sequence[SecretMount] = ()
     mode: str = "replicated"  # or "global": one task on every node the constraints allow (replicas unused)
@@ -172,6 +173,8 @@ class ServiceSpec:
             argv += ["--publish", publish]
         for constraint in self.constraints:
             argv += ["--constraint", constraint]
+        for pref in self.placement_prefs:
+            argv += ["--placement-pref", pref]
         if self.hostname:
             argv += ["--hostname", self.hostname]
         argv += self._health_flags()
@@ -216,8 +219,11 @@ class ServiceSpec:
         current_env: Mapping[str, str] | None = None,
         current_secrets: Sequence[str] = (),
         current_published: Sequence[int] = (),
+        current_placement: tuple[Sequence[str], Sequence[str]] = ((), ()),
     ) -> Command:
-        """Roll the service to this spec's image, env, secrets, labels, published ports and replicas."""
+        """Roll the service to this spec's image, env, secrets, labels, published ports, replicas and
+        placement (``current_placement``: the constraints and preferences it has now; docker appends
+        an added one even when present, so only what differs is added or removed)."""
         argv = ["service", "update", "--detach", "--quiet", "--image", self.image]
         argv += [] if self.mode == "global" else ["--replicas", str(self.replicas)]
         argv += self._update_flags()
@@ -242,6 +248,13 @@ class ServiceSpec:
             argv += ["--publish-rm", str(port)]
         for publish in self.publish:
             argv += ["--publish-add", publish]
+        constraints, prefs = current_placement
+        for flag, now, wanted_ in (
+            ("constraint", constraints, self.constraints),
+            ("placement-pref", prefs, self.placement_prefs),
+        ):
+            argv += [arg for gone in sorted(set(now) - set(wanted_)) for arg in (f"--{flag}-rm", gone)]
+            argv += [arg for new in wanted_ if new not in now for arg in (f"--{flag}-add", new)]
         argv += self._health_flags()
         argv.append(self.name)
         return _d(*argv, description=f"update service {self.name}", timeout=600)

@@ -140,6 +140,11 @@ class Swarm(Strict):
     domain: str = Field(default="", description="the name users reach (front: dns): its records are the edge nodes' addresses")
     db_node: str = Field(default="", description="the node PostgreSQL is pinned to, with its volume; empty: the first manager")
     cache_node: str = Field(default="", description="the node Redis is pinned to; empty: the db node")
+    app_nodes: list[str] = Field(
+        default_factory=list,
+        description="the nodes the app's tracks run on, spread evenly over them; empty: every worker (every node "
+        "when there is none), so the managers keep the control plane and the data",
+    )
     registry: Registry = Registry()
     replica_port: Port = Field(
         default=18080,
@@ -172,6 +177,11 @@ class Swarm(Strict):
                 if node.name == name:
                     return f"{group}.{at}"
         raise KeyError(name)
+
+    @property
+    def app_node_names(self) -> list[str]:
+        """The nodes the app's tracks may run on (``app_nodes``, else the workers, else every node)."""
+        return list(self.app_nodes) or [n.name for n in self.workers] or [n.name for n in self.nodes]
 
     @property
     def registry_node(self) -> Node:
@@ -234,6 +244,11 @@ class Swarm(Strict):
         for key, name in (("db_node", self.db_node), ("cache_node", self.cache_node), ("registry.node", self.registry.node)):
             if name and name not in names:
                 raise _misfit(key, f"'{name}' is not a node", f"nodes: {', '.join(sorted(names))}")
+        for index, name in enumerate(self.app_nodes):
+            if name not in names:
+                raise _misfit(f"app_nodes.{index}", f"'{name}' is not a node", f"nodes: {', '.join(sorted(names))}")
+        if len(set(self.app_nodes)) != len(self.app_nodes):
+            raise _misfit("app_nodes", "a node is listed twice", "each node once")
         if self.local is not None:
             self._stand_in(self.local)
         return self

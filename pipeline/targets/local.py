@@ -353,12 +353,23 @@ class LocalTarget:
         attached = [s["SecretName"] for s in container.get("Secrets") or []]
         wanted = None if spec.mode == "global" else spec.replicas
         published = sorted(p["PublishedPort"] for p in current["Spec"].get("EndpointSpec", {}).get("Ports") or [])
+        placement = current["Spec"]["TaskTemplate"].get("Placement") or {}
+        constraints = list(placement.get("Constraints") or [])
+        prefs = [f"spread={p['Spread']['SpreadDescriptor']}" for p in placement.get("Preferences") or [] if "Spread" in p]
         same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == wanted
         same = same and published == spec.published()
+        same = same and sorted(constraints) == sorted(spec.constraints) and prefs == list(spec.placement_prefs)
         if same and sorted(attached) == sorted(s.source for s in spec.secrets):
             self.say(f"service {spec.name}: up to date")
             return False
-        self.ex.run(spec.update(current_env=env, current_secrets=attached, current_published=published))
+        self.ex.run(
+            spec.update(
+                current_env=env,
+                current_secrets=attached,
+                current_published=published,
+                current_placement=(constraints, prefs),
+            )
+        )
         return True
 
     def track_pin_token(self) -> str:

@@ -41,11 +41,12 @@ from pipeline.commands.ssh import remote
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
+from pipeline.environment.model import Faults
 from pipeline.errors import ConfigError, NotReady, UserError
 from pipeline.flags.delivery import SshDirDelivery
 from pipeline.ports import free_port
 from pipeline.project import Project
-from pipeline.targets.base import Status
+from pipeline.targets.base import Status, TrackName, TrackPlan
 from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
 from pipeline.targets.local import LocalTarget
 from pipeline.targets.swarm_edge import EdgeSet, EdgeTask
@@ -201,6 +202,37 @@ class SwarmTarget(LocalTarget):
 
     def _cache_spec(self, image: str) -> ServiceSpec:
         return _pinned(super()._cache_spec(image), LABELS["cache"])
+
+    # --- the app's tracks: on the app nodes (the workers by default), spread evenly over them ------
+    def app_spec(
+        self,
+        track: TrackName,
+        version: str,
+        image: str,
+        replicas: int | None = None,
+        faults: Faults | None = None,
+    ) -> ServiceSpec:
+        spec = _pinned(super().app_spec(track, version, image, replicas, faults), LABELS["app"])
+        return dataclasses.replace(spec, placement_prefs=(f"spread=node.labels.{LABELS['host']}",))
+
+    def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
+        """As on one node, once some node carries the app label (a cluster set up before it had
+        none: its tasks would wait for a node for ever)."""
+        if not self.ex.dry_run:
+            labelled = self.ex.run(
+                Command(
+                    ("docker", "node", "ls", "--filter", f"node.label={LABELS['app']}=true", "--format", "{{.Hostname}}"),
+                    "find the app nodes",
+                    mutates=False,
+                    check=False,
+                )
+            )
+            if labelled.ok and not labelled.stdout.split():
+                raise NotReady(
+                    f"{self.env.name}: no node carries the label {LABELS['app']}=true that the app's tracks are placed by",
+                    hint=f"make up ENV={self.env.name} (its playbook labels {', '.join(self.swarm.app_node_names)})",
+                )
+        super().deploy_tracks(plans, timeout)
 
     # --- the edge: a global service, one task on every edge node ---------------------------------
     def _relay_from(self) -> list[str]:

@@ -31,7 +31,9 @@ from pipeline.project import Project
 
 Say = Callable[[str], None]
 LOGIN_USER = "admin"  # the stand-in nodes' login (as on Debian's cloud images)
-LABELS = {"edge": "pl.edge", "db": "pl.db", "cache": "pl.cache"}
+# the node labels placement reads: a role (``node.labels.pl.<role>==true``), and each node's own name
+# (``pl.host``), which the app's tracks are spread over (one label value per node: evenly per node)
+LABELS = {"edge": "pl.edge", "db": "pl.db", "cache": "pl.cache", "app": "pl.app", "host": "pl.host"}
 
 
 def require_swarm(env: Environment) -> Swarm:
@@ -184,6 +186,9 @@ class SwarmNodes:
         for role in ("db", "cache"):
             if swarm.role_node(role) == node.name:
                 labels[LABELS[role]] = "true"
+        if node.name in swarm.app_node_names:
+            labels[LABELS["app"]] = "true"
+        labels[LABELS["host"]] = node.name
         entry: dict[str, Any] = {"swarm_address": node.address, "swarm_labels": labels, **extra}
         if node.name in swarm.edge_nodes and swarm.vip is not None:
             peers = [swarm.node(n).address for n in swarm.edge_nodes if n != node.name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,18 @@ def test_a_cloud_without_vrrp_fronts_the_edges_by_dns(tmp_path: Path) -> None:
     assert env.swarm.front == "dns" and env.swarm.vip is None  # type: ignore[attr-defined]
     data["swarm"]["vip"] = {"address": "10.231.0.100"}
     assert "swarm.vip: front: dns has no virtual IP" in refused(tmp_path, data).message
+
+
+@pytest.mark.parametrize(
+    ("app_nodes", "words"),
+    [(["w9"], "swarm.app_nodes.0: 'w9' is not a node"), (["w1", "w1"], "swarm.app_nodes: a node is listed twice")],
+)
+def test_app_nodes_must_be_nodes_listed_once(tmp_path: Path, app_nodes: list[str], words: str) -> None:
+    body = (ROOT / "environments" / "swarm-local" / "env.yaml").read_text()
+    body = body.replace("  db_node: m1\n", f"  db_node: m1\n  app_nodes: {json.dumps(app_nodes)}\n")
+    path = tmp_path / "environments" / "bad" / "env.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(body)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(tmp_path, "bad")
+    assert words in caught.value.message

@@ -35,8 +35,9 @@ def test_the_inventory_is_data_with_groups_addresses_labels_and_vrrp(env, tmp_pa
     assert list(data["swarm_edge"]["hosts"]) == ["w1", "w2"] and list(data["swarm_registry"]["hosts"]) == ["m1"]
     m1, w1, w2 = (data["swarm_managers"]["hosts"]["m1"], data["swarm_edge"]["hosts"]["w1"], data["swarm_edge"]["hosts"]["w2"])
     assert (m1["ansible_host"], m1["ansible_port"], m1["swarm_address"]) == ("127.0.0.1", 22111, "10.231.0.11")
-    assert m1["swarm_labels"] == {"pl.db": "true", "pl.cache": "true"}
-    assert w1["swarm_labels"] == {"pl.edge": "true"} and "keepalived_address" not in m1
+    # the app's tracks on the workers (no swarm.app_nodes), spread over each node's own pl.host
+    assert m1["swarm_labels"] == {"pl.db": "true", "pl.cache": "true", "pl.host": "m1"}
+    assert w1["swarm_labels"] == {"pl.edge": "true", "pl.app": "true", "pl.host": "w1"} and "keepalived_address" not in m1
     assert (w1["keepalived_peers"], w2["keepalived_peers"]) == (["10.231.0.13"], ["10.231.0.12"])
     assert w1["keepalived_cluster_peers"] == ["10.231.0.11", "10.231.0.13"]  # every other node, managers too
     assert w1["keepalived_priority"] > w2["keepalived_priority"]
@@ -119,3 +120,12 @@ def test_the_stand_in_nodes_run_an_engine_without_privileged(env, tmp_path: Path
     cluster.ensure_network()
     create = [c for c in ex.calls if c.argv[:3] == ("docker", "network", "create")]
     assert create and "10.231.0.0/24" in create[0].argv and "10.231.0.1" in create[0].argv
+
+
+def test_app_nodes_name_where_the_app_runs_and_only_those_carry_its_label(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    swarm = env.swarm.model_copy(update={"app_nodes": ["m1", "w2"]})
+    data = yaml.safe_load(nodes(env.model_copy(update={"swarm": swarm}), tmp_path).inventory())["all"]["children"]
+    labelled = {
+        name: host["swarm_labels"].get("pl.app") for group in data.values() for name, host in (group.get("hosts") or {}).items()
+    }
+    assert labelled == {"m1": "true", "w1": None, "w2": "true"}

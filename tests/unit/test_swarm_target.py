@@ -282,3 +282,40 @@ def test_an_edge_made_before_the_relay_gives_up_the_users_port_and_takes_its_own
 def test_the_relays_and_the_replicas_are_told_of_each_other(tmp_path: Path) -> None:
     target = make(FakeExecutor(), tmp_path)
     assert target._relay_from() == ["10.231.0.12", "10.231.0.13"]  # the edge nodes w1, w2
+
+
+def test_the_apps_tracks_run_on_the_app_nodes_spread_over_them_and_an_update_changes_only_what_differs(
+    tmp_path: Path,
+) -> None:
+    from pipeline.commands.docker import ServiceSpec
+
+    target = make(FakeExecutor(), tmp_path)
+    target._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
+    spec = target.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
+    assert spec.constraints == ("node.labels.pl.app==true",)
+    assert spec.placement_prefs == ("spread=node.labels.pl.host",)
+    create = list(spec.create().argv)
+    assert create[create.index("--constraint") + 1] == "node.labels.pl.app==true"
+    assert create[create.index("--placement-pref") + 1] == "spread=node.labels.pl.host"
+    # a service made before placement: both added; one that has them: neither repeated; a stale one goes
+    before = list(spec.update().argv)
+    assert before[before.index("--constraint-add") :][:2] == ["--constraint-add", "node.labels.pl.app==true"]
+    placed = list(spec.update(current_placement=(["node.labels.pl.app==true"], ["spread=node.labels.pl.host"])).argv)
+    assert "--constraint-add" not in placed and "--placement-pref-add" not in placed and "--constraint-rm" not in placed
+    stale = list(spec.update(current_placement=(["node.role==worker"], [])).argv)
+    assert stale[stale.index("--constraint-rm") + 1] == "node.role==worker"
+    assert stale[stale.index("--placement-pref-add") + 1] == "spread=node.labels.pl.host"
+    assert ServiceSpec(name="x", image="i", network="n").update().argv.count("--constraint-add") == 0
+
+
+def test_a_deploy_on_a_cluster_whose_nodes_lack_the_app_label_is_refused_before_any_task(tmp_path: Path) -> None:
+    from pipeline.targets.base import TrackPlan
+
+    def answer(command: Command) -> Result:
+        return Result(0, "") if "node.label=pl.app=true" in command.argv[-1] else Result(0, "x\n")
+
+    fake = FakeExecutor().on("ssh", result=answer)
+    with pytest.raises(NotReady) as caught:
+        make(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
+    assert "pl.app=true" in caught.value.message and "make up ENV=swarm-local" in (caught.value.hint or "")
+    assert fake.mutating() == []
