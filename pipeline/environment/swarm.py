@@ -142,8 +142,8 @@ class Swarm(Strict):
     cache_node: str = Field(default="", description="the node Redis is pinned to; empty: the db node")
     app_nodes: list[str] = Field(
         default_factory=list,
-        description="the nodes the app's tracks run on, spread evenly over them; empty: every worker (every node "
-        "when there is none), so the managers keep the control plane and the data",
+        description="the nodes the app's tracks run on, spread evenly over them (for example the workers, so the "
+        "managers keep the control plane and the data); empty: wherever swarm places them",
     )
     registry: Registry = Registry()
     replica_port: Port = Field(
@@ -177,11 +177,6 @@ class Swarm(Strict):
                 if node.name == name:
                     return f"{group}.{at}"
         raise KeyError(name)
-
-    @property
-    def app_node_names(self) -> list[str]:
-        """The nodes the app's tracks may run on (``app_nodes``, else the workers, else every node)."""
-        return list(self.app_nodes) or [n.name for n in self.workers] or [n.name for n in self.nodes]
 
     @property
     def registry_node(self) -> Node:

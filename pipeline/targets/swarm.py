@@ -203,7 +203,7 @@ class SwarmTarget(LocalTarget):
     def _cache_spec(self, image: str) -> ServiceSpec:
         return _pinned(super()._cache_spec(image), LABELS["cache"])
 
-    # --- the app's tracks: on the app nodes (the workers by default), spread evenly over them ------
+    # --- the app's tracks: on swarm.app_nodes when given, spread evenly over them ----------------
     def app_spec(
         self,
         track: TrackName,
@@ -212,13 +212,16 @@ class SwarmTarget(LocalTarget):
         replicas: int | None = None,
         faults: Faults | None = None,
     ) -> ServiceSpec:
-        spec = _pinned(super().app_spec(track, version, image, replicas, faults), LABELS["app"])
+        spec = super().app_spec(track, version, image, replicas, faults)
+        if not self.swarm.app_nodes:
+            return spec
+        spec = _pinned(spec, LABELS["app"])
         return dataclasses.replace(spec, placement_prefs=(f"spread=node.labels.{LABELS['host']}",))
 
     def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
         """As on one node, once some node carries the app label (a cluster set up before it had
         none: its tasks would wait for a node for ever)."""
-        if not self.ex.dry_run:
+        if self.swarm.app_nodes and not self.ex.dry_run:
             labelled = self.ex.run(
                 Command(
                     ("docker", "node", "ls", "--filter", f"node.label={LABELS['app']}=true", "--format", "{{.Hostname}}"),
@@ -230,7 +233,7 @@ class SwarmTarget(LocalTarget):
             if labelled.ok and not labelled.stdout.split():
                 raise NotReady(
                     f"{self.env.name}: no node carries the label {LABELS['app']}=true that the app's tracks are placed by",
-                    hint=f"make up ENV={self.env.name} (its playbook labels {', '.join(self.swarm.app_node_names)})",
+                    hint=f"make up ENV={self.env.name} (its playbook labels {', '.join(self.swarm.app_nodes)})",
                 )
         super().deploy_tracks(plans, timeout)
 

@@ -284,12 +284,24 @@ def test_the_relays_and_the_replicas_are_told_of_each_other(tmp_path: Path) -> N
     assert target._relay_from() == ["10.231.0.12", "10.231.0.13"]  # the edge nodes w1, w2
 
 
+def make_placed(ex: FakeExecutor, tmp_path: Path) -> SwarmTarget:
+    """swarm-local with the app's tracks placed on the workers (swarm.app_nodes)."""
+    env = load_environment(ROOT, "swarm-local")
+    assert env.swarm is not None
+    env = env.model_copy(update={"swarm": env.swarm.model_copy(update={"app_nodes": ["w1", "w2"]})})
+    return SwarmTarget(env, ex, Project(ROOT, tmp_path), lambda _m: None)
+
+
 def test_the_apps_tracks_run_on_the_app_nodes_spread_over_them_and_an_update_changes_only_what_differs(
     tmp_path: Path,
 ) -> None:
     from pipeline.commands.docker import ServiceSpec
 
-    target = make(FakeExecutor(), tmp_path)
+    unplaced = make(FakeExecutor(), tmp_path)
+    unplaced._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
+    plain = unplaced.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
+    assert plain.constraints == () and plain.placement_prefs == ()  # no swarm.app_nodes: wherever swarm places them
+    target = make_placed(FakeExecutor(), tmp_path)
     target._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
     spec = target.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
     assert spec.constraints == ("node.labels.pl.app==true",)
@@ -316,6 +328,6 @@ def test_a_deploy_on_a_cluster_whose_nodes_lack_the_app_label_is_refused_before_
 
     fake = FakeExecutor().on("ssh", result=answer)
     with pytest.raises(NotReady) as caught:
-        make(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
+        make_placed(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
     assert "pl.app=true" in caught.value.message and "make up ENV=swarm-local" in (caught.value.hint or "")
     assert fake.mutating() == []
