@@ -182,7 +182,7 @@ def main() -> None:
         raise_for_smoke(deploy_direct(release, "stable", candidates[1]))
     policy_vs_stable = env.canary.model_copy(update={"compare_with": "stable"})
     versus_stable = Release(env.model_copy(update={"canary": policy_vs_stable}), ctx.project, target, say)
-    summary = ctx.project.state_path("bench", "judge-k6.json")
+    summary = ctx.project.writable_state_path("bench", "judge-k6.json")
     url = target.traffic_url()  # 127.0.0.1, or the stand-in cluster's virtual IP (its own network)
     none: list[str] = []
     plan: list[tuple[str, list[str]]] = [("same-quiet", none)] * args.same + [("same-loaded", none)] * args.loaded
