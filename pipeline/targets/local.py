@@ -580,6 +580,11 @@ class LocalTarget:
         """The app's own secrets (``pipeline secrets``), on the swarm this target drives."""
         return AppSecretStore(self.ex, self.stack, self.labels, self.env.app.secrets, self._mounted_secrets, self.env.name)
 
+    def _placed(self, spec: ServiceSpec) -> ServiceSpec:
+        """An app track's service as placed on the nodes: on one node, as it is (the swarm kind
+        constrains and spreads it)."""
+        return spec
+
     def _mounted_secrets(self) -> dict[str, list[str]]:
         """Each service of the stack and the swarm secrets it mounts."""
         mounted: dict[str, list[str]] = {}
@@ -597,35 +602,41 @@ class LocalTarget:
         faults: Faults | None = None,
     ) -> ServiceSpec:
         app = self.env.app
-        return ServiceSpec(
-            name=self.track_service(track),
-            image=image,
-            network=self.network,
-            replicas=self._track_model(track).replicas if replicas is None else replicas,
-            env=self.app_env(track, version, faults),
-            secrets=self.app_secrets(),
-            labels={
-                **self.labels,
-                "pipeline.role": "app",
-                "pipeline.track": track,
-                "pipeline.version": version,
-            },
-            endpoint_mode=app.endpoint_mode,
-            # the flags directory (read-only), and a bounded scratch space: a full /tmp (chaos: fill_disk)
-            # never fills the host's disk
-            mounts=[self.flag_delivery().mount, f"type=tmpfs,dst=/tmp,tmpfs-size={APP_TMP_BYTES}"],
-            # liveness must fail ~20 s in a row before the swarm kills a task: a task that is merely slow
-            # while the database is away (chaos: restart-db) is not restarted, which would make it worse
-            health=Health(
-                cmd="python3 -m refapp.healthcheck", interval="2s", timeout="5s", retries=APP_HEALTH_RETRIES, start_period="45s"
-            ),
-            stop_grace=f"{app.stop_grace_seconds}s",
-            update_order="start-first",
-            update_delay="1s",
-            update_monitor="5s",
-            # stable is rolled one task at a time; a canary or a baseline has no traffic while it
-            # starts (readiness gates it), so all its tasks start at once
-            update_parallelism=1 if track == "stable" else 0,
+        return self._placed(
+            ServiceSpec(
+                name=self.track_service(track),
+                image=image,
+                network=self.network,
+                replicas=self._track_model(track).replicas if replicas is None else replicas,
+                env=self.app_env(track, version, faults),
+                secrets=self.app_secrets(),
+                labels={
+                    **self.labels,
+                    "pipeline.role": "app",
+                    "pipeline.track": track,
+                    "pipeline.version": version,
+                },
+                endpoint_mode=app.endpoint_mode,
+                # the flags directory (read-only), and a bounded scratch space: a full /tmp (chaos: fill_disk)
+                # never fills the host's disk
+                mounts=[self.flag_delivery().mount, f"type=tmpfs,dst=/tmp,tmpfs-size={APP_TMP_BYTES}"],
+                # liveness must fail ~20 s in a row before the swarm kills a task: a task that is merely slow
+                # while the database is away (chaos: restart-db) is not restarted, which would make it worse
+                health=Health(
+                    cmd="python3 -m refapp.healthcheck",
+                    interval="2s",
+                    timeout="5s",
+                    retries=APP_HEALTH_RETRIES,
+                    start_period="45s",
+                ),
+                stop_grace=f"{app.stop_grace_seconds}s",
+                update_order="start-first",
+                update_delay="1s",
+                update_monitor="5s",
+                # stable is rolled one task at a time; a canary or a baseline has no traffic while it
+                # starts (readiness gates it), so all its tasks start at once
+                update_parallelism=1 if track == "stable" else 0,
+            )
         )
 
     def migrations_of(self, image: str) -> str | None:

@@ -41,12 +41,11 @@ from pipeline.commands.ssh import remote
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Weights
 from pipeline.engine import Engine
 from pipeline.environment import Environment
-from pipeline.environment.model import Faults
 from pipeline.errors import ConfigError, NotReady, UserError
 from pipeline.flags.delivery import SshDirDelivery
 from pipeline.ports import free_port
 from pipeline.project import Project
-from pipeline.targets.base import Status, TrackName, TrackPlan
+from pipeline.targets.base import Status, TrackPlan
 from pipeline.targets.engine_reads import EngineEndpoint, EngineReads
 from pipeline.targets.local import LocalTarget
 from pipeline.targets.swarm_edge import EdgeSet, EdgeTask
@@ -204,15 +203,7 @@ class SwarmTarget(LocalTarget):
         return _pinned(super()._cache_spec(image), LABELS["cache"])
 
     # --- the app's tracks: on swarm.app_nodes when given, spread evenly over them ----------------
-    def app_spec(
-        self,
-        track: TrackName,
-        version: str,
-        image: str,
-        replicas: int | None = None,
-        faults: Faults | None = None,
-    ) -> ServiceSpec:
-        spec = super().app_spec(track, version, image, replicas, faults)
+    def _placed(self, spec: ServiceSpec) -> ServiceSpec:
         if not self.swarm.app_nodes:
             return spec
         spec = _pinned(spec, LABELS["app"])
