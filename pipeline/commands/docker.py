@@ -345,6 +345,15 @@ def service_publish_rm(name: str, port: int) -> Command:
     )  # fmt: skip
 
 
+def service_roll(name: str, timeout: float = 180.0) -> Command:
+    """Replace every task of a service by a fresh one under its own update policy (``--force``: the
+    same spec; what an image upgrade does), waiting until the rollout converged."""
+    return _d(
+        "service", "update", "--quiet", "--force", name,
+        description=f"roll every task of {name} (as an upgrade does)", timeout=timeout,
+    )  # fmt: skip
+
+
 def service_scale(name: str, replicas: int) -> Command:
     return _d(
         "service", "update", "--detach", "--quiet", "--replicas", str(replicas), name, description=f"scale {name} to {replicas}"

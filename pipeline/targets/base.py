@@ -387,6 +387,9 @@ class Nodes(Protocol):
     def activate(self, name: str, timeout: float = 120.0) -> None:
         """Back in service (tasks may run on it again; an edge node's edge starts there)."""
 
+    def roll_edge(self, timeout: float = 180.0) -> None:
+        """Every edge replica replaced by a fresh task, one node at a time, as an edge upgrade rolls out."""
+
     def node_switch(self, name: str, to: Literal["start", "stop", "kill"]) -> Command:
         """Start, stop or kill (power loss) a whole node, the stand-in's container; refused (one line)
         for hosts the pipeline did not make."""

@@ -442,6 +442,11 @@ class SwarmTarget(LocalTarget):
             factor=1.0,
         )
 
+    def roll_edge(self, timeout: float = 180.0) -> None:
+        """Every edge replica replaced, one node at a time (stop-first, 5 s apart: the edge's update
+        policy), as a new edge image rolls out; the relays send each request to a replica that runs."""
+        self.ex.run(docker.service_roll(self.edge_name, timeout))
+
     def status(self) -> Status:
         found = super().status()
         return dataclasses.replace(found, nodes=self.nodes_status(), edges=self.edges.running_on())

@@ -118,7 +118,9 @@ def test_bad_canary_is_rolled_back_and_reported(load: None, release: str, third_
     assert result.returncode == 20, result.stderr
     report = json.loads(result.stdout)
     assert report["outcome"] == "rolled_back"
-    assert "error_rate" in report["reason"]
+    # errors caught by the error checks: over all requests (error_rate) or on one route first
+    # (route_errors: seen in CI, 2 of the canary's first 3 GET /api/notes failed in step 1)
+    assert "error_rate" in report["reason"] or "route_errors" in report["reason"], report["reason"]
     assert report["seconds_to_zero"] is not None and report["seconds_to_zero"] < 15
     current = status()
     assert current["tracks"]["stable"]["version"] == third_release

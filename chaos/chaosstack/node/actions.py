@@ -1,5 +1,6 @@
-"""Actions on a cluster's nodes: kill an edge replica, lose a node and bring it back, drain one, cut
-one off from the others, stop an engine for some seconds. Each one is confirmed before it counts.
+"""Actions on a cluster's nodes: kill an edge replica, roll every edge replica as an upgrade does,
+lose a node and bring it back, drain one, cut one off from the others, stop an engine for some
+seconds. Each one is confirmed before it counts.
 
 A node is named in an experiment either by its name in env.yaml or by its role now:
 ``vip-holder`` (the edge node that holds the virtual IP), ``edge-standby`` (an edge node that
@@ -26,6 +27,7 @@ __all__ = [
     "kill_edge_replica",
     "lose_node",
     "partition_node",
+    "roll_edge",
     "start_engine",
     "start_node",
     "stop_engine_for",
@@ -88,6 +90,31 @@ def kill_edge_replica(
         lambda: True if nodes.edge_container_on(name) != victim else None, 15, f"the edge task {victim} on {name} gone"
     )
     return stack.injected("kill_edge_replica", node=name, container=victim)
+
+
+def roll_edge(
+    timeout: float = 180.0, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Replace every edge replica by a fresh task, one edge node at a time, as an upgrade of the edge's
+    image rolls out (a planned move); confirmed when each edge node runs a container it did not before."""
+    stack = Stack.from_configuration(configuration)
+    swarm = stack.env.swarm
+    assert swarm is not None
+    nodes = stack.nodes()
+    before = {n: nodes.edge_container_on(n) for n in swarm.edge_nodes}
+    missing = [n for n, container in before.items() if container is None]
+    if missing:
+        raise ActivityFailed(f"no edge task runs on {', '.join(missing)}: nothing to roll")
+    try:
+        nodes.roll_edge(timeout)
+    except PipelineError as exc:
+        raise ActivityFailed(exc.message) from exc
+    stack.wait_for(
+        lambda: True if all(nodes.edge_container_on(n) not in (None, before[n]) for n in swarm.edge_nodes) else None,
+        60,
+        "a new edge task on every edge node",
+    )
+    return stack.injected("roll_edge", nodes=list(swarm.edge_nodes), replaced=before)
 
 
 def edges_running(

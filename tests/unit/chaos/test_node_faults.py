@@ -145,3 +145,32 @@ def test_the_partition_also_cuts_what_the_nodes_containers_send_and_receive() ->
 )
 def test_the_longest_outage_is_the_longest_stretch_of_failures(failed_at: list[float], longest: float | None) -> None:
     assert longest_outage(failed_at) == longest
+
+
+def test_an_edge_upgrade_rolls_every_replica_through_the_manager_and_is_confirmed_by_new_containers(
+    fake: FakeExecutor,
+) -> None:
+    rolled: list[bool] = []
+
+    def answer(node: str, words: list[str]) -> Result:
+        if words[:3] == ["docker", "service", "update"]:
+            rolled.append(True)
+            return Result(0)
+        if words[:2] == ["docker", "ps"]:  # each edge node's edge task: another container once rolled
+            return Result(0, f"{node}-{'new' if rolled else 'old'}\n")
+        return Result(0)
+
+    ran = nodes(fake, answer)
+    out = actions.roll_edge(configuration=SWARM)
+    updates = [(node, words) for node, words in ran if words[:3] == ["docker", "service", "update"]]
+    assert updates == [("m1", ["docker", "service", "update", "--quiet", "--force", "pl-swarm-local-edge"])]
+    assert out["confirmed"] and out["replaced"] == {"w1": "w1-old", "w2": "w2-old"}
+
+
+def test_an_edge_upgrade_with_an_edge_node_that_runs_none_is_refused_before_anything_rolls(fake: FakeExecutor) -> None:
+    ran = nodes(
+        fake, lambda node, words: Result(0, "" if node == "w2" else "c1\n") if words[:2] == ["docker", "ps"] else Result(0)
+    )
+    with pytest.raises(ActivityFailed, match="no edge task runs on w2"):
+        actions.roll_edge(configuration=SWARM)
+    assert not [w for _, w in ran if w[:3] == ["docker", "service", "update"]]
