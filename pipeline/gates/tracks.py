@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -38,10 +39,19 @@ class Point:
 
 
 def read_points(path: Path) -> Iterator[Point]:
-    """The ``track_*`` points of a ``k6 --out json=`` file (plain or .gz); bad lines are skipped."""
+    """The ``track_*`` points of a ``k6 --out json=`` file (plain or .gz); bad lines are skipped.
+
+    A k6 that crashed (killed) leaves its gzip stream cut off: the points read up to the cut are
+    kept, the rest of the file is not there to read (the gate reports the crash itself)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
+        while True:
+            try:
+                line = handle.readline()
+            except (EOFError, gzip.BadGzipFile, zlib.error):
+                return
+            if not line:
+                return
             if '"track_' not in line or '"Point"' not in line:
                 continue
             try:

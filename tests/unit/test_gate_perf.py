@@ -369,3 +369,21 @@ def test_the_reference_crossing_a_latency_threshold_is_computed_from_its_own_req
 
     assert crossed_by(Crossed("http_req_duration", expression, None), values) == crossed
     assert crossed_by(Crossed("http_req_failed", "rate<0.01", None), values) is None
+
+
+def test_the_points_of_a_k6_killed_mid_run_are_read_up_to_where_its_gzip_stream_was_cut(tmp_path: Path) -> None:
+    """Found in CI: a k6 SIGKILLed mid-run leaves its --out json=….gz without an end; reading it
+    raised EOFError out of the gate instead of the gate reporting the crash."""
+    import gzip
+
+    from pipeline.gates.tracks import read_points
+
+    line = (
+        '{"type":"Point","metric":"track_duration","data":{"time":"2026-12-03T15:00:00Z","value":%d,"tags":{"track":"canary"}}}\n'
+    )
+    whole = gzip.compress("".join(line % i for i in range(2000)).encode())
+    cut = tmp_path / "points.json.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    points = list(read_points(cut))
+    assert 0 < len(points) < 2000 and points[0].value == 0.0 and points[0].track == "canary"
+    assert [p.value for p in points] == [float(i) for i in range(len(points))]
