@@ -109,6 +109,8 @@ def secrets_set(
 
 
 def _read_value(name: str, path: Path | None) -> bytes:
+    from pipeline.targets.secret_store import MAX_BYTES
+
     if path is not None:
         try:
             return path.read_bytes()
@@ -118,14 +120,14 @@ def _read_value(name: str, path: Path | None) -> bytes:
         import getpass
 
         return getpass.getpass(f"{name} (not shown): ").encode()
-    return sys.stdin.buffer.read(64 * 1024 + 3)
+    return sys.stdin.buffer.read(MAX_BYTES + 3)  # more than the most check_value takes, so it can say so
 
 
 @secrets_app.command("list")
 def secrets_list(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Each secret the app declares: whether it is set, its newest version, and which services mount which."""
     _, store = _store(env)
-    versions = store.versions()
+    versions = store.versions(users=True)
     newest = store.newest(versions)
     rows = [
         {

@@ -92,9 +92,10 @@ class AppSecretStore:
         self.env_name = env_name
 
     # --- reads --------------------------------------------------------------------------
-    def versions(self, undeclared: bool = False) -> list[SecretVersion]:
+    def versions(self, undeclared: bool = False, users: bool = False) -> list[SecretVersion]:
         """Every stored version of every declared name (``undeclared``: of any name, one dropped from
-        app.secrets too), oldest first, with the services using each."""
+        app.secrets too), oldest first; ``users``: with the services mounting each (a read of every
+        service, so only for a listing or a prune, never for a deploy's mounts)."""
         listed = self.ex.run(docker.secret_ls(f"pipeline.stack={self.stack}", LABEL))
         if not listed.ok and not self.ex.dry_run:
             why = (listed.stderr.strip().splitlines() or ["no answer"])[-1]
@@ -111,17 +112,17 @@ class AppSecretStore:
             result = self.ex.run(docker.secret_inspect(sorted(names))) if names else result
             if not names or not result.ok:
                 return []
-        users: dict[str, list[str]] = {}
-        for service, attached in self._mounted().items():
+        mounting: dict[str, list[str]] = {}
+        for service, attached in (self._mounted() if users else {}).items():
             for secret in attached:
-                users.setdefault(secret, []).append(service)
+                mounting.setdefault(secret, []).append(service)
         found = []
         for item in json.loads(result.stdout or "[]"):
             spec = item.get("Spec", {})
             name = (spec.get("Labels") or {}).get(LABEL, "")
             if name in self.declared or (undeclared and name):
                 secret = spec.get("Name", "")
-                found.append(SecretVersion(name, secret, item.get("CreatedAt", ""), tuple(sorted(users.get(secret, [])))))
+                found.append(SecretVersion(name, secret, item.get("CreatedAt", ""), tuple(sorted(mounting.get(secret, [])))))
         return sorted(found, key=lambda v: (v.created, v.secret))
 
     def newest(self, versions: list[SecretVersion] | None = None) -> dict[str, SecretVersion]:
@@ -173,12 +174,15 @@ class AppSecretStore:
         redact.register(value)
         secret = f"{user_secret_prefix(self.stack)}{secrets.token_hex(6)}"
         self.ex.run(docker.secret_create(secret, value, {**self.labels, LABEL: name}))
-        self.prune()
-        return self.newest().get(name, SecretVersion(name, secret, ""))
+        after = self.versions(undeclared=True, users=True)
+        self.prune(after)
+        return self.newest([v for v in after if v.name == name]).get(name, SecretVersion(name, secret, ""))
 
-    def prune(self) -> list[str]:
-        """Remove the versions that are not their name's newest and that no service mounts."""
-        versions = self.versions(undeclared=True)
+    def prune(self, versions: list[SecretVersion] | None = None) -> list[str]:
+        """Remove the versions that are not their name's newest and that no service mounts
+        (``versions``: as just read with ``undeclared`` and ``users``; else read now)."""
+        if versions is None:
+            versions = self.versions(undeclared=True, users=True)
         keep = {v.secret for v in self.newest([v for v in versions if v.name in self.declared]).values()}
         stale = [v.secret for v in versions if v.secret not in keep and not v.used_by]
         if stale:

@@ -99,7 +99,7 @@ def test_the_newest_value_wins_and_an_older_one_goes_unless_a_service_still_moun
     assert second.secret not in swarm.stored
     newest = store(fake, ["TOKEN"], mounted).newest()
     assert newest["TOKEN"].secret == third.secret
-    versions = store(fake, ["TOKEN"], mounted).versions()
+    versions = store(fake, ["TOKEN"], mounted).versions(users=True)
     assert [v.secret for v in versions] == [first.secret, third.secret]
     assert versions[0].used_by == ("pl-x-app-blue",) and versions[1].used_by == ()
 
@@ -110,6 +110,15 @@ def test_a_name_dropped_from_app_secrets_loses_its_unused_versions_at_the_next_s
     old = store(fake, ["OLD_KEY", "NEW_KEY"]).set("OLD_KEY", "old")
     store(fake, ["NEW_KEY"]).set("NEW_KEY", "new")
     assert old.secret not in swarm.stored
+
+
+def test_a_deploys_mounts_read_the_secrets_alone_never_every_service() -> None:
+    swarm = Secrets()
+    fake = swarm.executor()
+    store(fake, ["TOKEN"]).set("TOKEN", "one")
+    asked: list[bool] = []
+    mounts = AppSecretStore(fake, STACK, LABELS, ["TOKEN"], lambda: asked.append(True) or {}, "x").mounts(1000)
+    assert [m.target for m in mounts] == ["TOKEN"] and asked == []
 
 
 def test_a_declared_secret_without_a_value_is_refused_in_one_line_naming_its_key() -> None:
