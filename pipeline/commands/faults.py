@@ -208,7 +208,21 @@ def engine_back_in(seconds: int) -> Command:
 
 
 def engine_stop() -> Command:
+    """A planned stop: the engine stops its containers and leaves the cluster's gossip."""
     return Command(("sudo", "systemctl", "stop", "docker.socket", "docker.service"), description="stop the engine", timeout=120)
+
+
+def engine_kill() -> list[Command]:
+    """A crash: SIGKILL to dockerd alone (the containers' shims live on), then the stop that keeps
+    systemd from restarting it 2 s later and its socket from starting it on the next API call."""
+    return [
+        Command(
+            ("sudo", "systemctl", "kill", "--kill-who=main", "--signal=KILL", "docker.service"),
+            description="kill the engine (SIGKILL)",
+            timeout=30,
+        ),
+        engine_stop(),
+    ]
 
 
 def engine_start() -> Command:

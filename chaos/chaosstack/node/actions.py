@@ -261,22 +261,28 @@ def heal_partition(
 def stop_engine_for(
     node: str = "manager",
     seconds: int = 10,
+    how: str = "kill",
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Stop one node's Docker engine for ``seconds``: a timer on the node starts it again whatever
-    happens here. Confirmed when the engine is inactive."""
+    """Take one node's Docker engine away for ``seconds``: ``kill`` is a crash (SIGKILL to dockerd,
+    its containers live on without it), ``stop`` a planned stop (the engine stops its containers and
+    leaves the gossip). A timer on the node starts it again whatever happens here. Confirmed when
+    the engine is inactive."""
     if not 1 <= int(seconds) <= 300:
         raise ActivityFailed(f"seconds: {seconds}: 1 to 300")
+    if how not in ("kill", "stop"):
+        raise ActivityFailed(f"how: {how!r}: kill (a crash) or stop (a planned stop)")
     stack = Stack.from_configuration(configuration)
     name = pick(stack, node)
     stack.remember("engine-stopped", {"node": name})
     _run_on(stack, name, fault.engine_back_in(int(seconds)))
-    _run_on(stack, name, fault.engine_stop())
+    for command in fault.engine_kill() if how == "kill" else [fault.engine_stop()]:
+        _run_on(stack, name, command)
     state = _run_on(stack, name, fault.engine_active()).stdout.strip()
     if state == "active":
-        raise ActivityFailed(f"the engine on {name} still runs after its stop")
-    return stack.injected("stop_engine_for", node=name, seconds=int(seconds), state=state)
+        raise ActivityFailed(f"the engine on {name} still runs after its {how}")
+    return stack.injected("stop_engine_for", node=name, seconds=int(seconds), how=how, state=state)
 
 
 def start_engine(

@@ -92,9 +92,16 @@ def test_the_managers_engine_comes_back_by_a_timer_set_before_it_stops(fake: Fak
     assert out["confirmed"] and out["node"] == "m1" and out["state"] == "inactive"
     timer = next(i for i, (_, w) in enumerate(ran) if w[:2] == ["sudo", "systemd-run"])
     stop = next(i for i, (_, w) in enumerate(ran) if w[:3] == ["sudo", "systemctl", "stop"])
-    assert timer < stop and "--on-active=10s" in ran[timer][1]
+    kill = next(i for i, (_, w) in enumerate(ran) if w[:3] == ["sudo", "systemctl", "kill"])
+    assert timer < kill < stop and "--on-active=10s" in ran[timer][1] and "--signal=KILL" in ran[kill][1]
+    assert out["how"] == "kill"
     actions.start_engine(configuration=SWARM)
     assert state["engine"] == "active"
+    ran.clear()
+    assert actions.stop_engine_for(how="stop", configuration=SWARM)["how"] == "stop"
+    assert ran and not any(w[:3] == ["sudo", "systemctl", "kill"] for _, w in ran)
+    with pytest.raises(ActivityFailed, match="how: 'pause'"):
+        actions.stop_engine_for(how="pause", configuration=SWARM)
     with pytest.raises(ActivityFailed, match="seconds: 0"):
         actions.stop_engine_for(seconds=0, configuration=SWARM)
 
