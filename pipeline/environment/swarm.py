@@ -142,8 +142,8 @@ class Swarm(Strict):
     cache_node: str = Field(default="", description="the node Redis is pinned to; empty: the db node")
     app_nodes: list[str] = Field(
         default_factory=list,
-        description="the nodes the app's tracks run on, spread evenly over them (for example the workers, so the "
-        "managers keep the control plane and the data); empty: wherever swarm places them",
+        description="the nodes the app's tracks run on, spread evenly over them; empty: the workers (so the managers "
+        "keep the control plane and the data), or every node of a cluster of managers only",
     )
     registry: Registry = Registry()
     replica_port: Port = Field(
@@ -164,6 +164,11 @@ class Swarm(Strict):
     def manager(self) -> Node:
         """The manager the pipeline talks to (the first)."""
         return self.managers[0]
+
+    @property
+    def app_placement(self) -> list[str]:
+        """The nodes the app's tracks run on: ``app_nodes``, else the workers, else every node."""
+        return self.app_nodes or [w.name for w in self.workers] or [n.name for n in self.nodes]
 
     def role_node(self, role: str) -> str:
         """The node a stateful part is pinned to (``db``, ``cache``)."""

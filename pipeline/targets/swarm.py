@@ -202,17 +202,15 @@ class SwarmTarget(LocalTarget):
     def _cache_spec(self, image: str) -> ServiceSpec:
         return _pinned(super()._cache_spec(image), LABELS["cache"])
 
-    # --- the app's tracks: on swarm.app_nodes when given, spread evenly over them ----------------
+    # --- the app's tracks: on swarm.app_nodes (the workers by default), spread evenly over them ---
     def _placed(self, spec: ServiceSpec) -> ServiceSpec:
-        if not self.swarm.app_nodes:
-            return spec
         spec = _pinned(spec, LABELS["app"])
         return dataclasses.replace(spec, placement_prefs=(f"spread=node.labels.{LABELS['host']}",))
 
     def deploy_tracks(self, plans: list[TrackPlan], timeout: float = 300.0) -> None:
         """As on one node, once some node carries the app label (a cluster set up before it had
         none: its tasks would wait for a node for ever)."""
-        if self.swarm.app_nodes and not self.ex.dry_run:
+        if not self.ex.dry_run:
             labelled = self.ex.run(
                 Command(
                     ("docker", "node", "ls", "--filter", f"node.label={LABELS['app']}=true", "--format", "{{.Hostname}}"),
@@ -224,7 +222,7 @@ class SwarmTarget(LocalTarget):
             if labelled.ok and not labelled.stdout.split():
                 raise NotReady(
                     f"{self.env.name}: no node carries the label {LABELS['app']}=true that the app's tracks are placed by",
-                    hint=f"make up ENV={self.env.name} (its playbook labels {', '.join(self.swarm.app_nodes)})",
+                    hint=f"make up ENV={self.env.name} (its playbook labels {', '.join(self.swarm.app_placement)})",
                 )
         super().deploy_tracks(plans, timeout)
 

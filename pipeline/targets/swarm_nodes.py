@@ -186,7 +186,7 @@ class SwarmNodes:
         for role in ("db", "cache"):
             if swarm.role_node(role) == node.name:
                 labels[LABELS[role]] = "true"
-        if node.name in swarm.app_nodes:
+        if node.name in swarm.app_placement:
             labels[LABELS["app"]] = "true"
         labels[LABELS["host"]] = node.name
         entry: dict[str, Any] = {"swarm_address": node.address, "swarm_labels": labels, **extra}

@@ -35,9 +35,10 @@ def test_the_inventory_is_data_with_groups_addresses_labels_and_vrrp(env, tmp_pa
     assert list(data["swarm_edge"]["hosts"]) == ["w1", "w2"] and list(data["swarm_registry"]["hosts"]) == ["m1"]
     m1, w1, w2 = (data["swarm_managers"]["hosts"]["m1"], data["swarm_edge"]["hosts"]["w1"], data["swarm_edge"]["hosts"]["w2"])
     assert (m1["ansible_host"], m1["ansible_port"], m1["swarm_address"]) == ("127.0.0.1", 22111, "10.231.0.11")
-    # every node carries its own name (pl.host, what the app's tracks are spread over); no swarm.app_nodes: no pl.app
+    # every node carries its own name (pl.host, what the app's tracks are spread over); no swarm.app_nodes: the
+    # workers carry pl.app, the manager keeps the control plane and the data
     assert m1["swarm_labels"] == {"pl.db": "true", "pl.cache": "true", "pl.host": "m1"}
-    assert w1["swarm_labels"] == {"pl.edge": "true", "pl.host": "w1"} and "keepalived_address" not in m1
+    assert w1["swarm_labels"] == {"pl.edge": "true", "pl.app": "true", "pl.host": "w1"} and "keepalived_address" not in m1
     assert (w1["keepalived_peers"], w2["keepalived_peers"]) == (["10.231.0.13"], ["10.231.0.12"])
     assert w1["keepalived_cluster_peers"] == ["10.231.0.11", "10.231.0.13"]  # every other node, managers too
     assert w1["keepalived_priority"] > w2["keepalived_priority"]

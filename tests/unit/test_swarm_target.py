@@ -284,11 +284,11 @@ def test_the_relays_and_the_replicas_are_told_of_each_other(tmp_path: Path) -> N
     assert target._relay_from() == ["10.231.0.12", "10.231.0.13"]  # the edge nodes w1, w2
 
 
-def make_placed(ex: FakeExecutor, tmp_path: Path) -> SwarmTarget:
-    """swarm-local with the app's tracks placed on the workers (swarm.app_nodes)."""
+def make_placed(ex: FakeExecutor, tmp_path: Path, app_nodes: list[str]) -> SwarmTarget:
+    """swarm-local with the app's tracks placed on the nodes named (swarm.app_nodes)."""
     env = load_environment(ROOT, "swarm-local")
     assert env.swarm is not None
-    env = env.model_copy(update={"swarm": env.swarm.model_copy(update={"app_nodes": ["w1", "w2"]})})
+    env = env.model_copy(update={"swarm": env.swarm.model_copy(update={"app_nodes": app_nodes})})
     return SwarmTarget(env, ex, Project(ROOT, tmp_path), lambda _m: None)
 
 
@@ -297,13 +297,11 @@ def test_the_apps_tracks_run_on_the_app_nodes_spread_over_them_and_an_update_cha
 ) -> None:
     from pipeline.commands.docker import ServiceSpec
 
-    unplaced = make(FakeExecutor(), tmp_path)
-    unplaced._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
-    plain = unplaced.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
-    assert plain.constraints == () and plain.placement_prefs == ()  # no swarm.app_nodes: wherever swarm places them
-    target = make_placed(FakeExecutor(), tmp_path)
-    target._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
-    spec = target.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
+    default = make(FakeExecutor(), tmp_path)  # no swarm.app_nodes: the workers
+    assert default.swarm.app_placement == ["w1", "w2"]
+    assert make_placed(FakeExecutor(), tmp_path, ["m1"]).swarm.app_placement == ["m1"]
+    default._secret_mounts = lambda keys, uid: []  # type: ignore[method-assign]
+    spec = default.app_spec("canary", "v2", "10.231.0.11:5000/pipeline/app:v2")
     assert spec.constraints == ("node.labels.pl.app==true",)
     assert spec.placement_prefs == ("spread=node.labels.pl.host",)
     create = list(spec.create().argv)
@@ -328,6 +326,6 @@ def test_a_deploy_on_a_cluster_whose_nodes_lack_the_app_label_is_refused_before_
 
     fake = FakeExecutor().on("ssh", result=answer)
     with pytest.raises(NotReady) as caught:
-        make_placed(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
-    assert "pl.app=true" in caught.value.message and "make up ENV=swarm-local" in (caught.value.hint or "")
+        make(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
+    assert "pl.app=true" in caught.value.message and "make up ENV=swarm-local (its playbook labels w1, w2)" in (caught.value.hint or "")
     assert fake.mutating() == []
