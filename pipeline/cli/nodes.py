@@ -1,4 +1,4 @@
-"""``pipeline node list|drain|activate ENV``: the nodes of a cluster (kind swarm) one by one. A
+"""``pipeline node list|drain|activate|rebalance ENV``: the nodes of a cluster (kind swarm) one by one. A
 drain is planned: an edge node hands its virtual IP over first, then swarm moves every task away
 (0 failed requests, measured by ``swarm-drain-node``). Each drain and activation is journalled."""
 
@@ -13,7 +13,7 @@ from pipeline.cli.app import app
 from pipeline.cli.options import DryOpt, EnvArg, JsonOpt
 from pipeline.wiring import context
 
-node_app = typer.Typer(no_args_is_help=True, help="The nodes of a cluster (kind swarm): list, drain, activate.")
+node_app = typer.Typer(no_args_is_help=True, help="The nodes of a cluster (kind swarm): list, drain, activate, rebalance.")
 app.add_typer(node_app, name="node")
 
 NodeArg = Annotated[str, typer.Argument(help="a node's name (env.yaml swarm: managers, workers)", show_default=False)]
@@ -75,11 +75,14 @@ def node_drain(
 def node_activate(
     env: EnvArg, node: NodeArg, timeout: TimeoutOpt = 120.0, dry_run: DryOpt = False, as_json: JsonOpt = False
 ) -> None:
-    """Put a drained node back in service (its edge task starts; the virtual IP stays where it is)."""
+    """Put a drained node back in service (its edge task starts; the virtual IP stays where it is; the
+    app's tracks spread over it again)."""
     ctx, cluster = _nodes(env, dry_run)
     cluster.node_executor(node)
     with output.err.status(f"activating {node}"):
-        cluster.activate(node, timeout)
+        rolled = cluster.activate(node, timeout)
+    for service in rolled:
+        output.err.print(f"• {service}: rolled to spread its tasks over {node} again")
     if not dry_run:
         _journal(ctx, "activate", node)
     _done(env, "active", node, dry_run, as_json)
@@ -90,3 +93,19 @@ def _done(env: str, state: str, node: str, dry_run: bool, as_json: bool) -> None
         output.emit_json({"environment": env, "node": node, "state": state, "dry_run": dry_run})
     elif not dry_run:
         output.out.print(f"{env}: node {node} {state}")
+
+
+@node_app.command("rebalance")
+def node_rebalance(env: EnvArg, timeout: TimeoutOpt = 300.0, dry_run: DryOpt = False, as_json: JsonOpt = False) -> None:
+    """Spread the app's tracks over every ready node again (swarm moves nothing back to a node that
+    returns after a loss or a partition): a crowded track grows onto the nodes it misses, then
+    shrinks back, never below its size."""
+    ctx, cluster = _nodes(env, dry_run)
+    with output.err.status("spreading the app's tracks over the ready nodes"):
+        spread = cluster.rebalance(timeout)
+    if spread and not dry_run:
+        _journal(ctx, "rebalance", ",".join(spread))
+    if as_json:
+        output.emit_json({"environment": env, "spread": spread, "dry_run": dry_run})
+    elif not dry_run:
+        output.out.print(f"{env}: {', '.join(spread) + ' spread again' if spread else 'every app track is spread already'}")

@@ -354,6 +354,14 @@ def service_roll(name: str, timeout: float = 180.0) -> Command:
     )  # fmt: skip
 
 
+def service_replicas(name: str, replicas: int, timeout: float = 300.0) -> Command:
+    """Set a service's replicas and wait until swarm converged on them (new tasks healthy, removed ones gone)."""
+    return _d(
+        "service", "update", "--quiet", "--replicas", str(replicas), name,
+        description=f"{name} to {replicas} tasks (waiting until they run)", timeout=timeout,
+    )  # fmt: skip
+
+
 def service_scale(name: str, replicas: int) -> Command:
     return _d(
         "service", "update", "--detach", "--quiet", "--replicas", str(replicas), name, description=f"scale {name} to {replicas}"

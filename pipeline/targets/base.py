@@ -384,8 +384,15 @@ class Nodes(Protocol):
     def drain(self, name: str, timeout: float = 120.0) -> None:
         """A planned drain: an edge node hands its virtual IP over first, then every task moves away."""
 
-    def activate(self, name: str, timeout: float = 120.0) -> None:
-        """Back in service (tasks may run on it again; an edge node's edge starts there)."""
+    def activate(self, name: str, timeout: float = 120.0) -> list[str]:
+        """Back in service (tasks may run on it again; an edge node's edge starts there; the app's
+        tracks spread over it again). The services rolled for that."""
+        ...
+
+    def rebalance(self, timeout: float = 300.0) -> list[str]:
+        """Every app track whose tasks crowd onto fewer nodes than it could use rolled (start-first),
+        so they spread again over the nodes that run; the services rolled."""
+        ...
 
     def roll_edge(self, timeout: float = 180.0) -> None:
         """Every edge replica replaced by a fresh task, one node at a time, as an edge upgrade rolls out."""

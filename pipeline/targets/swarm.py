@@ -400,25 +400,81 @@ class SwarmTarget(LocalTarget):
 
     def drain(self, name: str, timeout: float = 120.0) -> None:
         """A planned drain that users do not see: an edge node hands the virtual IP over first (its
-        check fails on purpose, the peer takes the address), then swarm moves every task away."""
+        check fails on purpose, the peer takes the address); the node is paused (nothing new lands
+        there) and each app track with tasks on it grows by that many elsewhere, ready before any
+        goes; then swarm moves every task away and the tracks shrink back to their size."""
         node_ex = self.node_executor(name)
         if name in self.swarm.edge_nodes:
             node_ex.run(Command(("sudo", "touch", MAINTENANCE_FILE), f"hand {name}'s edge over (keepalived fails its check)"))
             if self.swarm.vip is not None and not self.ex.dry_run:
                 self._wait(lambda: self.vip_holder() not in (name, None), 20.0, f"the virtual IP off {name}")
+        moved = {} if self.ex.dry_run else self._app_tasks_on(name)
+        if moved:
+            self.ex.run(faults.node_availability(name, "pause"))
+            for service, (size, there) in moved.items():
+                self.ex.run(docker.service_replicas(service, size + there, timeout))
         self.ex.run(faults.node_availability(name, "drain"))
         if not self.ex.dry_run:
             self._wait(lambda: not self.tasks_on(name), timeout, f"every task off {name}")
+        for service, (size, _there) in moved.items():
+            self.ex.run(docker.service_replicas(service, size, timeout))
 
-    def activate(self, name: str, timeout: float = 120.0) -> None:
+    def _app_tasks_on(self, name: str) -> dict[str, tuple[int, int]]:
+        """Each app track's service with tasks on node ``name``: its size and how many run there."""
+        found: dict[str, tuple[int, int]] = {}
+        for service in self._app_services():
+            nodes = self.task_nodes(service)
+            if name in nodes:
+                found[service] = (len(nodes), nodes.count(name))
+        return found
+
+    def _app_services(self) -> list[str]:
+        return sorted(s for s in self._replicas() if s.startswith(self.service("app-")))
+
+    def activate(self, name: str, timeout: float = 120.0) -> list[str]:
         """Back in service: tasks may run on it again; an edge node's task starts there and its check passes
-        (the address stays where it is: keepalived does not preempt)."""
+        (the address stays where it is: keepalived does not preempt); the app's tracks spread over it
+        again (``rebalance``). The services spread for that."""
         node_ex = self.node_executor(name)
         self.ex.run(faults.node_availability(name, "active"))
         if name in self.swarm.edge_nodes:
             node_ex.run(Command(("sudo", "rm", "-f", MAINTENANCE_FILE), f"{name}'s edge may hold the virtual IP again"))
             if not self.ex.dry_run:
                 self._wait(lambda: self.edge_container_on(name) is not None, timeout, f"the edge task back on {name}")
+        return self.rebalance()
+
+    def rebalance(self, timeout: float = 300.0) -> list[str]:
+        """Swarm never moves a running task back to a node that returns (after a drain or a loss):
+        a track whose tasks crowd onto fewer app nodes than it could use would lose them all with
+        that one node. Such a track grows by the nodes it misses (the spread preference puts the new
+        tasks there, each ready before the next step) and shrinks back (swarm removes tasks from the
+        nodes with the most): never fewer tasks than its size. The services spread, none in a dry run."""
+        if self.ex.dry_run:
+            return []
+        usable = {n["name"] for n in self.nodes_status() if n["state"] == "ready" and n["availability"] == "active"} & set(
+            self.swarm.app_placement
+        )
+        spread: list[str] = []
+        for service in self._app_services():
+            nodes = self.task_nodes(service)
+            missing = min(len(nodes), len(usable)) - len(set(nodes) & usable)
+            if len(nodes) >= 2 and missing > 0:
+                self.ex.run(docker.service_replicas(service, len(nodes) + missing, timeout))
+                self.ex.run(docker.service_replicas(service, len(nodes), timeout))
+                spread.append(service)
+        return spread
+
+    def task_nodes(self, service: str) -> list[str]:
+        """The node of each task swarm means to keep running for a service."""
+        result = self.ex.run(
+            Command(
+                ("docker", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}}"),
+                f"where {service}'s tasks run",
+                mutates=False,
+                check=False,
+            )
+        )
+        return result.stdout.split() if result.ok else []
 
     def tasks_on(self, name: str) -> list[str]:
         """The tasks swarm means to keep running on a node (its ``docker node ps``)."""

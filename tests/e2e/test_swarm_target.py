@@ -4,9 +4,9 @@ Own fixture, not the `ci` stack: from nothing (`down --volumes`, then `up`): the
 one swarm by playbooks/swarm.yml, a second `up` with changed=0 and a `--check` run clean, the
 stack on it (PostgreSQL and Redis on their labelled node, the edge a global service with a task on
 each edge node), the app's own secret as a file in tasks on the workers, an edge task that stops
-replaced by swarm on its node, the virtual IP's holder serving through its relay when drained, the
-node experiments under load (an edge replica killed, a
-planned drain, a partition, a node lost, the manager's engine stopped), and the identity guard
+replaced by swarm on its node, the virtual IP's holder serving through its relay when drained (and
+stable's tasks spread over both workers again once it is back), the node experiments under load (an edge replica killed, a
+planned drain, a partition, a node lost, the manager's engine killed), and the identity guard
 refusing a node that another swarm took.
 `make test-e2e-swarm`; PIPELINE_E2E_KEEP=1 leaves the cluster up.
 """
@@ -186,10 +186,13 @@ def test_the_node_that_holds_the_virtual_ip_keeps_serving_through_its_relay_when
             answers.append(get(f"{VIP}/version", timeout=3))
             time.sleep(0.2)
         assert answers == [200] * 20, answers
-    finally:
-        ssh("m1", f"docker node update --availability active {drained} >/dev/null")
+    finally:  # the pipeline's activate: swarm would leave every app task on the other worker
+        pipeline("node", "activate", ENV, drained, timeout=600)
     wait_for(lambda: edge_task(drained) != "", 60, f"the edge task back on {drained}")
     wait_for(lambda: get(f"{VIP}/edge/healthz", timeout=1) == 200, 20, "the virtual IP answering")
+    stable = status()["tracks"]["stable"]["service"]
+    spread = ssh("m1", f"docker service ps {stable} --filter desired-state=running --format '{{{{.Node}}}}'").split()
+    assert sorted(spread) == ["w1", "w2"], spread  # the workers, one task each again
 
 
 NODE_EXPERIMENTS = (
@@ -238,6 +241,11 @@ def test_the_node_experiments_hold_under_load_and_the_planned_ones_fail_nothing(
     for lost, share in (("swarm-kill-edge-replica", 0.005), ("swarm-partition-node", 0.005), ("swarm-lose-node", 0.01)):
         assert (rows[lost]["longest_outage"] or 0.0) <= 2.0, rows[lost]
         assert rows[lost]["failed_requests"] <= share * rows[lost]["requests"], rows[lost]
+    # the manager's engine killed for 10 s: the workers serve through its absence; what fails is the
+    # database and cache the returning engine restarts (measured 31-113 of ~800, longest outage 1.8-10.1 s;
+    # a planned stop, kept out of here, costs about a minute: docs/swarm.md)
+    engine = rows["swarm-manager-engine-down"]
+    assert (engine["longest_outage"] or 0.0) <= 15.0 and engine["failed_requests"] <= 0.2 * engine["requests"], engine
     assert all(n["state"] == "ready" and n["availability"] == "active" for n in status()["nodes"])
 
 

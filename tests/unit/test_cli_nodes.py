@@ -42,3 +42,9 @@ def test_a_dry_run_drain_prints_the_hand_over_and_the_drain_on_the_right_nodes()
     drain = out.index("docker node update --availability drain w1")
     assert touch < drain
     assert "-p 22112" in next(line for line in out.splitlines() if "sudo touch" in line)  # on w1
+
+
+def test_rebalance_is_refused_in_one_line_for_a_kind_without_nodes() -> None:
+    result = pipeline("node", "rebalance", "local", "--json")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[0] == "error: local: the local kind has no cluster of nodes to act on one by one (nodes)"

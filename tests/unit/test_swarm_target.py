@@ -327,5 +327,53 @@ def test_a_deploy_on_a_cluster_whose_nodes_lack_the_app_label_is_refused_before_
     fake = FakeExecutor().on("ssh", result=answer)
     with pytest.raises(NotReady) as caught:
         make(fake, tmp_path).deploy_tracks([TrackPlan("canary", "v2")])
-    assert "pl.app=true" in caught.value.message and "make up ENV=swarm-local (its playbook labels w1, w2)" in (caught.value.hint or "")
+    assert "pl.app=true" in caught.value.message
+    assert "make up ENV=swarm-local (its playbook labels w1, w2)" in (caught.value.hint or "")
     assert fake.mutating() == []
+
+
+def test_a_track_crowded_onto_one_node_grows_onto_the_others_and_shrinks_back_and_a_spread_one_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    fake = FakeExecutor()
+    target = make(fake, tmp_path)
+    ready = [
+        {"name": "m1", "state": "ready", "availability": "active", "role": "leader"},
+        {"name": "w1", "state": "ready", "availability": "active", "role": ""},
+        {"name": "w2", "state": "ready", "availability": "active", "role": ""},
+    ]
+    tasks = {
+        "pl-swarm-local-app-blue": ["w2", "w2"],  # both on w2 since w1 was drained: spread again
+        "pl-swarm-local-app-green": ["w1", "w2"],  # spread: left alone
+        "pl-swarm-local-app-baseline": ["w2"],  # one task: nothing to spread
+        "pl-swarm-local-db": ["m1"],  # not the app's
+    }
+    target.nodes_status = lambda: ready  # type: ignore[method-assign]
+    target._replicas = lambda: {name: (len(nodes), len(nodes)) for name, nodes in tasks.items()}  # type: ignore[method-assign]
+    target.task_nodes = lambda service: tasks[service]  # type: ignore[method-assign]
+    assert target.rebalance() == ["pl-swarm-local-app-blue"]
+    scaled = [c.argv[-1] for c in fake.calls if "--replicas" in c.argv[-1]]  # run on the manager over SSH
+    # never fewer than its two: up to three (the new task on w1), then back to two
+    assert [s.split("--replicas ")[1] for s in scaled] == ["3 pl-swarm-local-app-blue", "2 pl-swarm-local-app-blue"]
+    # w1 still drained: nowhere else to spread to, nothing scaled
+    ready[1]["availability"] = "drain"
+    fake.calls.clear()
+    assert target.rebalance() == [] and not [c for c in fake.calls if "--replicas" in c.argv[-1]]
+
+
+def test_a_planned_drain_pauses_the_node_grows_its_tracks_elsewhere_first_and_shrinks_them_after(tmp_path: Path) -> None:
+    fake = FakeExecutor()
+    target = make(fake, tmp_path)
+    tasks = {"pl-swarm-local-app-blue": ["w1", "w2"], "pl-swarm-local-app-green": ["w2"]}
+    target._replicas = lambda: {name: (len(nodes), len(nodes)) for name, nodes in tasks.items()}  # type: ignore[method-assign]
+    target.task_nodes = lambda service: tasks[service]  # type: ignore[method-assign]
+    target.vip_holder = lambda: "w2"  # type: ignore[method-assign]
+    target.tasks_on = lambda name: []  # type: ignore[method-assign]
+    target.drain("w1")
+    steps = [c.argv[-1] for c in fake.calls if "--availability" in c.argv[-1] or "--replicas" in c.argv[-1]]
+    assert [s.split("update ")[1] for s in steps] == [
+        "--availability pause w1",  # nothing new lands on w1
+        "--quiet --replicas 3 pl-swarm-local-app-blue",  # its task on w1 doubled elsewhere, ready first
+        "--availability drain w1",
+        "--quiet --replicas 2 pl-swarm-local-app-blue",  # back to its size
+    ]

@@ -183,8 +183,12 @@ def start_node(
         return True if rows.get(name, {}).get("state") == "ready" else None
 
     stack.wait_for(ready, timeout, f"{name} ready in the swarm", step=1.0)
+    try:  # swarm moves nothing back to it: the app's tracks spread over it again
+        rolled = nodes.rebalance()
+    except PipelineError as exc:
+        raise ActivityFailed(exc.message) from exc
     stack.forget("node-lost")
-    return {"node": name, "ready": True}
+    return {"node": name, "ready": True, "rebalanced": rolled}
 
 
 # --- a planned drain -----------------------------------------------------------------------------
@@ -216,11 +220,11 @@ def activate_node(
     stack = Stack.from_configuration(configuration)
     name = _chosen(stack, "node-drained", node)
     try:
-        stack.nodes().activate(name, timeout)
+        rolled = stack.nodes().activate(name, timeout)
     except PipelineError as exc:
         raise ActivityFailed(exc.message) from exc
     stack.forget("node-drained")
-    return {"node": name, "active": True}
+    return {"node": name, "active": True, "rebalanced": rolled}
 
 
 # --- a partition ---------------------------------------------------------------------------------
@@ -247,14 +251,29 @@ def partition_node(
 
 
 def heal_partition(
-    node: str | None = None, configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+    node: str | None = None,
+    timeout: float = 120.0,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Remove the partition (a rollback; idempotent)."""
+    """Remove the partition (a rollback; idempotent); once the manager sees the node ready again,
+    the app's tracks that swarm moved off it spread over it again."""
     stack = Stack.from_configuration(configuration)
     name = _chosen(stack, "node-partitioned", node)
     _run_on(stack, name, fault.heal_partition())
+    nodes = stack.nodes()
+
+    def ready() -> bool | None:
+        rows = {r["name"]: r for r in nodes.nodes_status()}
+        return True if rows.get(name, {}).get("state") == "ready" else None
+
+    stack.wait_for(ready, timeout, f"{name} ready in the swarm", step=1.0)
+    try:
+        rolled = nodes.rebalance()
+    except PipelineError as exc:
+        raise ActivityFailed(exc.message) from exc
     stack.forget("node-partitioned")
-    return {"node": name, "healed": True}
+    return {"node": name, "healed": True, "rebalanced": rolled}
 
 
 # --- an engine -------------------------------------------------------------------------------------
