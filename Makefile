@@ -86,7 +86,7 @@ demo: .venv/.ready ## From nothing: up, build and deploy this commit, smoke-test
 	@$(PIPELINE) status "$$ENV"
 	@echo "The app is served at http://127.0.0.1:$$($(PY) -c 'import sys; from pipeline.project import Project; from pipeline.environment import load_environment as l; print(l(Project.discover().root, sys.argv[1]).edge.port)' "$$ENV")/"
 
-lint: .venv/.ready ## ruff (lint and format), mypy, the import contracts, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production
+lint: .venv/.ready ## ruff (lint and format), mypy, the import contracts, the workflow lint, the secret scan (.secrets.baseline), ansible-lint --profile production, promtool check rules
 	$(PY) -m ruff check pipeline tests app chaos
 	$(PY) -m ruff format --check pipeline tests app chaos
 	$(PY) -m mypy
@@ -97,13 +97,15 @@ lint: .venv/.ready ## ruff (lint and format), mypy, the import contracts, the wo
 	$(PY) -m mypy --strict environments/aws-vm/infra.py && $(PY) -m mypy --strict environments/aws-swarm/infra.py
 	$(PIPELINE) secrets scan
 	cd playbooks && PATH="$(CURDIR)/.venv/bin:$$PATH" ../$(PY) -m ansiblelint --profile production .
+	scripts/promtool check rules observability/prometheus/rules/*.yml
 
 scan-history: .venv/.ready ## Secret scan of every blob in HEAD's history against .secrets.baseline and the audited .secrets.history (CI runs it once; needs a full clone)
 	@$(PIPELINE) secrets scan --history
 
-test-unit: .venv/.ready ## Unit tests: no daemon, seconds
+test-unit: .venv/.ready ## Unit tests: no daemon, seconds (the Prometheus rules' too, with promtool)
 	$(PY) -m pytest tests/unit -q
 	.venv-app/bin/python -m pytest tests/app -q -p no:cacheprovider
+	scripts/promtool test rules observability/prometheus/tests/*.yml
 
 test-integration: .venv/.ready ## Integration tests, no Docker engine: the perf gate with the real k6, the ecs target against moto
 	$(PY) -m pytest tests/integration -q -m integration

@@ -108,7 +108,7 @@ def ensure_service_images(ex: Executor, project: Project, env: Environment, say:
     base = ensure_base(ex, project, env, say)
     base_id = ex.run(docker.image_exists(base)).stdout.strip() or base
     refs: dict[str, str] = {}
-    for name in SERVICE_IMAGES:
+    for name in (*SERVICE_IMAGES, *(["prometheus"] if env.observability.enabled else [])):
         ref = service_image_ref(project, env, name, base_id)
         refs[name] = ref
         if ex.run(docker.image_exists(ref)).ok:

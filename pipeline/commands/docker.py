@@ -447,8 +447,11 @@ def run_once(
     mounts: Sequence[str] = (),
     stdin: str | None = None,
     description: str = "run a one-off job",
+    entrypoint: str | None = None,
 ) -> Command:
     argv = ["run", "--rm"]
+    if entrypoint is not None:  # "": the image's entrypoint set aside, ``command`` runs alone
+        argv += ["--entrypoint", entrypoint]
     if stdin is not None:
         argv.append("-i")
     if network:
@@ -501,6 +504,10 @@ def bridge_create(name: str, subnet: str, gateway: str, labels: Mapping[str, str
     for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]
     return _d(*argv, name, description=f"create the network {name} ({subnet})")
+
+
+def container_signal(name: str, signal: str, description: str) -> Command:
+    return _d("kill", "--signal", signal, name, description=description)
 
 
 def container_rm(name: str) -> Command:

@@ -36,6 +36,7 @@ class Kind:
     section_hint: str = ""  # what to write when the section is missing
     baseline: bool = True  # can start a baseline track beside the canary (canary.compare_with: baseline)
     edge: Literal["nginx", "alb"] = "nginx"  # what splits the traffic: our nginx edge (/edge/healthz) or an ALB
+    prometheus: bool = False  # runs Prometheus in its stack (observability.enabled)
     # the optional parts of its target beyond the core every kind has (``PARTS``; pipeline.targets.base)
     parts: frozenset[str] = frozenset()
 
@@ -47,6 +48,7 @@ KINDS: dict[str, Kind] = {
             "local",
             "a single-node Docker Swarm on this machine",
             parts=frozenset({"pinning", "flags", "services", "secrets"}),
+            prometheus=True,
         ),
         Kind(
             "vm",
@@ -122,10 +124,13 @@ def unknown(name: str) -> Misfit | None:
     return Misfit("target.kind", f"'{name}' is not a target kind", f"available kinds: {', '.join(KINDS)}")
 
 
-def misfits(name: str, present: Iterable[str], compare_with: str, app_secrets: bool = False) -> list[Misfit]:
+def misfits(
+    name: str, present: Iterable[str], compare_with: str, app_secrets: bool = False, observability: bool = False
+) -> list[Misfit]:
     """What does not fit kind ``name`` (one the registry has): a section of another kind, its own section
-    missing, a baseline it cannot start, app secrets it cannot store. ``present``: the section keys the
-    environment sets; ``app_secrets``: whether ``app.secrets`` names any."""
+    missing, a baseline it cannot start, app secrets it cannot store, a Prometheus it cannot run.
+    ``present``: the section keys the environment sets; ``app_secrets``: whether ``app.secrets`` names
+    any; ``observability``: whether ``observability.enabled`` is set."""
     kind = KINDS[name]
     given = set(present)
     found: list[Misfit] = []
@@ -155,6 +160,16 @@ def misfits(name: str, present: Iterable[str], compare_with: str, app_secrets: b
                 "app.secrets",
                 f"the {kind.name} kind has no {PARTS['secrets']} yet",
                 f"an environment of kind {having} has it; here, leave app.secrets empty",
+            )
+        )
+    if observability and not kind.prometheus:
+        having = " or ".join(k.name for k in KINDS.values() if k.prometheus)
+        found.append(
+            Misfit(
+                "observability.enabled",
+                f"the {kind.name} kind runs no Prometheus of its own in its stack yet",
+                f"an environment of kind {having} has it; here, set observability.enabled: false"
+                + (" (CloudWatch is this kind's metrics source)" if kind.edge == "alb" else ""),
             )
         )
     return found

@@ -14,6 +14,7 @@ from pipeline.environment import kinds
 from pipeline.environment.base import Strict
 from pipeline.environment.chaos import Chaos
 from pipeline.environment.ecs import Ecs
+from pipeline.environment.observability import Observability
 from pipeline.environment.perf import Perf
 from pipeline.environment.swarm import Swarm
 from pipeline.environment.vm import Vm
@@ -340,6 +341,7 @@ class Environment(Strict):
     chaos_allowed: bool = False
     ecs: Ecs | None = None  # kind: ecs (pipeline/environment/ecs.py)
     chaos: Chaos = Chaos()
+    observability: Observability = Observability()
     vm: Vm | None = Field(default=None, description="kind: vm only: hosts, SSH, domain, ACME (pipeline/environment/vm.py)")
     swarm: Swarm | None = Field(
         default=None, description="kind: swarm only: nodes, edge nodes, virtual IP (pipeline/environment/swarm.py)"
@@ -349,7 +351,9 @@ class Environment(Strict):
     def _fits_its_kind(self) -> Environment:
         """Its kind's section and no other kind's, and only what the kind can do (``kinds.misfits``)."""
         present = [key for key in kinds.sections() if getattr(self, key) is not None]
-        found = kinds.misfits(self.target.kind, present, self.canary.compare_with, bool(self.app.secrets))
+        found = kinds.misfits(
+            self.target.kind, present, self.canary.compare_with, bool(self.app.secrets), self.observability.enabled
+        )
         if found:
             first = found[0]
             raise PydanticCustomError(

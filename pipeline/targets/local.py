@@ -35,6 +35,7 @@ from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
+from pipeline.observability import prometheus
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.records.lock import LockInfo
@@ -148,14 +149,20 @@ class LocalTarget:
                 hint="set edge.publish: container for kind: local",
             )
         port = self.env.edge.port
-        if not port_free(self.env.edge.bind, port) and not self._edge_publishes(port):
+        if not port_free(self.env.edge.bind, port) and not self._publishes(self.edge_name, port):
             raise PortTaken(
                 f"edge.port: {self.env.edge.bind}:{port} is already taken by another program",
                 hint="free the port or choose another edge.port in env.yaml",
             )
+        watch = self.env.observability
+        if watch.enabled and not port_free("127.0.0.1", watch.port) and not self._publishes(self.prometheus_name, watch.port):
+            raise PortTaken(
+                f"observability.port: 127.0.0.1:{watch.port} is already taken by another program",
+                hint="free the port or choose another observability.port in env.yaml",
+            )
 
-    def _edge_publishes(self, port: int) -> bool:
-        result = self.ex.run(docker.container_inspect(self.edge_name))
+    def _publishes(self, container: str, port: int) -> bool:
+        result = self.ex.run(docker.container_inspect(container))
         if not result.ok:
             return False
         bindings = json.loads(result.stdout)[0]["HostConfig"].get("PortBindings") or {}
@@ -176,8 +183,90 @@ class LocalTarget:
         self._ensure_service(self._db_spec(images["postgres"], secret))
         self._ensure_service(self._cache_spec(images["redis"]))
         self._ensure_edge(images["edge"])
+        if self.env.observability.enabled:
+            self._ensure_prometheus(images["prometheus"])
         self.wait_services([self.service("db"), self.service("cache")])
         self._ensure_flags()
+
+    # --- Prometheus (observability.enabled): a container on the overlay, its API on 127.0.0.1 --
+    @property
+    def prometheus_name(self) -> str:
+        return self.service("prometheus")
+
+    def prometheus_url(self) -> str:
+        """Prometheus's HTTP API on this machine."""
+        return f"http://127.0.0.1:{self.env.observability.port}"
+
+    def _ensure_prometheus(self, image: str) -> None:
+        """Its configuration and rules in its volume, and the container running on them: when it
+        already runs this image with these arguments, files that differ are rewritten in place and
+        it is told to read them again (SIGHUP); files that are the same change nothing."""
+        files = {
+            "prometheus.yml": prometheus.render_config(self.env, self.env.app.port),
+            "rules.yml": prometheus.render_rules(self.project.root),
+        }
+        conf = f"type=volume,src={self.service('prometheus-conf')},dst={prometheus.CONF_DIR}"
+        data = f"type=volume,src={self.service('prometheus-data')},dst={prometheus.DATA_DIR}"
+        args = prometheus.command(self.env)
+        running = self.ex.run(docker.container_inspect(self.prometheus_name))
+        if running.ok:
+            info = json.loads(running.stdout)[0]
+            if info["Config"]["Image"] == image and info["State"]["Running"] and info["Config"]["Cmd"] == args:
+                changed = [name for name, text in files.items() if self._prometheus_file(name) != text]
+                for name in changed:
+                    self.ex.run(
+                        docker.exec_(
+                            self.prometheus_name,
+                            ["sh", "-c", f"cat > {prometheus.CONF_DIR}/{name}"],
+                            stdin=files[name],
+                            description=f"write Prometheus's {name}",
+                        )
+                    )
+                if changed:
+                    self.ex.run(docker.container_signal(self.prometheus_name, "HUP", "Prometheus reads its files again"))
+                done = f"{', '.join(changed)} read again" if changed else "up to date"
+                self.say(f"prometheus {self.prometheus_name}: running, {done}")
+                return
+            self.ex.run(docker.container_rm(self.prometheus_name))
+        write = " && ".join(
+            f'printf "%s" "${var}" > {prometheus.CONF_DIR}/{name}'
+            for var, name in (("CONFIG", "prometheus.yml"), ("RULES", "rules.yml"))
+        )
+        self.ex.run(
+            docker.run_once(
+                image,
+                None,
+                ["sh", "-c", write],
+                env={"CONFIG": files["prometheus.yml"], "RULES": files["rules.yml"]},
+                mounts=[conf],
+                description="write Prometheus's configuration and rules",
+                entrypoint="",
+            )
+        )
+        self.ex.run(
+            docker.run_detached(
+                self.prometheus_name,
+                image,
+                self.network,
+                publish=[f"127.0.0.1:{self.env.observability.port}:{prometheus.PORT}"],
+                mounts=[conf, data],
+                labels={**self.labels, "pipeline.role": "prometheus"},
+                command=args,
+            )
+        )
+        self.say(f"prometheus {self.prometheus_name}: at {self.prometheus_url()}")
+
+    def _prometheus_file(self, name: str) -> str | None:
+        """One of the files Prometheus runs on, as it is in its volume (None: unreadable)."""
+        read = self.ex.run(
+            docker.exec_(
+                self.prometheus_name,
+                ["cat", f"{prometheus.CONF_DIR}/{name}"],
+                mutates=False,
+                description=f"read Prometheus's {name}",
+            )
+        )
+        return read.stdout if read.ok else None
 
     # --- feature flags: a host directory every app task mounts read-only --------------
     def flag_delivery(self) -> LocalDirDelivery:
@@ -1088,11 +1177,12 @@ class LocalTarget:
         if names:
             self.ex.run(docker.service_rm(names))
         self.ex.run(docker.container_rm(self.edge_name))
+        self.ex.run(docker.container_rm(self.prometheus_name))
         self._until_gone(
             lambda: self.ex.run(docker.network_inspect(self.network)).ok, lambda: self.ex.run(docker.network_rm(self.network))
         )
         if volumes:
-            for volume in ("db-data", "edge-conf", "edge-logs"):
+            for volume in ("db-data", "edge-conf", "edge-logs", "prometheus-conf", "prometheus-data"):
                 self._remove_volume(self.service(volume))
             self.ex.run(Command(("rm", "-rf", str(self.flag_delivery().directory)), check=False, description="remove the flags"))
             for config in ("secrets", "lock"):

@@ -6,12 +6,15 @@ import base64
 import json
 import math
 import subprocess
+import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import pytest
 
 from pipeline.environment import load_environment
-from tests.e2e.conftest import APP_SECRETS, ENV, ROOT, http, pipeline, set_app_secret, status
+from tests.e2e.conftest import APP_SECRETS, ENV, ROOT, http, pipeline, set_app_secret, status, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -120,6 +123,42 @@ def test_edge_log_is_json_with_track_and_timings(release: str) -> None:
     assert record["status"] == 200
     assert float(record["request_time"]) >= 0
     assert record["upstream_addr"].endswith(":8000")
+
+
+def test_prometheus_scrapes_every_stable_task_and_records_its_traffic(release: str) -> None:
+    """observability.enabled (ci): Prometheus in the stack finds each app task through Docker's DNS,
+    scrapes its /metrics, and the per-track recording rule shows stable's traffic; the shipped
+    alerting rules are loaded."""
+    url = f"http://127.0.0.1:{load_environment(ROOT, ENV).observability.port}"
+
+    def query(expr: str) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=5) as r:
+            return list(json.load(r)["data"]["result"])
+
+    stable = status()["tracks"]["stable"]
+    wait_for(
+        lambda: sum(1 for r in query('up{job="app"}') if r["value"][1] == "1") >= stable["desired"],
+        90,
+        "every stable task scraped",
+    )
+    for _ in range(60):
+        assert http("/api/notes?limit=1").status == 200
+        time.sleep(0.05)
+
+    def recorded() -> bool:
+        rows = query('track:http_requests:rate1m{track="stable"}')
+        return bool(rows) and float(rows[0]["value"][1]) > 0
+
+    wait_for(recorded, 90, "stable's request rate recorded by the rule")
+    with urllib.request.urlopen(f"{url}/api/v1/rules?type=alert", timeout=5) as r:
+        alerts = {rule["name"] for group in json.load(r)["data"]["groups"] for rule in group["rules"]}
+    assert {"TrackErrorRateHigh", "TrackLatencyHigh", "TasksRestarting"} <= alerts
+    # only this machine reaches it
+    published = json.loads(subprocess.run(
+        ["docker", "container", "inspect", f"{load_environment(ROOT, ENV).stack}-prometheus"],
+        capture_output=True, text=True, check=True,
+    ).stdout)[0]["HostConfig"]["PortBindings"]  # fmt: skip
+    assert {b["HostIp"] for v in published.values() for b in v} == {"127.0.0.1"}
 
 
 def test_weights_split_traffic_as_asked(release: str, second_release: str) -> None:

@@ -304,3 +304,40 @@ def test_down_with_volumes_removes_the_secrets(env_and_port, tmp_path: Path) -> 
     fake.on("docker", "network", "inspect", result=Result(1)).on("docker", "volume", "inspect", result=Result(1))
     target(env, fake, tmp_path).down(volumes=True)
     assert ("docker", "secret", "rm", "pl-local-db-password-1", "pl-local-docs-password-2") in [c.argv for c in fake.calls]
+
+
+def test_prometheus_gets_its_configuration_then_starts_on_loopback_or_reads_it_again(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.observability import prometheus
+
+    env, _ = env_and_port
+    fake = FakeExecutor().on("docker", "container", "inspect", result=Result(1, "", "No such container"))
+    target(env, fake, tmp_path)._ensure_prometheus("127.0.0.1:5000/pipeline/prometheus:abc")
+    write = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--rm"))
+    assert write.argv[3:5] == ("--entrypoint", "")  # the script runs, not Prometheus
+    assert any(a.startswith("CONFIG=") and "tasks.pl-local-app-blue" in a for a in write.argv)
+    assert any(a.startswith("RULES=") and "TrackErrorRateHigh" in a for a in write.argv)
+    started = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--detach")).argv
+    assert started[started.index("--publish") + 1] == "127.0.0.1:9090:9090"  # loopback only
+    assert started[started.index("127.0.0.1:5000/pipeline/prometheus:abc") + 1 :] == tuple(prometheus.command(env))
+    # already running this image with these arguments: told to read its files again, not restarted
+    image = "127.0.0.1:5000/pipeline/prometheus:abc"
+    info = {"Config": {"Image": image, "Cmd": prometheus.command(env)}, "State": {"Running": True}}
+    again = FakeExecutor().on("docker", "container", "inspect", result=Result(0, json.dumps([info])))
+    again.on("docker", "exec", result=Result(0, "an older configuration"))
+    target(env, again, tmp_path)._ensure_prometheus(image)
+    written = [c for c in again.calls if c.argv[:3] == ("docker", "exec", "-i")]
+    assert [c.argv[-1] for c in written] == [
+        f"cat > {prometheus.CONF_DIR}/prometheus.yml",
+        f"cat > {prometheus.CONF_DIR}/rules.yml",
+    ]
+    assert ("docker", "kill", "--signal", "HUP", "pl-local-prometheus") in [c.argv for c in again.calls]
+    assert not [c for c in again.calls if c.argv[:3] == ("docker", "run", "--detach")]
+    # the same files: nothing written, nothing signalled (a second `up` changes nothing)
+    files = {
+        "prometheus.yml": prometheus.render_config(env, env.app.port),
+        "rules.yml": prometheus.render_rules(ROOT),
+    }
+    same = FakeExecutor().on("docker", "container", "inspect", result=Result(0, json.dumps([info])))
+    same.on("docker", "exec", result=lambda command: Result(0, files[command.argv[-1].rsplit("/", 1)[1]]))
+    target(env, same, tmp_path)._ensure_prometheus(image)
+    assert same.mutating() == []

@@ -1,0 +1,44 @@
+"""``observability:`` in env.yaml: Prometheus in the environment's stack (scraping every app task,
+with the rules of observability/prometheus/rules), how often it scrapes, how long it keeps, where
+its alerts go."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from pipeline.environment.base import Strict
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+RETENTION = re.compile(r"[1-9][0-9]{0,4}(h|d|w)")
+
+
+class Observability(Strict):
+    enabled: bool = Field(default=False, description="Prometheus in the stack, scraping every app task (kinds local, swarm)")
+    scrape_seconds: Annotated[int, Field(ge=1, le=300)] = Field(
+        default=15, description="how often every target is scraped and the rules evaluated"
+    )
+    retention: str = Field(default="7d", description="how long samples are kept: a number and h, d or w (7d, 48h, 4w)")
+    port: Port = Field(default=9090, description="Prometheus's HTTP API and UI, published on 127.0.0.1 only")
+    webhook: str = Field(
+        default="", description="where Alertmanager posts firing alerts (an http or https URL); empty: alerts only shown"
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        if not RETENTION.fullmatch(value):
+            raise ValueError(f"'{value}' is not a duration Prometheus keeps samples for (a number and h, d or w: 7d, 48h)")
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+                raise ValueError(f"'{value}' is not an http(s) URL (http://127.0.0.1:9099/alerts)")
+        return value

@@ -1,0 +1,97 @@
+"""observability: the model's section, Prometheus's configuration rendered from an environment and
+checked by promtool, the repository's rules merged into the one file the container reads."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.environment import load_environment
+from pipeline.errors import ConfigError
+from pipeline.observability import prometheus
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMTOOL = ROOT / "scripts" / "promtool"
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PROMTOOL), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_configuration_finds_every_app_slot_by_dns_and_promtool_accepts_it(tmp_path: Path) -> None:
+    env = load_environment(ROOT, "ci")
+    config = yaml.safe_load(prometheus.render_config(env, env.app.port))
+    assert config["global"]["scrape_interval"] == "5s" and config["global"]["external_labels"] == {"environment": "ci"}
+    app = next(job for job in config["scrape_configs"] if job["job_name"] == "app")
+    names = app["dns_sd_configs"][0]["names"]
+    assert "tasks.pl-ci-app-blue" in names and "tasks.pl-ci-app-green" in names and "tasks.pl-ci-app-baseline" in names
+    assert app["dns_sd_configs"][0]["port"] == 8000
+    # promtool reads the rules the configuration names: point it at the merged file written here
+    (tmp_path / "rules.yml").write_text(prometheus.render_rules(ROOT))
+    config["rule_files"] = [str(tmp_path / "rules.yml")]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
+
+
+def test_a_broken_configuration_is_caught_by_the_same_check(tmp_path: Path) -> None:
+    env = load_environment(ROOT, "ci")
+    config = yaml.safe_load(prometheus.render_config(env, env.app.port))
+    config["rule_files"] = []
+    config["scrape_configs"][0]["dns_sd_configs"][0]["type"] = "TXT"  # not a record Prometheus resolves
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    assert promtool("check", "config", str(tmp_path / "prometheus.yml")).returncode != 0
+
+
+def test_the_rules_are_every_rule_file_merged_in_one() -> None:
+    merged = yaml.safe_load(prometheus.render_rules(ROOT))
+    names = [g["name"] for g in merged["groups"]]
+    assert names == ["pipeline-hosts-alerts", "pipeline-tracks", "pipeline-tracks-alerts"]
+    alerts = {r["alert"] for g in merged["groups"] for r in g["rules"] if "alert" in r}
+    assert {"TrackErrorRateHigh", "TrackLatencyHigh", "TasksRestarting", "DiskFilling", "CertificateExpiring"} <= alerts
+
+
+def test_the_container_keeps_samples_for_the_retention_asked() -> None:
+    env = load_environment(ROOT, "local")
+    args = prometheus.command(env)
+    assert "--storage.tsdb.retention.time=7d" in args and f"--config.file={prometheus.CONF_DIR}/prometheus.yml" in args
+
+
+def _env_with(tmp_path: Path, name: str, section: str) -> Path:
+    """Environment ``name`` with its observability: section replaced by ``section``."""
+    data = yaml.safe_load((ROOT / "environments" / name / "env.yaml").read_text())
+    data["observability"] = yaml.safe_load(section)["observability"]
+    path = tmp_path / "environments" / "bad" / "env.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "section", "words"),
+    [
+        ("local", "observability:\n  retention: 7 days\n", "observability.retention: '7 days' is not a duration"),
+        ("local", "observability:\n  retention: 0d\n", "observability.retention"),
+        ("local", "observability:\n  webhook: ftp://x/alerts\n", "observability.webhook: 'ftp://x/alerts' is not an http(s) URL"),
+        ("local", "observability:\n  scrape_seconds: 0\n", "observability.scrape_seconds"),
+        ("local", "observability:\n  port: 70000\n", "observability.port"),
+        ("local", "observability:\n  interval: 5\n", "observability.interval"),
+        ("vm-local", "observability:\n  enabled: true\n", "observability.enabled: the vm kind runs no Prometheus"),
+    ],
+)
+def test_an_observability_mistake_is_one_line_with_its_key(tmp_path: Path, name: str, section: str, words: str) -> None:
+    _env_with(tmp_path, name, section)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(tmp_path, "bad")
+    assert words in caught.value.message and "\n" not in caught.value.message
+
+
+def test_local_and_ci_run_prometheus_and_the_other_kinds_do_not() -> None:
+    assert load_environment(ROOT, "local").observability.enabled
+    assert load_environment(ROOT, "ci").observability.port == 19090
+    for name in ("vm-local", "swarm-local", "aws-ecs"):
+        assert not load_environment(ROOT, name).observability.enabled
