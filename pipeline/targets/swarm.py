@@ -466,26 +466,16 @@ class SwarmTarget(LocalTarget):
 
     def task_nodes(self, service: str) -> list[str]:
         """The node of each task swarm means to keep running for a service."""
-        result = self.ex.run(
-            Command(
-                ("docker", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}}"),
-                f"where {service}'s tasks run",
-                mutates=False,
-                check=False,
-            )
-        )
-        return result.stdout.split() if result.ok else []
+        return self._running(("service", "ps", service), "{{.Node}}", f"where {service}'s tasks run")
 
     def tasks_on(self, name: str) -> list[str]:
         """The tasks swarm means to keep running on a node (its ``docker node ps``)."""
-        result = self.ex.run(
-            Command(
-                ("docker", "node", "ps", name, "--filter", "desired-state=running", "--format", "{{.Name}}"),
-                f"the tasks on {name}",
-                mutates=False,
-                check=False,
-            )
-        )
+        return self._running(("node", "ps", name), "{{.Name}}", f"the tasks on {name}")
+
+    def _running(self, listing: tuple[str, ...], field: str, what: str) -> list[str]:
+        """One ``field`` of each task a ``docker service ps`` or ``node ps`` lists as meant to run."""
+        command = ("docker", *listing, "--filter", "desired-state=running", "--format", field)
+        result = self.ex.run(Command(command, what, mutates=False, check=False))
         return result.stdout.split() if result.ok else []
 
     def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
