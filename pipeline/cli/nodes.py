@@ -80,9 +80,9 @@ def node_activate(
     ctx, cluster = _nodes(env, dry_run)
     cluster.node_executor(node)
     with output.err.status(f"activating {node}"):
-        rolled = cluster.activate(node, timeout)
-    for service in rolled:
-        output.err.print(f"• {service}: rolled to spread its tasks over {node} again")
+        spread = cluster.activate(node, timeout)
+    for service in spread:
+        output.err.print(f"• {service}: its tasks spread over {node} again")
     if not dry_run:
         _journal(ctx, "activate", node)
     _done(env, "active", node, dry_run, as_json)
