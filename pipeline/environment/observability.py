@@ -17,7 +17,7 @@ RETENTION = re.compile(r"[1-9][0-9]{0,4}(h|d|w)")
 
 
 class Observability(Strict):
-    enabled: bool = Field(default=False, description="Prometheus in the stack, scraping every app task (kinds local, swarm)")
+    enabled: bool = Field(default=False, description="Prometheus in the stack, scraping every app task (kind local)")
     scrape_seconds: Annotated[int, Field(ge=1, le=300)] = Field(
         default=15, description="how often every target is scraped and the rules evaluated"
     )

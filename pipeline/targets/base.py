@@ -386,12 +386,13 @@ class Nodes(Protocol):
 
     def activate(self, name: str, timeout: float = 120.0) -> list[str]:
         """Back in service (tasks may run on it again; an edge node's edge starts there; the app's
-        tracks spread over it again). The services rolled for that."""
+        tracks spread over it again). The services spread for that."""
         ...
 
     def rebalance(self, timeout: float = 300.0) -> list[str]:
-        """Every app track whose tasks crowd onto fewer nodes than it could use rolled (start-first),
-        so they spread again over the nodes that run; the services rolled."""
+        """Every app track whose tasks crowd onto fewer nodes than it could use grown onto the nodes
+        it misses and shrunk back (never below its size), so it spreads again over the nodes that
+        run; the services spread."""
         ...
 
     def roll_edge(self, timeout: float = 180.0) -> None:

@@ -18,6 +18,7 @@ from chaosstack._stack import Stack
 from pipeline.commands import Command, Result
 from pipeline.commands import faults as fault
 from pipeline.errors import PipelineError
+from pipeline.targets.base import Nodes
 
 __all__ = [
     "activate_node",
@@ -169,7 +170,8 @@ def start_node(
     configuration: dict[str, Any] | None = None,
     secrets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Start the lost node again and wait until the manager sees it ready (a rollback; idempotent)."""
+    """Start the lost node again, wait until the manager sees it ready and spread the app's tracks
+    over it again (a rollback; idempotent)."""
     stack = Stack.from_configuration(configuration)
     name = _chosen(stack, "node-lost", node)
     nodes = stack.nodes()
@@ -177,18 +179,24 @@ def start_node(
         stack.run(nodes.node_switch(name, "start"))
     except PipelineError as exc:
         raise ActivityFailed(exc.message) from exc
+    spread = _ready_and_spread(stack, nodes, name, timeout)
+    stack.forget("node-lost")
+    return {"node": name, "ready": True, "rebalanced": spread}
+
+
+def _ready_and_spread(stack: Stack, nodes: Nodes, name: str, timeout: float) -> list[str]:
+    """Wait until the manager sees node ``name`` ready again, then spread the app's tracks over it
+    (swarm moves nothing back to a node that returns); the services spread."""
 
     def ready() -> bool | None:
         rows = {r["name"]: r for r in nodes.nodes_status()}
         return True if rows.get(name, {}).get("state") == "ready" else None
 
     stack.wait_for(ready, timeout, f"{name} ready in the swarm", step=1.0)
-    try:  # swarm moves nothing back to it: the app's tracks spread over it again
-        rolled = nodes.rebalance()
+    try:
+        return nodes.rebalance()
     except PipelineError as exc:
         raise ActivityFailed(exc.message) from exc
-    stack.forget("node-lost")
-    return {"node": name, "ready": True, "rebalanced": rolled}
 
 
 # --- a planned drain -----------------------------------------------------------------------------
@@ -220,11 +228,11 @@ def activate_node(
     stack = Stack.from_configuration(configuration)
     name = _chosen(stack, "node-drained", node)
     try:
-        rolled = stack.nodes().activate(name, timeout)
+        spread = stack.nodes().activate(name, timeout)
     except PipelineError as exc:
         raise ActivityFailed(exc.message) from exc
     stack.forget("node-drained")
-    return {"node": name, "active": True, "rebalanced": rolled}
+    return {"node": name, "active": True, "rebalanced": spread}
 
 
 # --- a partition ---------------------------------------------------------------------------------
@@ -261,19 +269,9 @@ def heal_partition(
     stack = Stack.from_configuration(configuration)
     name = _chosen(stack, "node-partitioned", node)
     _run_on(stack, name, fault.heal_partition())
-    nodes = stack.nodes()
-
-    def ready() -> bool | None:
-        rows = {r["name"]: r for r in nodes.nodes_status()}
-        return True if rows.get(name, {}).get("state") == "ready" else None
-
-    stack.wait_for(ready, timeout, f"{name} ready in the swarm", step=1.0)
-    try:
-        rolled = nodes.rebalance()
-    except PipelineError as exc:
-        raise ActivityFailed(exc.message) from exc
+    spread = _ready_and_spread(stack, stack.nodes(), name, timeout)
     stack.forget("node-partitioned")
-    return {"node": name, "healed": True, "rebalanced": rolled}
+    return {"node": name, "healed": True, "rebalanced": spread}
 
 
 # --- an engine -------------------------------------------------------------------------------------
