@@ -409,15 +409,19 @@ class SwarmTarget(LocalTarget):
             if self.swarm.vip is not None and not self.ex.dry_run:
                 self._wait(lambda: self.vip_holder() not in (name, None), 20.0, f"the virtual IP off {name}")
         moved = {} if self.ex.dry_run else self._app_tasks_on(name)
-        if moved:
-            self.ex.run(faults.node_availability(name, "pause"))
-            for service, (size, there) in moved.items():
-                self.ex.run(docker.service_replicas(service, size + there, timeout))
-        self.ex.run(faults.node_availability(name, "drain"))
-        if not self.ex.dry_run:
-            self._wait(lambda: not self.tasks_on(name), timeout, f"every task off {name}")
-        for service, (size, _there) in moved.items():
-            self.ex.run(docker.service_replicas(service, size, timeout))
+        grown: list[tuple[str, int]] = []
+        try:
+            if moved:
+                self.ex.run(faults.node_availability(name, "pause"))
+                for service, (size, there) in moved.items():
+                    grown.append((service, size))
+                    self.ex.run(docker.service_replicas(service, size + there, timeout))
+            self.ex.run(faults.node_availability(name, "drain"))
+            if not self.ex.dry_run:
+                self._wait(lambda: not self.tasks_on(name), timeout, f"every task off {name}")
+        finally:  # a drain that stops half-way leaves no track bigger than its size (the node stays as it was left)
+            for service, size in grown:
+                self.ex.run(docker.service_replicas(service, size, timeout))
 
     def _app_tasks_on(self, name: str) -> dict[str, tuple[int, int]]:
         """Each app track's service with tasks on node ``name``: its size and how many run there."""

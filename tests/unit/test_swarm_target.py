@@ -377,3 +377,18 @@ def test_a_planned_drain_pauses_the_node_grows_its_tracks_elsewhere_first_and_sh
         "--availability drain w1",
         "--quiet --replicas 2 pl-swarm-local-app-blue",  # back to its size
     ]
+
+
+def test_a_drain_that_times_out_half_way_shrinks_the_tracks_it_grew_back_to_their_size(tmp_path: Path) -> None:
+    fake = FakeExecutor()
+    target = make(fake, tmp_path)
+    tasks = {"pl-swarm-local-app-blue": ["w1", "w2"]}
+    target._replicas = lambda: {name: (len(nodes), len(nodes)) for name, nodes in tasks.items()}  # type: ignore[method-assign]
+    target.task_nodes = lambda service: tasks[service]  # type: ignore[method-assign]
+    target.vip_holder = lambda: "w2"  # type: ignore[method-assign]
+    target.tasks_on = lambda name: ["pl-swarm-local-app-blue.1"]  # type: ignore[method-assign]  # never leaves w1
+    target._wait = lambda done, timeout, what: (_ for _ in ()).throw(NotReady(what)) if not done() else None  # type: ignore[method-assign]
+    with pytest.raises(NotReady, match="every task off w1"):
+        target.drain("w1")
+    replicas = [c.argv[-1].split("--replicas ")[1] for c in fake.calls if "--replicas" in c.argv[-1]]
+    assert replicas == ["3 pl-swarm-local-app-blue", "2 pl-swarm-local-app-blue"]  # grown, then back
