@@ -29,7 +29,7 @@ from pipeline.errors import ConfigError, PortTaken
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.targets.swarm_nodes import LOGIN_USER, require_swarm, state_dir
-from pipeline.targets.vmlocal import ensure_key_pair, host_image
+from pipeline.targets.vmlocal import ensure_key_pair, host_image, key_mount, mounts_key
 
 Say = Callable[[str], None]
 ROLE = "swarm-node"
@@ -133,7 +133,7 @@ class LocalCluster:
             "--security-opt", "systempaths=unconfined", "--cgroupns=private",
             "--tmpfs", "/run", "--tmpfs", "/run/lock",
             "--volume", f"{self.volume(node)}:/var/lib/docker",
-            "--volume", f"{self.key.with_suffix('.pub')}:/etc/ssh/authorized_keys/{LOGIN_USER}:ro",
+            *key_mount(self.key.with_suffix(".pub"), LOGIN_USER),
             "--publish", f"127.0.0.1:{node.ssh_port or self.swarm.ssh.port}:22",
             "--restart", "unless-stopped",
             "--label", f"pipeline.env={self.env.name}", "--label", f"pipeline.role={ROLE}",
@@ -147,12 +147,18 @@ class LocalCluster:
         if not self.ex.dry_run:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.dir.chmod(0o700)
-        ensure_key_pair(self.ex, self.key, self.env)
+        new_key = ensure_key_pair(self.ex, self.key, self.env)
         self.ensure_network()
         image: str | None = None
         fresh = False
         for node in self.swarm.nodes:
             info = self._inspect(node)
+            if info is not None and (new_key or not mounts_key(info, self.key.with_suffix(".pub"), LOGIN_USER)):
+                # another checkout's container, or one that holds an old key (Docker revived it before
+                # this checkout had one): made again from this checkout, its engine's volume (the
+                # node's swarm state) kept
+                self.ex.run(docker.container_rm(self.container(node)))
+                info = None
             if info is not None and info.get("State", {}).get("Running"):
                 continue
             if info is not None:  # stopped (a chaos run, a reboot): started again, its engine's state kept

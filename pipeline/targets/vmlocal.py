@@ -77,17 +77,44 @@ def acme_server(local: LocalVm) -> str:
     return f"https://{ACME_HOST}:{local.pebble.port}/dir"
 
 
-def ensure_key_pair(ex: Executor, key: Path, env: Environment) -> Path:
-    """The environment's SSH key pair at ``key`` (and ``key``.pub), generated when missing."""
-    if key.exists() and key.with_suffix(".pub").exists():
-        return key
+def ensure_key_pair(ex: Executor, key: Path, env: Environment) -> bool:
+    """The environment's SSH key pair at ``key`` (and ``key``.pub), generated when missing; True when
+    it was (re)generated, so containers that mount the old public key are made again.
+
+    A half pair is made whole again: a fresh checkout next to an engine that still holds the
+    stand-ins' containers sees Docker revive them before anything here runs, and while their key
+    was bound with ``--volume`` Docker made an empty directory where the public key was missing."""
+    pub = key.with_suffix(".pub")
+    if key.is_file() and pub.is_file():
+        return False
+    if not ex.dry_run:
+        for half in (key, pub):
+            if half.is_dir() and not any(half.iterdir()):
+                half.rmdir()  # Docker's stand-in for a missing bind source: nothing of ours in it
+            elif half.is_file():
+                half.unlink()  # the other half is gone: a pair is only generated whole
     ex.run(
         Command(
             ("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"pipeline-{env.name}", "-f", str(key)),
             description="generate the environment's SSH key pair",
         )
     )
-    return key
+    return True
+
+
+def key_mount(pub: Path, user: str = LOGIN_USER) -> tuple[str, str]:
+    """The ``--mount`` of the public key as a container's authorized keys: unlike ``--volume``, a
+    bind whose source is missing fails the start instead of creating a directory in its place."""
+    return "--mount", f"type=bind,source={pub},target=/etc/ssh/authorized_keys/{user},readonly"
+
+
+def mounts_key(info: dict[str, Any], pub: Path, user: str = LOGIN_USER) -> bool:
+    """Whether the inspected container ``info`` binds ``pub`` (this checkout's key) as its authorized keys."""
+    target = f"/etc/ssh/authorized_keys/{user}"
+    return any(
+        m.get("Type") == "bind" and m.get("Destination") == target and m.get("Source") == str(pub)
+        for m in info.get("Mounts") or []
+    )
 
 
 def host_image(ex: Executor, project: Project, env: Environment, say: Say) -> str:
@@ -149,8 +176,10 @@ class LocalVmHost:
                 )
 
     # --- the key pair ---------------------------------------------------------------
-    def ensure_key(self) -> Path:
-        return ensure_key_pair(self.ex, key_path(self.project, self.env), self.env)
+    def ensure_key(self) -> tuple[Path, bool]:
+        """The key and whether it was (re)generated just now."""
+        key = key_path(self.project, self.env)
+        return key, ensure_key_pair(self.ex, key, self.env)
 
     # --- the VM container -------------------------------------------------------------
     def image(self) -> str:
@@ -191,8 +220,7 @@ class LocalVmHost:
             "unless-stopped",
             "--add-host",
             f"{ACME_HOST}:host-gateway",
-            "--volume",
-            f"{key.with_suffix('.pub')}:/etc/ssh/authorized_keys/{LOGIN_USER}:ro",
+            *key_mount(key.with_suffix(".pub")),
             "--label",
             f"pipeline.env={self.env.name}",
             "--label",
@@ -204,11 +232,12 @@ class LocalVmHost:
         return Command(tuple(argv), description=f"start the stand-in VM {self.name}")
 
     def ensure_vm(self) -> None:
-        key = self.ensure_key()
+        key, fresh = self.ensure_key()
         info = self._inspect()
         if info is not None:
             state = info.get("State")
-            if isinstance(state, dict) and state.get("Running"):
+            ours = not fresh and mounts_key(info, key.with_suffix(".pub"))  # not another checkout's, not a stale key
+            if isinstance(state, dict) and state.get("Running") and ours:
                 self.say(f"vm {self.name}: running")
                 return
             self.ex.run(docker.container_rm(self.name))

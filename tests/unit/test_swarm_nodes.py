@@ -130,3 +130,53 @@ def test_app_nodes_name_where_the_app_runs_and_only_those_carry_its_label(env, t
         name: host["swarm_labels"].get("pl.app") for group in data.values() for name, host in (group.get("hosts") or {}).items()
     }
     assert labelled == {"m1": "true", "w1": None, "w2": "true"}
+
+
+def _node_container(pub: Path, running: bool = True) -> Result:
+    mount = {"Type": "bind", "Source": str(pub), "Destination": "/etc/ssh/authorized_keys/admin"}
+    return Result(0, json.dumps([{"State": {"Running": running}, "Mounts": [mount]}]))
+
+
+def _cluster(env, tmp_path: Path, container: Result) -> tuple[LocalCluster, FakeExecutor]:  # type: ignore[no-untyped-def]
+    ex = FakeExecutor().on("docker", "container", "inspect", result=container)
+    ex.on("docker", "network", "inspect", result=Result(0, json.dumps([{"Subnet": "10.231.0.0/24"}])))
+    return LocalCluster(env, ex, Project(ROOT, tmp_path), lambda _m: None), ex
+
+
+def test_the_key_is_a_mount_that_fails_when_missing_never_a_volume_docker_fills_with_a_directory(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster, _ex = _cluster(env, tmp_path, Result(1))
+    argv = list(cluster.run_command(env.swarm.node("m1"), "pl-swarm/node:x").argv)
+    pub = cluster.key.with_suffix(".pub")
+    assert argv[argv.index("--mount") + 1] == f"type=bind,source={pub},target=/etc/ssh/authorized_keys/admin,readonly"
+    assert not any(str(pub) in a for i, a in enumerate(argv) if argv[i - 1] == "--volume")
+
+
+def test_nodes_docker_revived_before_this_checkout_had_a_key_are_made_again_with_the_new_one(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster, ex = _cluster(env, tmp_path, Result(0))
+    cluster.dir.mkdir(parents=True)
+    cluster.key.with_suffix(".pub").mkdir()  # what Docker made where the bound key was missing
+    ex.on("docker", "container", "inspect", result=_node_container(cluster.key.with_suffix(".pub")))
+    cluster.provision()
+    assert not cluster.key.with_suffix(".pub").is_dir()
+    assert any(c.argv[0] == "ssh-keygen" for c in ex.calls)
+    removed = [c.argv[-1] for c in ex.calls if c.argv[:3] == ("docker", "rm", "--force")]
+    started = [c.argv[c.argv.index("--name") + 1] for c in ex.calls if c.argv[:2] == ("docker", "run")]
+    assert removed == started == ["pl-swarm-local-m1", "pl-swarm-local-w1", "pl-swarm-local-w2"]
+    assert not any(c.argv[:3] == ("docker", "volume", "rm") for c in ex.calls)  # the engines' swarm state is kept
+
+
+def test_a_running_node_of_this_checkout_is_kept_and_another_checkouts_is_made_again(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cluster, ex = _cluster(env, tmp_path, Result(0))
+    cluster.dir.mkdir(parents=True)
+    cluster.key.write_text("private\n")
+    cluster.key.with_suffix(".pub").write_text("ssh-ed25519 AAAA pipeline-swarm-local\n")
+    ex.on("docker", "container", "inspect", result=_node_container(cluster.key.with_suffix(".pub")))
+    cluster.provision()
+    assert not [c for c in ex.calls if c.mutates and c.argv[:2] in (("docker", "rm"), ("docker", "run"), ("ssh-keygen", "-q"))]
+    ex.calls.clear()
+    ex.on("docker", "container", "inspect", result=_node_container(tmp_path / "elsewhere" / "id_ed25519.pub"))
+    cluster.provision()
+    assert [c.argv[-1] for c in ex.calls if c.argv[:3] == ("docker", "rm", "--force")] == [
+        "pl-swarm-local-m1", "pl-swarm-local-w1", "pl-swarm-local-w2",
+    ]  # fmt: skip
+    assert cluster.key.read_text() == "private\n"  # a whole pair is never made again
