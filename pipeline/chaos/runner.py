@@ -134,6 +134,13 @@ class ChaosRunner:
                 f"stable {stable.running}/{stable.desired}): nothing to test",
                 hint=f"make up ENV={self.env.name} && make deploy ENV={self.env.name}",
             )
+        if status.crowded:  # a cluster whose track one node's loss takes whole measures less than it claims
+            track, nodes = next(iter(status.crowded.items()))
+            raise NotReady(
+                f"{self.env.name}: {track} is crowded onto {', '.join(nodes)}, fewer nodes than it could use: "
+                "not the steady state to break",
+                hint=f"pipeline node rebalance {self.env.name}",
+            )
 
     def run(self, experiments: list[Experiment]) -> RunReport:
         run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

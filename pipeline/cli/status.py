@@ -74,6 +74,11 @@ def print_status(current: Status) -> None:
             "nodes: " + ", ".join(f"{n['name']} {n['state']}/{n['availability']}" + (f" ({n['role']})" if n["role"] else "")
                                   for n in current.nodes)
         )  # fmt: skip
+    for crowded, nodes in current.crowded.items():
+        output.out.print(
+            f"[yellow]warning[/yellow]: {crowded} is crowded onto {', '.join(nodes)}, fewer nodes than it could use: "
+            f"a node's loss takes more of it than it must (pipeline node rebalance {current.environment})"
+        )
 
 
 @app.command()

@@ -121,6 +121,8 @@ class Status:
     # a multi-node kind: each node (name, state, availability, role) and each edge replica's state
     nodes: list[dict[str, str]] = field(default_factory=list)
     edges: dict[str, bool] = field(default_factory=dict)
+    # a multi-node kind: each track whose tasks crowd onto fewer nodes than it could use, and those nodes
+    crowded: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,7 +130,7 @@ class Status:
             "kind": self.kind,
             "url": self.url,
             "edge": {"running": self.edge_running, **({"replicas": self.edges} if self.edges else {})},
-            **({"nodes": self.nodes} if self.nodes else {}),
+            **({"nodes": self.nodes, "crowded": self.crowded} if self.nodes else {}),
             "weights": self.weights.as_dict() if self.weights else None,
             "tracks": {k: {**asdict(v), "health": v.health} for k, v in self.tracks.items()},
             "services": {k: asdict(v) for k, v in self.services.items()},

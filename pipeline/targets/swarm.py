@@ -131,6 +131,18 @@ class SwarmTarget(LocalTarget):
         self._ensure_edges(images["edge"])
         self.wait_services([self.service("db"), self.service("cache")], timeout=300.0)
         self._ensure_flags()
+        self._spread_again()
+
+    def _spread_again(self) -> list[str]:
+        """A cluster that came back (a reboot, the engines restarted) has its tasks where swarm started
+        them, not always spread: ``up`` spreads them again, unless a deploy in flight (the lock) sizes
+        the tracks itself."""
+        if self.ex.dry_run or self.read_lock() is not None:
+            return []
+        spread = self.rebalance()
+        for service in spread:
+            self.say(f"{service.removeprefix(self.stack + '-')}: crowded onto fewer nodes than it could use: spread again")
+        return spread
 
     def _apply(self, check: bool = False) -> Recap:
         """playbooks/swarm.yml on every node (in Ansible's check mode: what it would change)."""
@@ -455,18 +467,25 @@ class SwarmTarget(LocalTarget):
         nodes with the most): never fewer tasks than its size. The services spread, none in a dry run."""
         if self.ex.dry_run:
             return []
-        usable = {n["name"] for n in self.nodes_status() if n["state"] == "ready" and n["availability"] == "active"} & set(
-            self.swarm.app_placement
-        )
         spread: list[str] = []
-        for service in self._app_services():
-            nodes = self.task_nodes(service)
-            missing = min(len(nodes), len(usable)) - len(set(nodes) & usable)
-            if len(nodes) >= 2 and missing > 0:
-                self.ex.run(docker.service_replicas(service, len(nodes) + missing, timeout))
-                self.ex.run(docker.service_replicas(service, len(nodes), timeout))
-                spread.append(service)
+        for service, (size, missing) in self.crowded(self.nodes_status()).items():
+            self.ex.run(docker.service_replicas(service, size + missing, timeout))
+            self.ex.run(docker.service_replicas(service, size, timeout))
+            spread.append(service)
         return spread
+
+    def crowded(self, nodes: list[dict[str, str]]) -> dict[str, tuple[int, int]]:
+        """Each app track's service whose tasks crowd onto fewer of the usable app nodes (ready and
+        active among ``nodes``, in the app's placement) than it could use: its size and how many
+        nodes it misses."""
+        return crowding(self._app_task_nodes(), self._usable(nodes))
+
+    def _usable(self, nodes: list[dict[str, str]]) -> set[str]:
+        ready = {n["name"] for n in nodes if n["state"] == "ready" and n["availability"] == "active"}
+        return ready & set(self.swarm.app_placement)
+
+    def _app_task_nodes(self) -> dict[str, list[str]]:
+        return {service: self.task_nodes(service) for service in self._app_services()}
 
     def task_nodes(self, service: str) -> list[str]:
         """The node of each task swarm means to keep running for a service."""
@@ -497,7 +516,14 @@ class SwarmTarget(LocalTarget):
 
     def status(self) -> Status:
         found = super().status()
-        return dataclasses.replace(found, nodes=self.nodes_status(), edges=self.edges.running_on())
+        nodes = self.nodes_status()
+        tasks = self._app_task_nodes()
+        track_of = {track.service: name for name, track in found.tracks.items() if track.service}
+        crowded = {
+            track_of.get(service, service.removeprefix(self.stack + "-")): sorted(set(tasks[service]))
+            for service in crowding(tasks, self._usable(nodes))
+        }
+        return dataclasses.replace(found, nodes=nodes, edges=self.edges.running_on(), crowded=crowded)
 
     # --- down ---------------------------------------------------------------------------------
     def down(self, volumes: bool = False) -> None:
@@ -522,6 +548,18 @@ class SwarmTarget(LocalTarget):
             if task.running():
                 return self.node_ex[name], task.container()
         raise NotReady(f"no edge of {self.env.name} is running", hint=f"make up ENV={self.env.name}")
+
+
+def crowding(tasks: dict[str, list[str]], usable: set[str]) -> dict[str, tuple[int, int]]:
+    """Of each service's task nodes (one entry per task), those that crowd: a service of two tasks or
+    more that runs on fewer of the ``usable`` nodes than it could (``min(size, len(usable))``), as
+    its size and how many nodes it misses. One node's loss takes all of such a track."""
+    found: dict[str, tuple[int, int]] = {}
+    for service, nodes in tasks.items():
+        missing = min(len(nodes), len(usable)) - len(set(nodes) & usable)
+        if len(nodes) >= 2 and missing > 0:
+            found[service] = (len(nodes), missing)
+    return found
 
 
 def _pinned(spec: ServiceSpec, label: str) -> ServiceSpec:

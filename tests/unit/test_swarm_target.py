@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.chaos.runner import ChaosRunner
 from pipeline.commands import Command, Result
 from pipeline.edge import FRESH_SLOTS, Weights
 from pipeline.environment import load_environment
 from pipeline.errors import NotReady
 from pipeline.project import Project
+from pipeline.records.lock import LockInfo
 from pipeline.targets import target_for
-from pipeline.targets.swarm import SwarmTarget
+from pipeline.targets.base import Status, TrackStatus
+from pipeline.targets.local import LocalTarget
+from pipeline.targets.swarm import SwarmTarget, crowding
 from pipeline.testing import FakeExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,6 +363,70 @@ def test_a_track_crowded_onto_one_node_grows_onto_the_others_and_shrinks_back_an
     ready[1]["availability"] = "drain"
     fake.calls.clear()
     assert target.rebalance() == [] and not [c for c in fake.calls if "--replicas" in c.argv[-1]]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "usable", "crowded"),
+    [
+        ({"blue": ["w2", "w2"]}, {"w1", "w2"}, {"blue": (2, 1)}),  # both on one of two: misses one
+        ({"blue": ["w1", "w2"]}, {"w1", "w2"}, {}),  # spread
+        ({"blue": ["w2"]}, {"w1", "w2"}, {}),  # one task: nothing to spread
+        ({"blue": ["w1", "w1", "w2"]}, {"w1", "w2"}, {}),  # three on two nodes: as spread as it can be
+        ({"blue": ["w1", "w1", "w2"]}, {"w1", "w2", "w3"}, {"blue": (3, 1)}),  # w3 unused
+        ({"blue": ["w2", "w2"]}, {"w2"}, {}),  # the only usable node (w1 drained or down)
+        ({"blue": ["m1", "m1"]}, {"w1", "w2"}, {"blue": (2, 2)}),  # on a node outside the placement
+    ],
+)
+def test_a_track_is_crowded_when_it_runs_on_fewer_usable_nodes_than_it_could(
+    tasks: dict[str, list[str]], usable: set[str], crowded: dict[str, tuple[int, int]]
+) -> None:
+    assert crowding(tasks, usable) == crowded
+
+
+def test_status_names_the_crowded_track_and_its_nodes_and_a_chaos_run_refuses_to_start_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeExecutor()
+    target = make(fake, tmp_path)
+    tracks = {
+        "stable": TrackStatus("stable", "v1", 2, 2, service="pl-swarm-local-app-blue"),
+        "canary": TrackStatus("canary", None, 0, 0),
+        "baseline": TrackStatus("baseline", None, 0, 0),
+    }
+    base = Status("swarm-local", "swarm", target.url, True, Weights(0, 0), tracks)
+    monkeypatch.setattr(LocalTarget, "status", lambda self: base)
+    tasks = {"pl-swarm-local-app-blue": ["w2", "w2"]}
+    target._replicas = lambda: {name: (len(nodes), len(nodes)) for name, nodes in tasks.items()}  # type: ignore[method-assign]
+    target.task_nodes = lambda service: tasks[service]  # type: ignore[method-assign]
+    target.nodes_status = lambda: [  # type: ignore[method-assign]
+        {"name": n, "state": "ready", "availability": "active", "role": ""} for n in ("m1", "w1", "w2")
+    ]
+    target.edges.running_on = lambda: {"w1": True, "w2": True}  # type: ignore[method-assign]
+    found = target.status()
+    assert found.crowded == {"stable": ["w2"]} and found.as_dict()["crowded"] == {"stable": ["w2"]}
+    runner = ChaosRunner(target.env, target.project, fake, target, lambda _m: None)
+    with pytest.raises(NotReady, match="stable is crowded onto w2") as refused:
+        runner.preflight()
+    assert refused.value.hint == "pipeline node rebalance swarm-local"
+    tasks["pl-swarm-local-app-blue"] = ["w1", "w2"]
+    assert target.status().crowded == {}
+    runner.preflight()  # spread: nothing to refuse
+
+
+def test_up_spreads_a_crowded_track_again_unless_a_deploy_holds_the_lock(tmp_path: Path) -> None:
+    fake = FakeExecutor()
+    target = make(fake, tmp_path)
+    tasks = {"pl-swarm-local-app-blue": ["w2", "w2"]}
+    target._replicas = lambda: {name: (len(nodes), len(nodes)) for name, nodes in tasks.items()}  # type: ignore[method-assign]
+    target.task_nodes = lambda service: tasks[service]  # type: ignore[method-assign]
+    target.nodes_status = lambda: [  # type: ignore[method-assign]
+        {"name": n, "state": "ready", "availability": "active", "role": ""} for n in ("m1", "w1", "w2")
+    ]
+    target.read_lock = lambda: LockInfo.mine("deployer", "v2", "deploy")  # type: ignore[method-assign]
+    assert target._spread_again() == [] and not [c for c in fake.calls if "--replicas" in c.argv[-1]]
+    target.read_lock = lambda: None  # type: ignore[method-assign]
+    assert target._spread_again() == ["pl-swarm-local-app-blue"]
+    assert len([c for c in fake.calls if "--replicas" in c.argv[-1]]) == 2  # grown by one, shrunk back
 
 
 def test_a_planned_drain_pauses_the_node_grows_its_tracks_elsewhere_first_and_shrinks_them_after(tmp_path: Path) -> None:
