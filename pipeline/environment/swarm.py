@@ -146,6 +146,12 @@ class Swarm(Strict):
         "keep the control plane and the data), or every node of a cluster of managers only",
     )
     registry: Registry = Registry()
+    engine_packages: Literal["debian", "docker"] = Field(
+        default="debian",
+        description="where the nodes' Docker engine comes from: debian, the distribution's docker.io; docker, "
+        "Docker's own apt repository (docker-ce; a newer libnetwork, recommended on a real cluster: "
+        "docs/swarm.md says why)",
+    )
     replica_port: Port = Field(
         default=18080,
         description="where each edge replica's nginx is published on its node: the relay (haproxy) on every edge "

@@ -159,6 +159,7 @@ class SwarmTarget(LocalTarget):
             "keepalived_check_url": f"http://127.0.0.1:{self.env.edge.port}/edge/healthz",
             "keepalived_maintenance_file": MAINTENANCE_FILE,
             "swarm_flags_root": FLAGS_ROOT,
+            "docker_package_source": self.swarm.engine_packages,
         }
         return self.nodes.apply({**machine, **extra}, per_node, check=check)
 

@@ -124,6 +124,7 @@ def _nodes(data: dict) -> dict:
         ),
         (lambda s: s["local"].update(subnet="10.231.0.1/24"), "swarm.local.subnet: must be a network such as 10.231.0.0/24", ""),
         (lambda s: s.update(manager=[]), "swarm.manager: unknown key", "did you mean 'managers'?"),
+        (lambda s: s.update(engine_packages="docker-ce"), "swarm.engine_packages: Input should be 'debian' or 'docker'", ""),
     ],
 )
 def test_a_swarm_mistake_is_one_line_with_its_key(tmp_path: Path, change, where: str, hint: str) -> None:

@@ -256,6 +256,27 @@ def test_up_check_runs_the_playbook_in_check_mode_and_records_nothing(tmp_path: 
     assert (found.changed, found.changes) == (1, ("Write the VRRP instance on w1",))
     assert not list(tmp_path.rglob("cluster.json"))  # the identity is recorded by a real up only
     assert not any(c.argv[:2] == ("docker", "run") for c in ex.calls)  # no node container is made
+    written = json.loads(next(tmp_path.rglob("vars.json")).read_text())
+    assert written["docker_package_source"] == "debian"  # swarm.engine_packages' default
+
+
+def test_the_engine_comes_from_the_packages_env_yaml_names(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.commands.ansible import ansible_bin
+
+    played = json.dumps({"stats": {"m1": {"ok": 70, "changed": 0, "failures": 0, "unreachable": 0}}, "plays": []})
+    running = json.dumps([{"State": {"Running": True}}])
+    ex = FakeExecutor().on("docker", "container", "inspect", result=Result(0, running))
+    ex.on(ansible_bin("ansible-playbook"), result=Result(0, played))
+    env = load_environment(ROOT, "swarm-local")
+    assert env.swarm is not None
+    env = env.model_copy(update={"swarm": env.swarm.model_copy(update={"engine_packages": "docker"})})
+    SwarmTarget(env, ex, Project(ROOT, tmp_path), lambda _m: None).config_drift()
+    written = json.loads(next(tmp_path.rglob("vars.json")).read_text())
+    assert written["docker_package_source"] == "docker"
+    role = (ROOT / "playbooks/roles/docker/tasks/main.yml").read_text()
+    assert "docker_package_source == 'docker'" in role and "docker-ce" in role  # the role acts on it
 
 
 def test_an_edge_made_before_the_relay_gives_up_the_users_port_and_takes_its_own(tmp_path: Path) -> None:
