@@ -172,6 +172,10 @@ flags: .venv/.ready ## Feature flags: make flags ENV=local ARGS="set notes-excer
 bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 toggles) and evaluation cost
 	$(PY) -m pipeline.bench.flags "$$ENV" $(ARGS)
 
+.PHONY: bench-alert
+bench-alert: .venv/.ready ## Alert latency: a canary failing 30 % under k6 load to the alert at the webhook (ENV=ci: 5 s scrape)
+	$(PY) -m pipeline.bench.alert $(if $(filter file,$(origin ENV)),ci,$(ENV)) $(ARGS)
+
 # --- chaos: Chaos Toolkit experiments (chaos/experiments) under k6 load, with a resilience score ---
 .PHONY: chaos chaos-list test-e2e-chaos
 

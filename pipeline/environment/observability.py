@@ -8,12 +8,14 @@ import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from pipeline.environment.base import Strict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 RETENTION = re.compile(r"[1-9][0-9]{0,4}(h|d|w)")
+REPEAT = re.compile(r"[1-9][0-9]{0,4}(m|h|d)")
 
 
 class Observability(Strict):
@@ -26,6 +28,27 @@ class Observability(Strict):
     webhook: str = Field(
         default="", description="where Alertmanager posts firing alerts (an http or https URL); empty: alerts only shown"
     )
+    alertmanager_port: Port = Field(default=9093, description="Alertmanager's HTTP API and UI, published on 127.0.0.1 only")
+    alert_repeat: str = Field(
+        default="4h", description="how often an alert that keeps firing is posted again: a number and m, h or d (30m, 4h)"
+    )
+
+    @field_validator("alert_repeat")
+    @classmethod
+    def _repeat(cls, value: str) -> str:
+        if not REPEAT.fullmatch(value):
+            raise ValueError(f"'{value}' is not a duration (a number and m, h or d: 30m, 4h, 1d)")
+        return value
+
+    @model_validator(mode="after")
+    def _ports(self) -> Observability:
+        if self.enabled and self.alertmanager_port == self.port:
+            raise PydanticCustomError(
+                "ports",
+                "alertmanager_port: {port} is observability.port too",
+                {"port": self.port, "hint": "give Prometheus and Alertmanager a port each"},
+            )
+        return self
 
     @field_validator("retention")
     @classmethod

@@ -1,6 +1,7 @@
 """Prometheus's configuration for an environment: every app slot's tasks found through Docker's
 DNS (``tasks.<service>``, as the edge finds them), Prometheus itself, the environment's name on
-every series; and the rules, the repository's files merged into one."""
+every series, its alerts sent to the environment's Alertmanager; and the rules, the repository's
+files merged into one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from pipeline.environment import Environment
+from pipeline.observability import alertmanager
 
 RULES_DIR = Path("observability") / "prometheus" / "rules"
 CONF_DIR = "/etc/prometheus/pipeline"  # a volume the pipeline writes (the image makes it Prometheus's)
@@ -30,6 +32,8 @@ def render_config(env: Environment, app_port: int) -> str:
             "external_labels": {"environment": env.name},
         },
         "rule_files": [f"{CONF_DIR}/rules.yml"],
+        # the environment's Alertmanager (pipeline/observability/alertmanager.py), by its name on the network
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{alertmanager.host(env)}:{alertmanager.PORT}"]}]}]},
         "scrape_configs": [
             {
                 "job_name": "app",

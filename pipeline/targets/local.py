@@ -20,7 +20,9 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline import edge, poll, registry
 from pipeline.build.image import MIGRATIONS_LABEL
@@ -35,7 +37,7 @@ from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
-from pipeline.observability import prometheus
+from pipeline.observability import alertmanager, prometheus
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.records.lock import LockInfo
@@ -67,10 +69,26 @@ APP_UID = 10001  # the app image's user (app/Dockerfile)
 #: each generated secret and the file it is mounted as (/run/secrets/<file>)
 SECRET_FILES = {"db_password": "db-password", "django_secret_key": "django-secret-key", "docs_password": "docs-password"}
 MIGRATE_ATTEMPTS = 3
+WATCHER_VOLUMES = ("prometheus-conf", "prometheus-data", "alertmanager-conf", "alertmanager-data")
 # how often a release's waits look again (tasks healthy, the migration done, the scaled canary ready):
 # every second of lag here is a second of the deploy's overhead; each look is a few docker reads
 RELEASE_POLL = 0.5
 HANDOVER_LEASE = 30.0  # a hand-over's split is held this long; the controller renews it until settled
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """A container that watches the environment (Prometheus, Alertmanager): its files, written by
+    the pipeline into its first volume, its arguments and its port on 127.0.0.1."""
+
+    name: str
+    image: str
+    conf_dir: str
+    files: dict[str, str]
+    volumes: dict[str, str]  # volume (without the stack's prefix) -> where it is mounted; the first holds conf_dir
+    args: list[str]
+    publish: str
+    role: str
 
 
 class LocalTarget:
@@ -155,11 +173,17 @@ class LocalTarget:
                 hint="free the port or choose another edge.port in env.yaml",
             )
         watch = self.env.observability
-        if watch.enabled and not port_free("127.0.0.1", watch.port) and not self._publishes(self.prometheus_name, watch.port):
-            raise PortTaken(
-                f"observability.port: 127.0.0.1:{watch.port} is already taken by another program",
-                hint="free the port or choose another observability.port in env.yaml",
-            )
+        if not watch.enabled:
+            return
+        for key, port, container in (
+            ("port", watch.port, self.prometheus_name),
+            ("alertmanager_port", watch.alertmanager_port, self.alertmanager_name),
+        ):
+            if not port_free("127.0.0.1", port) and not self._publishes(container, port):
+                raise PortTaken(
+                    f"observability.{key}: 127.0.0.1:{port} is already taken by another program",
+                    hint=f"free the port or choose another observability.{key} in env.yaml",
+                )
 
     def _publishes(self, container: str, port: int) -> bool:
         result = self.ex.run(docker.container_inspect(container))
@@ -184,6 +208,7 @@ class LocalTarget:
         self._ensure_service(self._cache_spec(images["redis"]))
         self._ensure_edge(images["edge"])
         if self.env.observability.enabled:
+            self._ensure_alertmanager(images["alertmanager"])
             self._ensure_prometheus(images["prometheus"])
         self.wait_services([self.service("db"), self.service("cache")])
         self._ensure_flags()
@@ -197,73 +222,112 @@ class LocalTarget:
         """Prometheus's HTTP API on this machine."""
         return f"http://127.0.0.1:{self.env.observability.port}"
 
+    @property
+    def alertmanager_name(self) -> str:
+        return self.service("alertmanager")
+
+    def alertmanager_url(self) -> str:
+        """Alertmanager's HTTP API on this machine."""
+        return f"http://127.0.0.1:{self.env.observability.alertmanager_port}"
+
     def _ensure_prometheus(self, image: str) -> None:
-        """Its configuration and rules in its volume, and the container running on them: when it
-        already runs this image with these arguments, files that differ are rewritten in place and
-        it is told to read them again (SIGHUP); files that are the same change nothing."""
-        files = {
-            "prometheus.yml": prometheus.render_config(self.env, self.env.app.port),
-            "rules.yml": prometheus.render_rules(self.project.root),
-        }
-        conf = f"type=volume,src={self.service('prometheus-conf')},dst={prometheus.CONF_DIR}"
-        data = f"type=volume,src={self.service('prometheus-data')},dst={prometheus.DATA_DIR}"
-        args = prometheus.command(self.env)
-        running = self.ex.run(docker.container_inspect(self.prometheus_name))
+        """Prometheus on its configuration and rules (see _ensure_watcher)."""
+        self._ensure_watcher(
+            Watcher(
+                name=self.prometheus_name,
+                image=image,
+                conf_dir=prometheus.CONF_DIR,
+                files={
+                    "prometheus.yml": prometheus.render_config(self.env, self.env.app.port),
+                    "rules.yml": prometheus.render_rules(self.project.root),
+                },
+                volumes={"prometheus-conf": prometheus.CONF_DIR, "prometheus-data": prometheus.DATA_DIR},
+                args=prometheus.command(self.env),
+                publish=f"127.0.0.1:{self.env.observability.port}:{prometheus.PORT}",
+                role="prometheus",
+            )
+        )
+        self.say(f"prometheus {self.prometheus_name}: at {self.prometheus_url()}")
+
+    def _ensure_alertmanager(self, image: str) -> None:
+        """Alertmanager on its configuration (see _ensure_watcher): where Prometheus's alerts go."""
+        self._ensure_watcher(
+            Watcher(
+                name=self.alertmanager_name,
+                image=image,
+                conf_dir=alertmanager.CONF_DIR,
+                files={"alertmanager.yml": alertmanager.render_config(self.env)},
+                volumes={"alertmanager-conf": alertmanager.CONF_DIR, "alertmanager-data": alertmanager.DATA_DIR},
+                args=alertmanager.command(self.env),
+                publish=f"127.0.0.1:{self.env.observability.alertmanager_port}:{alertmanager.PORT}",
+                role="alertmanager",
+            )
+        )
+        webhook = self.env.observability.webhook
+        # only the webhook's host: a chat service's URL carries its token in the path
+        sent = f"alerts to {urlsplit(webhook).hostname}" if webhook else "alerts shown only (no observability.webhook)"
+        self.say(f"alertmanager {self.alertmanager_name}: at {self.alertmanager_url()}, {sent}")
+
+    def _ensure_watcher(self, watcher: Watcher) -> None:
+        """A watcher's files in its volume, and its container running on them: when it already runs
+        this image with these arguments, files that differ are rewritten in place and it is told to
+        read them again (SIGHUP, which Prometheus and Alertmanager both obey); files that are the
+        same change nothing."""
+        mounts = [f"type=volume,src={self.service(v)},dst={at}" for v, at in watcher.volumes.items()]
+        conf = mounts[0]
+        running = self.ex.run(docker.container_inspect(watcher.name))
         if running.ok:
             info = json.loads(running.stdout)[0]
-            if info["Config"]["Image"] == image and info["State"]["Running"] and info["Config"]["Cmd"] == args:
-                changed = [name for name, text in files.items() if self._prometheus_file(name) != text]
+            if info["Config"]["Image"] == watcher.image and info["State"]["Running"] and info["Config"]["Cmd"] == watcher.args:
+                changed = [name for name, text in watcher.files.items() if self._watcher_file(watcher, name) != text]
                 for name in changed:
                     self.ex.run(
                         docker.exec_(
-                            self.prometheus_name,
-                            ["sh", "-c", f"cat > {prometheus.CONF_DIR}/{name}"],
-                            stdin=files[name],
-                            description=f"write Prometheus's {name}",
+                            watcher.name,
+                            ["sh", "-c", f"cat > {watcher.conf_dir}/{name}"],
+                            stdin=watcher.files[name],
+                            description=f"write {watcher.role}'s {name}",
                         )
                     )
                 if changed:
-                    self.ex.run(docker.container_signal(self.prometheus_name, "HUP", "Prometheus reads its files again"))
+                    self.ex.run(docker.container_signal(watcher.name, "HUP", f"{watcher.role} reads its files again"))
                 done = f"{', '.join(changed)} read again" if changed else "up to date"
-                self.say(f"prometheus {self.prometheus_name}: running, {done}")
+                self.say(f"{watcher.role} {watcher.name}: running, {done}")
                 return
-            self.ex.run(docker.container_rm(self.prometheus_name))
-        write = " && ".join(
-            f'printf "%s" "${var}" > {prometheus.CONF_DIR}/{name}'
-            for var, name in (("CONFIG", "prometheus.yml"), ("RULES", "rules.yml"))
-        )
+            self.ex.run(docker.container_rm(watcher.name))
+        variables = {f"FILE{at}": text for at, text in enumerate(watcher.files.values())}
+        write = " && ".join(f'printf "%s" "$FILE{at}" > {watcher.conf_dir}/{name}' for at, name in enumerate(watcher.files))
         self.ex.run(
             docker.run_once(
-                image,
+                watcher.image,
                 None,
                 ["sh", "-c", write],
-                env={"CONFIG": files["prometheus.yml"], "RULES": files["rules.yml"]},
+                env=variables,
                 mounts=[conf],
-                description="write Prometheus's configuration and rules",
+                description=f"write {watcher.role}'s configuration",
                 entrypoint="",
             )
         )
         self.ex.run(
             docker.run_detached(
-                self.prometheus_name,
-                image,
+                watcher.name,
+                watcher.image,
                 self.network,
-                publish=[f"127.0.0.1:{self.env.observability.port}:{prometheus.PORT}"],
-                mounts=[conf, data],
-                labels={**self.labels, "pipeline.role": "prometheus"},
-                command=args,
+                publish=[watcher.publish],
+                mounts=mounts,
+                labels={**self.labels, "pipeline.role": watcher.role},
+                command=watcher.args,
             )
         )
-        self.say(f"prometheus {self.prometheus_name}: at {self.prometheus_url()}")
 
-    def _prometheus_file(self, name: str) -> str | None:
-        """One of the files Prometheus runs on, as it is in its volume (None: unreadable)."""
+    def _watcher_file(self, watcher: Watcher, name: str) -> str | None:
+        """One of the files a watcher runs on, as it is in its volume (None: unreadable)."""
         read = self.ex.run(
             docker.exec_(
-                self.prometheus_name,
-                ["cat", f"{prometheus.CONF_DIR}/{name}"],
+                watcher.name,
+                ["cat", f"{watcher.conf_dir}/{name}"],
                 mutates=False,
-                description=f"read Prometheus's {name}",
+                description=f"read {watcher.role}'s {name}",
             )
         )
         return read.stdout if read.ok else None
@@ -1178,11 +1242,12 @@ class LocalTarget:
             self.ex.run(docker.service_rm(names))
         self.ex.run(docker.container_rm(self.edge_name))
         self.ex.run(docker.container_rm(self.prometheus_name))
+        self.ex.run(docker.container_rm(self.alertmanager_name))
         self._until_gone(
             lambda: self.ex.run(docker.network_inspect(self.network)).ok, lambda: self.ex.run(docker.network_rm(self.network))
         )
         if volumes:
-            for volume in ("db-data", "edge-conf", "edge-logs", "prometheus-conf", "prometheus-data"):
+            for volume in ("db-data", "edge-conf", "edge-logs", *WATCHER_VOLUMES):
                 self._remove_volume(self.service(volume))
             self.ex.run(Command(("rm", "-rf", str(self.flag_delivery().directory)), check=False, description="remove the flags"))
             for config in ("secrets", "lock"):

@@ -74,8 +74,8 @@ def test_deploy_current_commit_and_smoke_through_the_edge(release: str) -> None:
     assert http("/readyz").status == 200
 
 
-def _docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=60).stdout
+def _docker(*args: str, check: bool = True) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=60).stdout
 
 
 def _stable_tasks() -> tuple[str, list[str]]:
@@ -178,6 +178,46 @@ def test_weights_split_traffic_as_asked(release: str, second_release: str) -> No
     assert abs(seen["canary"] - 0.3 * n) < 4 * sigma, seen
     pipeline("weights", ENV, "--canary", "0")
     assert all(http("/healthz").headers["x-edge-track"] == "stable" for _ in range(100))
+
+
+def test_a_failing_canary_pages_at_the_webhook_through_alertmanager(release: str, second_release: str) -> None:
+    """A canary failing 30 % of its requests, held at a manual weight under load: Prometheus's
+    TrackFailing fires and Alertmanager posts it to observability.webhook (the suite's receiver, a
+    container on the stack's network), grouped per track; stable raises nothing. The time from the
+    fault to the post is measured by `make bench-alert` (docs/benchmarks.md); here it is bounded."""
+    from pipeline.build.images import base_ref
+    from pipeline.observability import receiver as hook
+
+    env = load_environment(ROOT, ENV)
+    receiver = str(urllib.parse.urlsplit(env.observability.webhook).hostname)
+    _docker("rm", "-f", receiver, check=False)
+    labels = {"pipeline.stack": env.stack}
+    subprocess.run(hook.container(env.observability.webhook, f"{env.stack}-net", base_ref(env), labels), check=True)
+    try:
+        pipeline("deploy", ENV, "--version", second_release, "--track", "canary", "--fault", "error_rate=0.3")
+        pipeline("weights", ENV, "--canary", "30", "--hold", "300")
+        faulted = time.time()
+        posts: list[dict[str, Any]] = []
+        deadline = faulted + 120  # bounded: at most 120 s of requests, ~20 a second, to this machine's edge
+        while time.time() < deadline and not posts:
+            for _ in range(20):
+                http("/api/notes?limit=1", timeout=5)
+                time.sleep(0.05)
+            posts = hook.posts(_docker("logs", receiver), "TrackFailing")
+        assert posts, "no TrackFailing alert reached the webhook in 120 s"
+        body = posts[0]["body"]
+        assert body["receiver"] == "webhook" and body["status"] == "firing", body
+        assert body["groupLabels"] == {"alertname": "TrackFailing", "environment": ENV, "track": "canary"}, body
+        assert [a["labels"]["track"] for a in body["alerts"]] == ["canary"]
+        print(f"fault to webhook: {posts[0]['received'] - faulted:.1f} s")
+        assert posts[0]["received"] - faulted <= 90
+        # Alertmanager's own API lists it, on this machine's loopback
+        with urllib.request.urlopen(f"http://127.0.0.1:{env.observability.alertmanager_port}/api/v2/alerts", timeout=5) as r:
+            assert "TrackFailing" in {a["labels"]["alertname"] for a in json.load(r)}
+    finally:
+        pipeline("weights", ENV, "--canary", "0", check=False)
+        _docker("rm", "-f", receiver, check=False)
+        pipeline("deploy", ENV, "--version", second_release, "--track", "canary", check=False)  # without the fault
 
 
 def test_second_version_on_stable_shows_in_status(second_release: str) -> None:

@@ -154,10 +154,16 @@ def test_the_apps_own_secret_reaches_each_task_on_the_workers_as_a_file_only(rel
     secret = target.secret_store().set(name, value).secret
     target.deploy_track("stable", version_through_the_vip())
     service = target.track_service("stable")
-    placed = ssh("m1", f"docker service ps {service} --filter desired-state=running --format '{{{{.Node}}}}'").split()
-    assert set(placed) - {SWARM.manager.name}, f"every task on the manager: {placed}"  # delivered to another node
-    for node in set(placed):
-        for container in ssh(node, f"docker ps -q --filter label=com.docker.swarm.service.name={service}").split():
+    tasks = ssh(
+        "m1", f"docker service ps {service} --no-trunc --filter desired-state=running --format '{{{{.ID}}}} {{{{.Node}}}}'"
+    )
+    placed = [line.split() for line in tasks.splitlines() if line.strip()]
+    assert {node for _, node in placed} - {SWARM.manager.name}, f"every task on the manager: {placed}"  # another node
+    # the current tasks' containers only: the update starts new tasks first, the old ones stop after it returns
+    for task, node in placed:
+        containers = ssh(node, f"docker ps -q --filter label=com.docker.swarm.task.id={task}").split()
+        assert len(containers) == 1, (task, node, containers)
+        for container in containers:
             assert ssh(node, f"docker exec {container} cat /run/secrets/{name}") == value
             assert ssh(node, f"docker exec {container} printenv {name}_FILE").strip() == f"/run/secrets/{name}"
             assert value not in ssh(node, f"docker exec {container} env")

@@ -314,8 +314,10 @@ def test_prometheus_gets_its_configuration_then_starts_on_loopback_or_reads_it_a
     target(env, fake, tmp_path)._ensure_prometheus("127.0.0.1:5000/pipeline/prometheus:abc")
     write = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--rm"))
     assert write.argv[3:5] == ("--entrypoint", "")  # the script runs, not Prometheus
-    assert any(a.startswith("CONFIG=") and "tasks.pl-local-app-blue" in a for a in write.argv)
-    assert any(a.startswith("RULES=") and "TrackErrorRateHigh" in a for a in write.argv)
+    assert any(a.startswith("FILE0=") and "tasks.pl-local-app-blue" in a for a in write.argv)
+    assert any(a.startswith("FILE1=") and "TrackErrorRateHigh" in a for a in write.argv)
+    script = write.argv[-1]
+    assert "> /etc/prometheus/pipeline/prometheus.yml" in script and "> /etc/prometheus/pipeline/rules.yml" in script
     started = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--detach")).argv
     assert started[started.index("--publish") + 1] == "127.0.0.1:9090:9090"  # loopback only
     assert started[started.index("127.0.0.1:5000/pipeline/prometheus:abc") + 1 :] == tuple(prometheus.command(env))
@@ -341,3 +343,32 @@ def test_prometheus_gets_its_configuration_then_starts_on_loopback_or_reads_it_a
     same.on("docker", "exec", result=lambda command: Result(0, files[command.argv[-1].rsplit("/", 1)[1]]))
     target(env, same, tmp_path)._ensure_prometheus(image)
     assert same.mutating() == []
+
+
+def test_alertmanager_starts_on_loopback_before_prometheus_which_sends_it_its_alerts(env_and_port, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from pipeline.observability import alertmanager, prometheus
+
+    plain, _ = env_and_port
+    watch = plain.observability.model_copy(update={"webhook": "https://hooks.example.com/services/T0/B0/secret"})
+    env = plain.model_copy(update={"observability": watch})
+    fake = FakeExecutor().on("docker", "container", "inspect", result=Result(1, "", "No such container"))
+    said: list[str] = []
+    LocalTarget(env, fake, Project(ROOT, tmp_path), said.append)._ensure_alertmanager("127.0.0.1:5000/pipeline/alertmanager:abc")
+    write = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--rm"))
+    conf = yaml.safe_load(next(a for a in write.argv if a.startswith("FILE0=")).removeprefix("FILE0="))
+    hook = {"url": "https://hooks.example.com/services/T0/B0/secret", "send_resolved": True}
+    assert conf["receivers"] == [{"name": "webhook", "webhook_configs": [hook]}]
+    assert conf["route"]["receiver"] == "webhook" and conf["route"]["repeat_interval"] == "4h"
+    started = next(c for c in fake.calls if c.argv[:3] == ("docker", "run", "--detach")).argv
+    assert started[started.index("--publish") + 1] == "127.0.0.1:9093:9093"  # loopback only
+    assert started[started.index("--name") + 1] == "pl-local-alertmanager"
+    assert started[-len(alertmanager.command(env)) :] == tuple(alertmanager.command(env))
+    assert not any("secret" in line for line in said) and any("hooks.example.com" in line for line in said)
+    # Prometheus sends to it by its name on the network
+    sent = yaml.safe_load(prometheus.render_config(env, env.app.port))["alerting"]["alertmanagers"]
+    assert sent == [{"static_configs": [{"targets": ["pl-local-alertmanager:9093"]}]}]
+    # no webhook: a receiver that sends nothing, the alerts kept and shown
+    quiet = yaml.safe_load(alertmanager.render_config(plain))
+    assert quiet["receivers"] == [{"name": "shown-only"}] and quiet["route"]["receiver"] == "shown-only"

@@ -11,10 +11,11 @@ import yaml
 
 from pipeline.environment import load_environment
 from pipeline.errors import ConfigError
-from pipeline.observability import prometheus
+from pipeline.observability import alertmanager, prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMTOOL = ROOT / "scripts" / "promtool"
+AMTOOL = ROOT / "scripts" / "amtool"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,6 +81,12 @@ def _env_with(tmp_path: Path, name: str, section: str) -> Path:
         ("local", "observability:\n  scrape_seconds: 0\n", "observability.scrape_seconds"),
         ("local", "observability:\n  port: 70000\n", "observability.port"),
         ("local", "observability:\n  interval: 5\n", "observability.interval"),
+        ("local", "observability:\n  alert_repeat: 2 hours\n", "observability.alert_repeat: '2 hours' is not a duration"),
+        (
+            "local",
+            "observability:\n  enabled: true\n  port: 9093\n",
+            "observability.alertmanager_port: 9093 is observability.port too",
+        ),
         ("vm-local", "observability:\n  enabled: true\n", "observability.enabled: the vm kind runs no Prometheus"),
     ],
 )
@@ -95,3 +102,31 @@ def test_local_and_ci_run_prometheus_and_the_other_kinds_do_not() -> None:
     assert load_environment(ROOT, "ci").observability.port == 19090
     for name in ("vm-local", "swarm-local", "aws-ecs"):
         assert not load_environment(ROOT, name).observability.enabled
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(AMTOOL), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_alertmanagers_configuration_routes_to_the_webhook_and_amtool_accepts_it(tmp_path: Path) -> None:
+    env = load_environment(ROOT, "ci")
+    config = yaml.safe_load(alertmanager.render_config(env))
+    assert config["receivers"] == [
+        {"name": "webhook", "webhook_configs": [{"url": "http://pl-ci-alert-receiver:9099/alerts", "send_resolved": True}]}
+    ]
+    assert config["route"]["group_by"] == ["alertname", "environment", "track"]
+    assert config["inhibit_rules"][0]["source_matchers"] == ['alertname="TrackFailing"']
+    (tmp_path / "alertmanager.yml").write_text(alertmanager.render_config(env))
+    checked = amtool("check-config", str(tmp_path / "alertmanager.yml"))
+    assert checked.returncode == 0 and "SUCCESS" in checked.stdout, checked.stdout + checked.stderr
+    # Prometheus sends its alerts there, and the rules page TrackFailing's alert name
+    sent = yaml.safe_load(prometheus.render_config(env, env.app.port))["alerting"]["alertmanagers"]
+    assert sent == [{"static_configs": [{"targets": ["pl-ci-alertmanager:9093"]}]}]
+    assert "TrackFailing" in prometheus.render_rules(ROOT)
+
+
+def test_a_broken_alertmanager_configuration_is_caught_by_the_same_check(tmp_path: Path) -> None:
+    config = yaml.safe_load(alertmanager.render_config(load_environment(ROOT, "ci")))
+    config["route"]["receiver"] = "nobody"  # a route to a receiver that is not defined
+    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    assert amtool("check-config", str(tmp_path / "alertmanager.yml")).returncode != 0
