@@ -174,7 +174,7 @@ bench-flags: .venv/.ready ## Flag propagation to every task under k6 load (20 to
 
 .PHONY: bench-alert
 bench-alert: .venv/.ready ## Alert latency: a canary failing 30 % under k6 load to the alert at the webhook (ENV=ci: 5 s scrape)
-	$(PY) -m pipeline.bench.alert $(if $(filter file,$(origin ENV)),ci,$(ENV)) $(ARGS)
+	@env="$$ENV"; [ "$(origin ENV)" = file ] && env=ci; $(PY) -m pipeline.bench.alert "$$env" $(ARGS)
 
 # --- chaos: Chaos Toolkit experiments (chaos/experiments) under k6 load, with a resilience score ---
 .PHONY: chaos chaos-list test-e2e-chaos

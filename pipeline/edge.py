@@ -29,6 +29,8 @@ LOG_PATH = "/var/log/nginx/pipeline/access.json"
 EDGE_PORT = 8080
 #: where an edge replica of the swarm kind takes requests from the relay on an edge node (PROXY protocol)
 EDGE_RELAY_PORT = 8081
+# nginx's stub_status for Prometheus's exporter: a listener on the stack's network, never published
+EDGE_STATUS_PORT = 8082
 WEIGHTS_MARK = "# pipeline-weights: "
 SLOTS_MARK = "# pipeline-slots: "
 # A request may pick its track with PIN_TRACK_HEADER only when it also carries the
@@ -285,6 +287,18 @@ http {{
             proxy_next_upstream_timeout 5s;
             add_header X-Edge-Track $pl_route always;
             add_header X-Request-ID $request_id always;
+        }}
+    }}
+
+    # connections and requests for the exporter (pipeline/observability/exporters.py); published nowhere
+    server {{
+        listen {EDGE_STATUS_PORT};
+        access_log off;
+        location = /edge/stub_status {{
+            stub_status;
+        }}
+        location / {{
+            return 404;
         }}
     }}
 }}

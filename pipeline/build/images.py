@@ -104,12 +104,12 @@ def service_image_ref(project: Project, env: Environment, name: str, base_id: st
 
 
 def ensure_service_images(ex: Executor, project: Project, env: Environment, say: Say) -> dict[str, str]:
-    """Build and push the edge, postgres and redis images (and Prometheus's and Alertmanager's when the
-    environment watches itself) when their content changed."""
+    """Build and push the edge, postgres and redis images (and Prometheus's, Alertmanager's and the
+    exporters' when the environment watches itself) when their content changed."""
     base = ensure_base(ex, project, env, say)
     base_id = ex.run(docker.image_exists(base)).stdout.strip() or base
     refs: dict[str, str] = {}
-    for name in (*SERVICE_IMAGES, *(["prometheus", "alertmanager"] if env.observability.enabled else [])):
+    for name in (*SERVICE_IMAGES, *(["prometheus", "alertmanager", "exporters"] if env.observability.enabled else [])):
         ref = service_image_ref(project, env, name, base_id)
         refs[name] = ref
         if ex.run(docker.image_exists(ref)).ok:

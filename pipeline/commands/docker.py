@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -220,11 +221,15 @@ class ServiceSpec:
         current_secrets: Sequence[str] = (),
         current_published: Sequence[int] = (),
         current_placement: tuple[Sequence[str], Sequence[str]] = ((), ()),
+        current_args: Sequence[str] | None = None,
     ) -> Command:
         """Roll the service to this spec's image, env, secrets, labels, published ports, replicas and
         placement (``current_placement``: the constraints and preferences it has now; docker appends
-        an added one even when present, so only what differs is added or removed)."""
+        an added one even when present, so only what differs is added or removed); its command too
+        when ``current_args`` (the arguments it runs now) differ from it."""
         argv = ["service", "update", "--detach", "--quiet", "--image", self.image]
+        if current_args is not None and list(current_args) != list(self.command):
+            argv += ["--args", shlex.join(self.command)]
         argv += [] if self.mode == "global" else ["--replicas", str(self.replicas)]
         argv += self._update_flags()
         for key, value in sorted(self.labels.items()):

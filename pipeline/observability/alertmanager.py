@@ -64,4 +64,5 @@ def command(env: Environment) -> list[str]:
         f"--web.listen-address=0.0.0.0:{PORT}",
         # one Alertmanager per environment: no gossip port, no peers to look for
         "--cluster.listen-address=",
+        "--log.format=json",  # as every part of the stack logs (pipeline logs merges them)
     ]

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from pipeline.environment import Environment
-from pipeline.observability import alertmanager
+from pipeline.observability import alertmanager, exporters
 
 RULES_DIR = Path("observability") / "prometheus" / "rules"
 CONF_DIR = "/etc/prometheus/pipeline"  # a volume the pipeline writes (the image makes it Prometheus's)
@@ -55,6 +55,7 @@ def render_config(env: Environment, app_port: int) -> str:
                 ],
             },
             {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{PORT}"]}]},
+            *exporters.scrape_jobs(env.stack),
         ],
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -76,4 +77,5 @@ def command(env: Environment) -> list[str]:
         f"--storage.tsdb.retention.time={env.observability.retention}",
         "--web.enable-lifecycle",
         f"--web.listen-address=0.0.0.0:{PORT}",
+        "--log.format=json",  # as every part of the stack logs (pipeline logs merges them)
     ]

@@ -37,7 +37,7 @@ from pipeline.environment import Environment
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
-from pipeline.observability import alertmanager, prometheus
+from pipeline.observability import alertmanager, exporters, prometheus
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.records.lock import LockInfo
@@ -208,6 +208,7 @@ class LocalTarget:
         self._ensure_service(self._cache_spec(images["redis"]))
         self._ensure_edge(images["edge"])
         if self.env.observability.enabled:
+            self._ensure_exporters(images["exporters"])
             self._ensure_alertmanager(images["alertmanager"])
             self._ensure_prometheus(images["prometheus"])
         self.wait_services([self.service("db"), self.service("cache")])
@@ -267,6 +268,28 @@ class LocalTarget:
         # only the webhook's host: a chat service's URL carries its token in the path
         sent = f"alerts to {urlsplit(webhook).hostname}" if webhook else "alerts shown only (no observability.webhook)"
         self.say(f"alertmanager {self.alertmanager_name}: at {self.alertmanager_url()}, {sent}")
+
+    def _ensure_exporters(self, image: str) -> None:
+        """Every exporter (pipeline/observability/exporters.py) as a service of its own on the network."""
+        mounts = self._secret_mounts(("db_password",), uid=0)  # the exporters' tasks run as root
+        for exporter in exporters.table(self.stack, APP_DB_USER, APP_DB, mounts[0].path):
+            self._ensure_service(
+                ServiceSpec(
+                    name=exporters.service(self.stack, exporter),
+                    image=image,
+                    network=self.network,
+                    replicas=1,
+                    env=exporter.env,
+                    labels={**self.labels, "pipeline.role": "exporter"},
+                    endpoint_mode="dnsrr",
+                    mounts=[m.format(logs=self.service("edge-logs")) for m in exporter.mounts],
+                    secrets=mounts if exporter.db_password else (),
+                    command=exporter.command,
+                    update_order="stop-first",
+                    stop_grace="5s",
+                )
+            )
+        self.say(f"exporters: {', '.join(e.name for e in exporters.table(self.stack, '', '', ''))}")
 
     def _ensure_watcher(self, watcher: Watcher) -> None:
         """A watcher's files in its volume, and its container running on them: when it already runs
@@ -512,6 +535,8 @@ class LocalTarget:
         same = container["Image"].split("@")[0] == spec.image and env == dict(spec.env) and replicas == wanted
         same = same and published == spec.published()
         same = same and sorted(constraints) == sorted(spec.constraints) and prefs == list(spec.placement_prefs)
+        args = list(container.get("Args") or [])
+        same = same and (not spec.command or args == list(spec.command))
         if same and sorted(attached) == sorted(s.source for s in spec.secrets):
             self.say(f"service {spec.name}: up to date")
             return False
@@ -521,6 +546,7 @@ class LocalTarget:
                 current_secrets=attached,
                 current_published=published,
                 current_placement=(constraints, prefs),
+                current_args=args if spec.command else None,
             )
         )
         return True
