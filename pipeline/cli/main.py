@@ -34,7 +34,8 @@ __all__ = ["app", "run"]
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "stack": ("env", "setup", "up", "down", "build", "version"),
     "deploy": ("deploy",),
-    "status": ("weights", "status", "versions", "logs"),
+    "status": ("weights", "status", "versions"),
+    "logs": ("logs",),
     "chaos": ("chaos",),
     "cloud": ("provision",),
     "flags": ("flags",),

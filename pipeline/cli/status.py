@@ -1,4 +1,4 @@
-"""What runs and where traffic goes: weights, status, versions, logs."""
+"""What runs and where traffic goes: weights, status, versions (``logs``: ``pipeline.cli.logs``)."""
 
 from __future__ import annotations
 
@@ -85,19 +85,3 @@ def print_status(current: Status) -> None:
 def versions(env: EnvArg, as_json: JsonOpt = False) -> None:
     """Releases in the registry that can be deployed."""
     output.emit_list(context(env).target.versions(), as_json)
-
-
-@app.command()
-def logs(
-    env: EnvArg,
-    service: Annotated[
-        str, typer.Option("--service", "-s", help="app-stable, app-canary (a track: the slot serving it), db, cache or edge")
-    ] = "app-stable",
-    tail: Annotated[int, typer.Option("--tail", help="lines from the end")] = 100,
-    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
-) -> None:
-    """Show logs of one part of the environment."""
-    allowed = ("app-stable", "app-canary", "db", "cache", "edge")
-    if service not in allowed:
-        raise UserError(f"--service: unknown service '{service}'", hint=f"one of {', '.join(allowed)}")
-    context(env).target.logs(service, tail, follow)

@@ -416,6 +416,13 @@ def service_logs(name: str, tail: int, follow: bool) -> Command:
     return _d(*argv, name, description=f"logs of {name}", mutates=False, timeout=None)
 
 
+def service_log_lines(name: str, window: Sequence[str] = ()) -> Command:
+    """Every task's lines of a service, each with its time (RFC 3339, ns) and its task
+    (``<service>.<slot>.<task>@<node>    | ``); ``window``: ``--since``/``--tail`` arguments."""
+    argv = ("service", "logs", "--timestamps", *window, name)
+    return _d(*argv, description=f"read the logs of {name}", mutates=False, check=False, timeout=120)
+
+
 # --- plain containers (the edge, one-off jobs) --------------------------------
 
 
@@ -524,6 +531,13 @@ def container_logs(name: str, tail: int, follow: bool) -> Command:
     if follow:
         argv.append("--follow")
     return _d(*argv, name, description=f"logs of {name}", mutates=False, timeout=None)
+
+
+def container_log_lines(name: str, window: Sequence[str] = ()) -> Command:
+    """A container's lines, each with its time (RFC 3339, ns); ``window``: ``--since``/``--tail`` arguments."""
+    return _d(
+        "logs", "--timestamps", *window, name, description=f"read the logs of {name}", mutates=False, check=False, timeout=120
+    )
 
 
 def context_endpoint() -> Command:

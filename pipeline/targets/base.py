@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # names in hints only: the CLI imports TrackName without the 
     from pipeline.edge import Weights
     from pipeline.environment.model import Faults
     from pipeline.flags.delivery import FlagDelivery
+    from pipeline.observability.logs import LogFeed, LogQuery
     from pipeline.records.lock import LockInfo
     from pipeline.targets.secret_store import AppSecretStore
 
@@ -270,7 +271,13 @@ class Inspection(Protocol):
 
     def status(self) -> Status: ...
 
-    def logs(self, service: str, tail: int, follow: bool) -> None: ...
+    def logs(self, service: str, tail: int, follow: bool) -> None:
+        """One part's lines as its engine prints them (``--follow``: until interrupted)."""
+
+    def read_logs(self, parts: Sequence[str], query: LogQuery) -> list[LogFeed]:
+        """Each part's lines in the query's window, as read (``pipeline.observability.logs`` parses and
+        merges them); a part that cannot be read is a feed with its ``error``. ``parts`` empty: every part there is."""
+        ...
 
     def traffic_url(self) -> str:
         """Where users' requests enter, as this machine reaches it (the perf gate, chaos load and

@@ -17,8 +17,9 @@ Before anything: credentials and region (exit 81), then the identity guard (exit
 from __future__ import annotations
 
 import base64
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +30,7 @@ from pipeline.environment import Environment, kinds
 from pipeline.environment.ecs import Ecs, EcsNames
 from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, UnknownVersion, UserError
+from pipeline.observability.logs import LogFeed, LogQuery, source_tail
 from pipeline.records.lock import LockInfo
 from pipeline.targets.base import TRACKS, Status, TaskReadiness, TrackName, TrackPlan, TrackStatus
 
@@ -475,6 +477,24 @@ class EcsTarget:
         ).get("events", [])
         for event in events:
             print(event.get("message", ""))
+
+    def read_logs(self, parts: Sequence[str], query: LogQuery) -> list[LogFeed]:
+        """The app tracks' events in CloudWatch Logs in the query's window (one page of at most
+        10 000 per track, the newest ``tail`` when that suffices); the edge is the ALB: no log here."""
+        feeds = [LogFeed(p, "cloudwatch", error="the ecs target's logs are its app tracks' (CloudWatch)")
+                 for p in parts if p not in ("app-stable", "app-canary")]  # fmt: skip
+        window: dict[str, Any] = {}
+        if query.since is not None:
+            window["startTime"] = query.since // 1_000_000
+        if query.until is not None:
+            window["endTime"] = query.until // 1_000_000
+        for part in [p for p in parts or ("app-stable", "app-canary") if p in ("app-stable", "app-canary")]:
+            events = self._read(
+                "logs", "filter_log_events", logGroupName=self.names.log_group,
+                logStreamNamePrefix=part.removeprefix("app-"), limit=min(source_tail(query) or 10_000, 10_000), **window,
+            ).get("events", [])  # fmt: skip
+            feeds.append(LogFeed(part, "cloudwatch", "\n".join(json.dumps(e, default=str) for e in events)))
+        return feeds
 
 
 def ecs_target(env: Environment, ex: Any, say: Callable[[str], None]) -> EcsTarget:

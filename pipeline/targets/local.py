@@ -19,7 +19,7 @@ import json
 import secrets
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from pipeline.environment.model import Faults
 from pipeline.errors import Locked, NotReady, PortTaken, UnknownVersion, UserError
 from pipeline.flags.delivery import MOUNT_DIR, LocalDirDelivery
 from pipeline.observability import alertmanager, exporters, prometheus
+from pipeline.observability.logs import LOG_PARTS, LogFeed, LogQuery, feed_of, file_lines, window_args
 from pipeline.ports import port_free
 from pipeline.project import Project
 from pipeline.records.lock import LockInfo
@@ -1310,3 +1311,26 @@ class LocalTarget:
         else:
             command = docker.service_logs(self.service(service), tail, follow)
         subprocess.run(list(command.argv), check=False)
+
+    def read_logs(self, parts: Sequence[str], query: LogQuery) -> list[LogFeed]:
+        """Each part's lines in the query's window, with their times: every task's of a service
+        (``docker service logs``), the edge's own and its access log, Prometheus's container.
+        ``parts`` empty: every part there is (a baseline during a release, Prometheus when enabled)."""
+        window = window_args(query)
+        present = self._replicas()
+        feeds: list[LogFeed] = []
+        for part in parts or LOG_PARTS:
+            if part == "edge":
+                command, form = self.edge.own_log(window)
+                feeds.append(feed_of(self.ex.run(command), "edge", form, self.edge_name if form == "stamped" else ""))
+                feeds += self.edge.access_logs(file_lines(query))
+            elif part in ("prometheus", "alertmanager"):
+                if parts or self.env.observability.enabled:
+                    name = self.prometheus_name if part == "prometheus" else self.alertmanager_name
+                    read = docker.container_log_lines(name, window)
+                    feeds.append(feed_of(self.ex.run(read), part, "stamped", name))
+            elif self.service_name(part) in present:
+                feeds.append(feed_of(self.ex.run(docker.service_log_lines(self.service_name(part), window)), part, "service"))
+            elif parts:
+                feeds.append(LogFeed(part, "service", error=f"no service {self.service_name(part)} runs"))
+        return feeds

@@ -21,7 +21,7 @@ import json
 import os
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from pipeline.commands.executor import Executor
 from pipeline.edge import FRESH_SLOTS, LEGACY_SLOTS, Slots, Weights
 from pipeline.environment import Environment
 from pipeline.errors import CommandFailed, NotReady
+from pipeline.observability.logs import LogFeed, LogForm, feed_of
 from pipeline.targets.engine_reads import EngineEndpoint
 
 COMMANDS = ("promote", "abort", "rollback")
@@ -74,6 +75,15 @@ class EdgeFiles(Protocol):
     def log_reader(self) -> Callable[[int], bytes]: ...
 
     def log_size(self) -> int: ...
+
+    def own_log(self, window: Sequence[str]) -> tuple[Command, LogForm]:
+        """The command that reads nginx's own lines (its errors, on stderr) with their times, run by
+        the target's engine, and how they are written."""
+        ...
+
+    def access_logs(self, lines: int) -> list[LogFeed]:
+        """The last ``lines`` of each replica's access log."""
+        ...
 
 
 class LocalEdge:
@@ -255,3 +265,11 @@ class LocalEdge:
             self._sh(lambda _, logs: f"stat -c %s {logs}/{LOG_FILE} 2>/dev/null || echo 0", "size of the edge log", mutates=False)
         )
         return int(result.stdout.strip() or 0) if result.ok else 0
+
+    # --- its logs, read as records (``pipeline logs``) -----------------------------------
+    def own_log(self, window: Sequence[str]) -> tuple[Command, LogForm]:
+        return docker.container_log_lines(self.container(), window), "stamped"
+
+    def access_logs(self, lines: int) -> list[LogFeed]:
+        read = self._sh(lambda _conf, logs: f"tail -n {lines} {logs}/{LOG_FILE}", "read the edge's access log", mutates=False)
+        return [feed_of(self.ex.run(read), "edge", "access", self.container())]

@@ -19,15 +19,17 @@ fails (swarm replaced it). ``EdgeSet`` gives the target the one edge it expects:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 
 from pipeline import edge
 from pipeline.analysis.source import EdgeLogsSource, LogUnreadable
-from pipeline.commands import docker
+from pipeline.commands import Command, docker
 from pipeline.commands.executor import Executor
 from pipeline.edge import Slots, Weights
 from pipeline.environment import Environment
 from pipeline.errors import CommandFailed, NotReady
+from pipeline.observability.logs import LogFeed, LogForm
 from pipeline.targets.engine_reads import EngineEndpoint
 from pipeline.targets.local_edge import LocalEdge
 
@@ -171,3 +173,11 @@ class EdgeSet:
             {name: one.log_reader() for name, one in self.edges.items()},
             offsets={name: max(0, one.log_size() - tail_bytes) for name, one in self.edges.items()},
         )
+
+    def own_log(self, window: Sequence[str]) -> tuple[Command, LogForm]:
+        """nginx's own lines of every replica: the global service's logs, each task named (a manager runs it)."""
+        return docker.service_log_lines(next(iter(self.edges.values())).name, window), "service"
+
+    def access_logs(self, lines: int) -> list[LogFeed]:
+        """Each replica's access log, read through its own node's engine, named by its node."""
+        return [dataclasses.replace(f, source=node) for node, one in self.edges.items() for f in one.access_logs(lines)]

@@ -21,12 +21,13 @@ host, or for vm-local (``vm.local`` set) the stand-in VM container and pebble (p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from pipeline.errors import (
     NotReady,
     UnknownVersion,
 )
+from pipeline.observability.logs import LogFeed, LogQuery, feed_of, file_lines, source_tail
 from pipeline.project import Project
 from pipeline.records.lock import LockInfo
 from pipeline.targets.base import (
@@ -687,3 +689,25 @@ echo "lock $(sudo cat /var/lib/pipeline/lock 2>/dev/null | tr -d '\n')"
         script = f"sudo journalctl --no-pager -n {tail} -u {shlex.quote(unit)}" + (" -f" if follow else "")
         command = remote(self.login, script, f"logs of {service}", mutates=False, check=False, timeout=None)
         subprocess.run(list(command.argv), check=False)
+
+    def read_logs(self, parts: Sequence[str], query: LogQuery) -> list[LogFeed]:
+        """The journal of the host's units in the query's window (the app's instances, nginx,
+        PostgreSQL, Redis) as one feed, and nginx's access log, over SSH. ``parts`` empty: all of them."""
+        units = {"app-stable": "refapp-stable@*", "app-canary": "refapp-canary@*", "edge": "nginx", "db": "postgresql*",
+                 "cache": "redis-server"}  # fmt: skip
+        wanted = [part for part in parts or units if part in units]
+        feeds = [LogFeed(part, "journal", error=f"the vm kind has no {part}") for part in parts if part not in units]
+        if wanted:
+            since = f" --since @{query.since // 1_000_000_000}" if query.since is not None else ""
+            tail = source_tail(query)
+            script = "sudo journalctl --no-pager -o json" + since + (f" -n {tail}" if tail else "")
+            script += "".join(f" -u {shlex.quote(units[part])}" for part in wanted)
+            read = remote(self.login, script, "read the host's journal", mutates=False, check=False, timeout=120)
+            prefixes = (("refapp-stable@", "app-stable"), ("refapp-canary@", "app-canary"), ("nginx", "edge"),
+                        ("postgresql", "db"), ("redis", "cache"))  # fmt: skip
+            feeds.append(dataclasses.replace(feed_of(self.ex.run(read), "", "journal"), units=prefixes))
+        if "edge" in wanted:
+            log = f"sudo tail -n {file_lines(query)} {edge.LOG_PATH}"
+            read = remote(self.login, log, "read nginx's access log", mutates=False, check=False, timeout=120)
+            feeds.append(feed_of(self.ex.run(read), "edge", "access", self.login.host))
+        return feeds
