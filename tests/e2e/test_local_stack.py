@@ -150,6 +150,13 @@ def test_prometheus_scrapes_every_stable_task_and_records_its_traffic(release: s
         return bool(rows) and float(rows[0]["value"][1]) > 0
 
     wait_for(recorded, 90, "stable's request rate recorded by the rule")
+    # every exporter answers its scrape; the edge's log counts stable's requests as users saw them
+    from pipeline.observability import exporters
+
+    jobs = {e.name for e in exporters.table("", "", "", "")}
+    wait_for(lambda: {r["metric"]["job"] for r in query("up == 1")} >= jobs, 90, f"every exporter scraped: {sorted(jobs)}")
+    wait_for(lambda: bool(query('edge_requests_total{track="stable",status="200"} > 0')), 60, "the edge log's counts")
+    assert query("nginx_up == 1") and query("pg_up == 1") and query("redis_up == 1")
     with urllib.request.urlopen(f"{url}/api/v1/rules?type=alert", timeout=5) as r:
         alerts = {rule["name"] for group in json.load(r)["data"]["groups"] for rule in group["rules"]}
     assert {"TrackErrorRateHigh", "TrackLatencyHigh", "TasksRestarting"} <= alerts
