@@ -84,7 +84,7 @@ def table(stack: str, db_user: str, db_name: str, password_file: str) -> tuple[E
                 listen.format(port=9100),
                 "--log.format=json",
             ),
-            mounts=(f"type=bind,src=/,dst={HOST_ROOT},readonly,bind-propagation=rslave",),
+            mounts=(f"type=bind,src=/,dst={HOST_ROOT},readonly",),  # no rslave: this host's / is a private mount
         ),
     )
 
