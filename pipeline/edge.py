@@ -45,7 +45,7 @@ LOG_FORMAT = (
     '"upstream_response_time":"$upstream_response_time",'
     '"upstream_connect_time":"$upstream_connect_time","bytes_sent":$bytes_sent,'
     '"request_length":$request_length,"request_id":"$request_id",'
-    '"version":"$upstream_http_x_app_version","pinned":"$pl_pin_ok"}'
+    '"version":"$upstream_http_x_app_version","pinned":"$pl_pin_ok","traceparent":"$http_traceparent"}'
 )
 
 

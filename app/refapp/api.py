@@ -24,7 +24,7 @@ from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.schema import DjangoGetter
 from pydantic import model_validator
 
-from refapp import flags, timing
+from refapp import flags, timing, tracing
 from refapp.models import Note, Upload
 from refapp.uploads import LimitExceeded, parse_uploads, request_too_large
 
@@ -119,7 +119,7 @@ def note_cache_key(note_id: int) -> str:
 
 async def _cache_get(key: str) -> Any:
     try:
-        with timing.timed("cache"):
+        with timing.timed("cache"), tracing.cache_span("get"):
             return await cache.aget(key)
     except Exception as exc:  # a cache outage must not break reads
         logger.warning("cache get failed", extra={"event": "cache_error", "error": repr(exc)})
@@ -128,7 +128,7 @@ async def _cache_get(key: str) -> Any:
 
 async def _cache_set(key: str, value: Any) -> None:
     try:
-        with timing.timed("cache"):
+        with timing.timed("cache"), tracing.cache_span("set"):
             await cache.aset(key, value, timeout=settings.NOTE_CACHE_SECONDS)
     except Exception as exc:
         logger.warning("cache set failed", extra={"event": "cache_error", "error": repr(exc)})
@@ -136,7 +136,7 @@ async def _cache_set(key: str, value: Any) -> None:
 
 async def _cache_delete(key: str) -> None:
     try:
-        with timing.timed("cache"):
+        with timing.timed("cache"), tracing.cache_span("delete"):
             await cache.adelete(key)
     except Exception as exc:
         logger.warning("cache delete failed", extra={"event": "cache_error", "error": repr(exc)})
@@ -288,6 +288,7 @@ async def upload_files(request: HttpRequest, response: HttpResponse) -> Status[A
 @api.exception_handler(DatabaseError)
 def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     """The database could not be reached or failed: 503, logged with its traceback."""
+    tracing.record_exception(exc)
     logger.error(
         "database error in API",
         exc_info=exc,
@@ -299,6 +300,7 @@ def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpRespon
 @api.exception_handler(Exception)
 def unhandled_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Any unexpected exception: log it, answer JSON 500 (never a traceback)."""
+    tracing.record_exception(exc)
     logger.error(
         "unhandled exception in API",
         exc_info=exc,

@@ -76,6 +76,7 @@ class AppConfig:
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
     secure_cookies: bool = False
+    otlp_endpoint: str = ""
 
 
 def parse_bool(raw: str) -> bool:
@@ -220,6 +221,19 @@ def check_redis_url(raw: str) -> str:
     return value
 
 
+def parse_otlp_endpoint(raw: str) -> str:
+    """An http(s) URL of an OTLP/HTTP receiver (the SDK appends /v1/traces to the general one)."""
+    value = raw.strip()
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in {"http", "https"} and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number, an unclosed [IPv6
+        ok = False
+    if not ok or any(c.isspace() for c in value):
+        raise ValueError(f"expected an http(s) URL such as http://otel-collector:4318, got {raw!r}")
+    return value
+
+
 def read_secret_file(raw: str) -> str:
     """The content of the file at ``raw`` (one trailing newline dropped); ValueError if unreadable."""
     path = raw.strip()
@@ -303,6 +317,9 @@ def load_config(env: Mapping[str, str]) -> AppConfig:
     take("FORWARDED_ALLOW_IPS", "forwarded_allow_ips", str.strip)
     take("APP_LOG_LEVEL", "log_level", parse_log_level)
     take("APP_SECURE_COOKIES", "secure_cookies", parse_bool)
+    # traces are on when either endpoint is set; the SDK itself picks the traces one first
+    take("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", parse_otlp_endpoint)
+    take("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_endpoint", parse_otlp_endpoint)
 
     secret_key = env.get("DJANGO_SECRET_KEY", "").strip()
     if secret_key:

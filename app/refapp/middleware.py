@@ -1,4 +1,5 @@
-"""Outermost middleware: request id, Server-Timing, release headers, metrics, JSON access log."""
+"""Outermost middleware: request id, Server-Timing, release headers, metrics, JSON access log, the
+request's span named after its route (refapp.tracing)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 
-from refapp import flags, metrics, timing
+from refapp import flags, metrics, timing, tracing
 from refapp.errors import json_error
 from refapp.logging import request_id_var
 from refapp.state import DRAIN
@@ -91,6 +92,7 @@ class ObservabilityMiddleware:
             if DRAIN.is_draining:
                 response["Connection"] = "close"
             metrics.observe_request(route, request.method or "", response.status_code, elapsed)
+            tracing.name_server_span(request.method or "HTTP", None if route == UNMATCHED_ROUTE else route)
             self._log(request, response, route, elapsed)
             return response
         finally:
@@ -104,6 +106,7 @@ class ObservabilityMiddleware:
         """
         if isinstance(exception, CLIENT_ERRORS):
             return None
+        tracing.record_exception(exception)
         error_logger.error(
             "unhandled exception",
             exc_info=exception,
@@ -127,4 +130,7 @@ class ObservabilityMiddleware:
         fault = getattr(request, "refapp_fault", None)
         if fault:
             fields["fault"] = fault
+        trace_id = tracing.trace_id()
+        if trace_id:
+            fields["trace_id"] = trace_id
         access_logger.log(log_level_for(status), "%s %s %s", request.method, request.path, status, extra=fields)

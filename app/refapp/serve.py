@@ -32,6 +32,7 @@ from types import FrameType
 import uvicorn
 
 from refapp import logging as app_logging
+from refapp import tracing
 from refapp.config import AppConfig, ConfigError, load_config, parse_bool, parse_log_level
 from refapp.state import DRAIN
 
@@ -205,6 +206,7 @@ def main() -> int:
         _emit("faults_active", logging.WARNING, faults=active_faults)
     server = build_server(config)
     server.run()
+    tracing.shutdown()  # the spans still batched go out before the process ends
     _emit("shutdown_complete", exit_code=EXIT_OK, drained=DRAIN.is_draining)
     return EXIT_OK
 

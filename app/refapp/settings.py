@@ -60,6 +60,14 @@ Serving (`python3 -m refapp.serve`):
                         before shutting down                   default 3
     FORWARDED_ALLOW_IPS proxies trusted for X-Forwarded-*      default 127.0.0.1
     APP_LOG_LEVEL       DEBUG/INFO/WARNING/ERROR               default INFO
+
+Traces (refapp.tracing; off, at no cost, unless an endpoint is set):
+    OTEL_EXPORTER_OTLP_ENDPOINT         an OTLP/HTTP receiver (http://otel-collector:4318): spans are
+                                        posted to <url>/v1/traces             default none: no export
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the full traces URL instead (used as it is)   default none
+    OTEL_RESOURCE_ATTRIBUTES            more resource attributes (the pipeline sets
+                                        deployment.environment.name=<env>)
+    and the SDK's other OTEL_* variables: OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ...
 """
 
 from __future__ import annotations
@@ -85,6 +93,8 @@ APP_VERSION = CONFIG.version
 APP_COMMIT = CONFIG.commit
 APP_BUILD_TIME = CONFIG.build_time
 APP_TRACK = CONFIG.track
+#: where traces go (OTLP over HTTP); empty: tracing off (refapp.tracing)
+OTLP_ENDPOINT = CONFIG.otlp_endpoint
 
 # --- app knobs (read at request time, so tests may override them) -------------
 APP_UPLOAD_MAX_BYTES = CONFIG.upload_max_bytes

@@ -1,6 +1,6 @@
 """``observability:`` in env.yaml: Prometheus in the environment's stack (scraping every app task,
 with the rules of observability/prometheus/rules), how often it scrapes, how long it keeps, where
-its alerts go."""
+its alerts go; and where the app's traces go (OTLP over HTTP, any kind)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ class Observability(Strict):
     port: Port = Field(default=9090, description="Prometheus's HTTP API and UI, published on 127.0.0.1 only")
     webhook: str = Field(
         default="", description="where Alertmanager posts firing alerts (an http or https URL); empty: alerts only shown"
+    )
+    otlp_endpoint: str = Field(
+        default="",
+        description="where the app's tasks send their traces, OTLP over HTTP (http://otel-collector:4318: the app "
+        "posts to <url>/v1/traces); empty: no export, tracing off",
     )
     alertmanager_port: Port = Field(default=9093, description="Alertmanager's HTTP API and UI, published on 127.0.0.1 only")
     alert_repeat: str = Field(
@@ -60,8 +65,33 @@ class Observability(Strict):
     @field_validator("webhook")
     @classmethod
     def _webhook(cls, value: str) -> str:
-        if value:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
-                raise ValueError(f"'{value}' is not an http(s) URL (http://127.0.0.1:9099/alerts)")
+        if value and not _is_http_url(value):
+            raise ValueError(f"'{value}' is not an http(s) URL (http://127.0.0.1:9099/alerts)")
         return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint(cls, value: str) -> str:
+        if value and not _is_http_url(value):
+            raise ValueError(f"'{value}' is not an http(s) URL (http://otel-collector:4318)")
+        return value
+
+    def app_env(self, environment: str) -> dict[str, str]:
+        """What the app's tasks are told about traces: none of it without an endpoint (tracing off);
+        with one, the OpenTelemetry SDK's own variables: the endpoint and the environment's name."""
+        if not self.otlp_endpoint:
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_endpoint,
+            "OTEL_RESOURCE_ATTRIBUTES": f"deployment.environment.name={environment}",
+        }
+
+
+def _is_http_url(value: str) -> bool:
+    """An http or https URL with a host and no blank in it."""
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, an unclosed [IPv6
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok and not any(c.isspace() for c in value)

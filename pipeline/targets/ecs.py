@@ -200,7 +200,13 @@ class EcsTarget:
 
     # --- changes ----------------------------------------------------------------------
     def task_definition(self, track: TrackName, version: str, faults: Faults | None) -> dict[str, Any]:
-        env = {**self.env.app.env, "APP_TRACK": track, "APP_VERSION": version, **(faults or Faults()).as_env()}
+        env = {
+            **self.env.observability.app_env(self.env.name),
+            **self.env.app.env,
+            "APP_TRACK": track,
+            "APP_VERSION": version,
+            **(faults or Faults()).as_env(),
+        }
         definition: dict[str, Any] = {
             "family": self.names.track(track),
             "requiresCompatibilities": ["FARGATE"],

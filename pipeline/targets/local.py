@@ -742,6 +742,7 @@ class LocalTarget:
             "FORWARDED_ALLOW_IPS": "*",
         }
         values.update((faults or self._track_model(track).faults).as_env())
+        values.update(self.env.observability.app_env(self.env.name))  # traces: OTLP endpoint, if any
         values.update(app.env)
         # the app's own secrets: a path each (the value is only in the mounted file; see app_secrets)
         values.update({f"{name}_FILE": SecretMount("", name).path for name in app.secrets})

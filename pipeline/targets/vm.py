@@ -199,6 +199,7 @@ class VmTarget:
             "DJANGO_SECRET_KEY": secret["django_secret_key"],
             "APP_DOCS_USER": "docs",
             "APP_DOCS_PASSWORD": secret["docs_password"],
+            **self.env.observability.app_env(self.env.name),  # traces: OTLP endpoint, if any
             **app.env,
         }
         return {

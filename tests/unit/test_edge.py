@@ -73,6 +73,7 @@ def test_access_log_is_json_with_the_fields_analysis_needs() -> None:
         "bytes_sent",
         "request_id",
         "version",
+        "traceparent",
     ):
         assert field in record
 
@@ -108,3 +109,37 @@ def test_a_replica_behind_relays_believes_the_client_address_only_from_them() ->
     assert relayed.count("{") == relayed.count("}")
     with pytest.raises(ValueError):
         render_nginx_conf(ENV, relay_from=["10.0.0.12; include /etc/passwd"])
+
+
+# what would keep a client's W3C trace context from the app: nginx passes every request header on
+# unless told otherwise (proxy_pass_request_headers off, a header set to "" or replaced, a module's clear)
+_STRIPS_TRACE_CONTEXT = re.compile(
+    r"proxy_pass_request_headers\s+off|proxy_set_header\s+(traceparent|tracestate)\b|more_clear_input_headers",
+    re.IGNORECASE,
+)
+
+
+def _passes_trace_context(conf: str) -> bool:
+    return "proxy_pass " in conf and not _STRIPS_TRACE_CONTEXT.search(conf)
+
+
+def test_every_edge_passes_the_clients_traceparent_to_the_app(tmp_path: Path) -> None:
+    """The app continues a trace that a client (or a proxy in front) began: the edge of every kind
+    forwards ``traceparent`` and ``tracestate`` as they came, and logs the traceparent beside its
+    request id (the app's server span carries that request id too)."""
+    from tests.unit.test_vm_target import rendered_nginx_conf
+
+    single = render_nginx_conf(ENV)  # local
+    relayed = render_nginx_conf(load_environment(ROOT, "swarm-local"), relay_from=["10.0.0.12"])  # swarm's replicas
+    vm = rendered_nginx_conf(tmp_path)
+    for conf in (single, relayed, vm):
+        assert _passes_trace_context(conf)
+        assert "proxy_set_header X-Request-ID $request_id;" in conf
+    # the check itself sees each way a header is kept back
+    for stripping in ("proxy_pass_request_headers off;", 'proxy_set_header traceparent "";', "proxy_set_header TraceState x;"):
+        assert not _passes_trace_context(single.replace("proxy_http_version 1.1;", f"proxy_http_version 1.1;\n{stripping}"))
+    # the swarm kind's relay in front of its edge replicas (haproxy, mode http) changes no header
+    relay = (ROOT / "playbooks" / "roles" / "haproxy" / "templates" / "haproxy.cfg.j2").read_text()
+    assert "mode http" in relay and not re.search(r"(del|set|replace)-header", relay)
+    record = json.loads(re.sub(r"\$[a-z_]+", "0", LOG_FORMAT))
+    assert record["traceparent"] == "0" and '"traceparent":"$http_traceparent"' in LOG_FORMAT

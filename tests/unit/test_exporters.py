@@ -26,7 +26,7 @@ def edge_line(track: str, status: int, seconds: float) -> str:
         "request_method": "GET", "uri": "/api/notes", "status": str(status), "upstream_addr": "10.0.1.5:8000",
         "upstream_status": str(status), "request_time": f"{seconds:.3f}", "upstream_response_time": f"{seconds:.3f}",
         "upstream_connect_time": "0.000", "bytes_sent": "321", "request_length": "88", "request_id": "ab12",
-        "upstream_http_x_app_version": "v1", "pl_pin_ok": "0",
+        "upstream_http_x_app_version": "v1", "pl_pin_ok": "0", "http_traceparent": "",
     }  # fmt: skip
     line = re.sub(r"\$([a-z0-9_]+)", lambda m: values[m.group(1)], edge.LOG_FORMAT)
     json.loads(line)  # the format is JSON once nginx fills it in

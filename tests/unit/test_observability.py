@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.environment import load_environment
+from pipeline.cli.main import run
+from pipeline.environment import Environment, load_environment
 from pipeline.errors import ConfigError
 from pipeline.observability import alertmanager, prometheus
+from pipeline.project import Project
+from pipeline.testing import FakeExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMTOOL = ROOT / "scripts" / "promtool"
@@ -78,6 +81,10 @@ def _env_with(tmp_path: Path, name: str, section: str) -> Path:
         ("local", "observability:\n  retention: 7 days\n", "observability.retention: '7 days' is not a duration"),
         ("local", "observability:\n  retention: 0d\n", "observability.retention"),
         ("local", "observability:\n  webhook: ftp://x/alerts\n", "observability.webhook: 'ftp://x/alerts' is not an http(s) URL"),
+        ("local", "observability:\n  otlp_endpoint: collector:4318\n", "observability.otlp_endpoint: 'collector:4318' is not"),
+        ("swarm-local", "observability:\n  otlp_endpoint: http://\n", "observability.otlp_endpoint: 'http://' is not"),
+        ("vm-local", "observability:\n  otlp_endpoint: http://x:port\n", "observability.otlp_endpoint: 'http://x:port'"),
+        ("local", "observability:\n  otlp_endpoint: [http://x]\n", "observability.otlp_endpoint"),
         ("local", "observability:\n  scrape_seconds: 0\n", "observability.scrape_seconds"),
         ("local", "observability:\n  port: 70000\n", "observability.port"),
         ("local", "observability:\n  interval: 5\n", "observability.interval"),
@@ -130,3 +137,88 @@ def test_a_broken_alertmanager_configuration_is_caught_by_the_same_check(tmp_pat
     config["route"]["receiver"] = "nobody"  # a route to a receiver that is not defined
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
     assert amtool("check-config", str(tmp_path / "alertmanager.yml")).returncode != 0
+
+
+def test_an_otlp_endpoint_that_is_not_a_url_stops_up_with_one_line_exit_2_and_nothing_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env_with(tmp_path, "local", "observability:\n  otlp_endpoint: otel collector\n")
+    (tmp_path / "pipeline").mkdir()
+    monkeypatch.setenv("PIPELINE_ROOT", str(tmp_path))
+    fake = FakeExecutor()
+    with pytest.raises(SystemExit) as stopped:
+        run(["up", "bad"], executor=fake)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert fake.calls == [], "nothing is started, not even a probe"
+    first, *rest = err.strip().splitlines()
+    assert "observability.otlp_endpoint: 'otel collector' is not an http(s) URL" in first
+    assert [line.split(":")[0] for line in rest] == ["hint"] and "OTLP over HTTP" in rest[0]
+
+
+@pytest.mark.parametrize("endpoint", ["http://otel-collector:4318", "https://traces.example.org", "http://10.0.0.5:4318/otlp"])
+def test_an_otlp_endpoint_reaches_the_app_as_the_sdks_own_variables(tmp_path: Path, endpoint: str) -> None:
+    _env_with(tmp_path, "local", f"observability:\n  otlp_endpoint: {endpoint}\n")
+    env = load_environment(tmp_path, "bad")
+    assert env.observability.app_env(env.name) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=bad",
+    }
+
+
+def test_without_an_otlp_endpoint_the_app_is_told_nothing_of_traces() -> None:
+    for name in ("local", "ci", "vm-local", "swarm-local", "aws-ecs"):
+        env = load_environment(ROOT, name)
+        assert env.observability.otlp_endpoint == "" and env.observability.app_env(name) == {}
+
+
+ENDPOINT = "http://otel-collector:4318"
+TRACE_ENV = {"OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT}
+
+
+def _with_endpoint(name: str, **app_env: str) -> Environment:
+    env = load_environment(ROOT, name)
+    return env.model_copy(
+        update={
+            "observability": env.observability.model_copy(update={"otlp_endpoint": ENDPOINT}),
+            "app": env.app.model_copy(update={"env": {**env.app.env, **app_env}}),
+        }
+    )
+
+
+def _app_env_of(env: Environment, tmp_path: Path) -> dict[str, str]:
+    """The environment an app task of ``env`` starts with, as its target builds it."""
+    if env.target.kind == "vm":
+        from pipeline.targets.vm import VmTarget
+
+        pebble = tmp_path / "vm" / env.name / "pebble"  # vm-local's stand-in CA, made by its up
+        pebble.mkdir(parents=True, exist_ok=True)
+        (pebble / "api-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+        common: dict[str, str] = VmTarget(env, FakeExecutor(), Project(ROOT, tmp_path), lambda _m: None).variables()[
+            "app_common_env"
+        ]
+        return common
+    if env.target.kind == "ecs":
+        from pipeline.targets.ecs import EcsTarget
+
+        ecs = EcsTarget(env, FakeExecutor(), lambda _m: None)  # type: ignore[arg-type]
+        ecs.require_version = lambda version: f"img:{version}"  # type: ignore[method-assign]
+        listed = ecs.task_definition("canary", "v2", None)["containerDefinitions"][0]["environment"]
+        return {item["name"]: item["value"] for item in listed}
+    from pipeline.targets import target_for
+
+    target = target_for(env, FakeExecutor(), Project(ROOT, tmp_path), lambda _m: None)
+    target._secret_mounts = lambda keys, uid: []  # type: ignore[attr-defined]
+    spec = target.app_spec("canary", "v2", "img:v2")  # type: ignore[attr-defined]
+    return dict(spec.env)
+
+
+@pytest.mark.parametrize("name", ["local", "swarm-local", "vm-local", "aws-ecs"])
+def test_every_kind_tells_its_app_tasks_the_otlp_endpoint_and_only_when_one_is_set(tmp_path: Path, name: str) -> None:
+    told = _app_env_of(_with_endpoint(name), tmp_path)
+    assert told["OTEL_EXPORTER_OTLP_ENDPOINT"] == ENDPOINT
+    assert told["OTEL_RESOURCE_ATTRIBUTES"] == f"deployment.environment.name={name}"
+    assert not any(key.startswith("OTEL_") for key in _app_env_of(load_environment(ROOT, name), tmp_path))
+    # the app's own env (app.env) has the last word, as for every other variable
+    overridden = _app_env_of(_with_endpoint(name, OTEL_RESOURCE_ATTRIBUTES="team=web"), tmp_path)
+    assert overridden["OTEL_RESOURCE_ATTRIBUTES"] == "team=web"
