@@ -249,6 +249,9 @@ class SyntheticTraffic:
     def unread(self) -> list[str]:
         return list(self.unread_logs)
 
+    def findings(self) -> list[Any]:
+        return []
+
     def windows(self, spans: list[tuple[float, float]]) -> list[dict[str, object]]:
         return [self.window(start, end) for start, end in spans]
 

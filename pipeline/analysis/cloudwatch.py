@@ -12,40 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any
 
-from pipeline.analysis.window import TrackWindow
+from pipeline.analysis.checks import CheckResult
+from pipeline.analysis.window import TrackWindow, spread
 from pipeline.commands.aws import AwsExecutor, call
 
 QUANTILE = {"Minimum": 0.0, "p50": 50.0, "Average": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "Maximum": 100.0}
-MAX_SAMPLES = 5000
 
 
 def dimension(arn: str, marker: str) -> str:
     """The CloudWatch dimension value of an ALB or target group ARN (``app/name/id``, ``targetgroup/name/id``)."""
     return arn[arn.index(marker) :] if marker in arn else arn
-
-
-def spread(points: dict[float, float], n: int) -> tuple[float, ...]:
-    """``n`` values whose quantiles follow ``points`` (quantile in 0..100 -> value), linear in between."""
-    if n <= 0 or not points:
-        return ()
-    known = sorted(points.items())
-    out: list[float] = []
-    for i in range(min(n, MAX_SAMPLES)):
-        q = 100.0 * (i + 0.5) / min(n, MAX_SAMPLES)
-        if q <= known[0][0]:
-            out.append(known[0][1])
-            continue
-        if q >= known[-1][0]:
-            out.append(known[-1][1])
-            continue
-        for (q0, v0), (q1, v1) in pairwise(known):
-            if q0 <= q <= q1:
-                out.append(v0 + (v1 - v0) * (q - q0) / (q1 - q0) if q1 > q0 else v1)
-                break
-    return tuple(out)
 
 
 class CloudWatchSource:
@@ -95,6 +73,9 @@ class CloudWatchSource:
 
     def unread(self) -> list[str]:
         return []  # a failed CloudWatch call raises: it is never taken for silence
+
+    def findings(self) -> list[CheckResult]:
+        return []
 
     def windows(self, spans: Sequence[tuple[float, float]]) -> list[dict[str, TrackWindow]]:
         """One ``GetMetricData`` call per span (CloudWatch sums its own periods; nothing to share)."""

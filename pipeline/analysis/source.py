@@ -6,10 +6,13 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.analysis.records import Record, parse_line
 from pipeline.analysis.window import TrackWindow, summarize
+
+if TYPE_CHECKING:
+    from pipeline.analysis.checks import CheckResult
 
 TRACKS = ("stable", "canary", "baseline")
 
@@ -32,7 +35,13 @@ class MetricsSource(Protocol):
 
     def unread(self) -> list[str]:
         """The logs the last read could not reach (an edge replica whose node does not answer): what
-        they served is unseen, so a window is never judged without them (empty: all were read)."""
+        they served is unseen, so a window is never judged without them (empty: all were read).
+        ``"prometheus"`` names a Prometheus that did not answer (``pipeline.analysis.prometheus``)."""
+        ...
+
+    def findings(self) -> list[CheckResult]:
+        """Checks of the source itself from its last read, judged beside the canary's (``both``'s
+        ``sources_agree``: ``pipeline.analysis.combined``); empty for a single source."""
         ...
 
 
@@ -143,6 +152,9 @@ class EdgeLogSource:
     def unread(self) -> list[str]:
         return ["edge"] if self._unread else []
 
+    def findings(self) -> list[CheckResult]:
+        return []
+
     def since(self, start: float) -> dict[str, TrackWindow]:
         """The window from ``start`` to now (everything logged so far)."""
         return self.window(start, math.inf)
@@ -210,4 +222,7 @@ class StaticSource:
         return _served(self.records, start, end)
 
     def unread(self) -> list[str]:
+        return []
+
+    def findings(self) -> list[CheckResult]:
         return []

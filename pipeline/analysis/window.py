@@ -131,3 +131,31 @@ def summarize(records: Iterable[Record], track: str, start: float, end: float) -
             rest.merge(tally)
         routes[OTHER] = rest.window(track)
     return total.window(track, routes)
+
+
+MAX_SAMPLES = 5000  # synthetic latencies per window at most (their quantiles, not their count, matter)
+
+
+def spread(points: Mapping[float, float] | Iterable[tuple[float, float]], n: int) -> tuple[float, ...]:
+    """``n`` values whose quantiles follow ``points`` (quantile in 0..100 -> value), linear in between:
+    the latencies of a window whose source reports statistics, not requests (CloudWatch's percentiles,
+    a Prometheus histogram's buckets). Pairs may repeat a quantile with a higher value (a step: an
+    empty histogram bucket), sorted by quantile then value. At most ``MAX_SAMPLES`` values."""
+    known = sorted(points.items() if isinstance(points, Mapping) else points)
+    if n <= 0 or not known:
+        return ()
+    count = min(n, MAX_SAMPLES)
+    out: list[float] = []
+    for i in range(count):
+        q = 100.0 * (i + 0.5) / count
+        if q <= known[0][0]:
+            out.append(known[0][1])
+            continue
+        if q >= known[-1][0]:
+            out.append(known[-1][1])
+            continue
+        for (q0, v0), (q1, v1) in pairwise(known):
+            if q0 <= q <= q1:
+                out.append(v0 + (v1 - v0) * (q - q0) / (q1 - q0) if q1 > q0 else v1)
+                break
+    return tuple(out)

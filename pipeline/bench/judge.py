@@ -1,7 +1,7 @@
 """The canary judge's benchmark: false rollbacks, bad releases caught, and the pipeline's overhead.
 
 ``python -m pipeline.bench.judge [ENV] [--rate 50] [--same 10] [--loaded 10] [--vs-stable 0] [--rollout 0]
-[--rollback-bake 0] [--slow-bake 0] [--bake SECONDS] [--only NAME...] [--json]``
+[--rollback-bake 0] [--slow-bake 0] [--bake SECONDS] [--metrics edge|both] [--only NAME...] [--json]``
 
 Under k6 constant load with writes and reads (perf/mixed.js) on the environment's traffic address
 (127.0.0.1; the stand-in cluster's virtual IP on swarm-local):
@@ -34,6 +34,12 @@ the run (from the edge's log), for a bad release the seconds from its first fail
 last request it answered (the fault's onset to weight 0, from the edge's log), and the verdict that
 came closest to failing. The bake is the environment's own (``--bake`` shortens it for a quick
 look). Traffic goes to 127.0.0.1 or to the project's own node containers only.
+
+``--metrics both`` (an environment with ``observability.enabled``) judges every release with
+``canary.metrics: both``: on the edge's log, Prometheus's counts held to it (``sources_agree``), and
+each decision judged a second time on Prometheus's windows (``pipeline.bench.agreement``). Per
+deploy: both sources' verdicts at every decision and whether they agree; at the end, the judge
+agreement: the releases on which the edge log's and Prometheus's verdicts agree, of all judged.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from typing import Any, cast
 
 from pipeline import registry
 from pipeline.analysis.records import Record
+from pipeline.bench.agreement import SecondJudge, agreement
 from pipeline.bench.releases import BAD_RELEASES, build_patched
 from pipeline.build.image import build_image
 from pipeline.build.revision import Revision
@@ -148,6 +155,9 @@ def main() -> None:
     parser.add_argument("--bad-times", type=int, default=1, help="how many times each bad release is tried")
     parser.add_argument("--spin", type=int, default=2, help="spinning processes that keep the host busy in the loaded arms")
     parser.add_argument("--bake", type=float, default=None, help="bake seconds (default: the environment's)")
+    parser.add_argument(
+        "--metrics", choices=("edge", "both"), default="edge", help="both: judge each release on Prometheus too (agreement)"
+    )
     parser.add_argument("--only", nargs="*", default=[])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -156,6 +166,10 @@ def main() -> None:
     env = ctx.env
     if args.bake is not None:
         env = env.model_copy(update={"canary": env.canary.model_copy(update={"bake_seconds": args.bake})})
+    if args.metrics == "both":
+        if not env.observability.enabled:
+            raise SystemExit(f"error: --metrics both reads Prometheus, which {args.env} does not run (hint: ENV=local or ci)")
+        env = env.model_copy(update={"canary": env.canary.model_copy(update={"metrics": "both"})})
     policy = env.canary
     configured = len(policy.steps) * policy.step_seconds + policy.bake_seconds
     target = ctx.target
@@ -213,8 +227,10 @@ def main() -> None:
         promote = target.promote
         if name == "rollout":  # the promotion as it was before slots, for the side-by-side overhead
             target.promote = cast(LocalTarget, target)._promote_by_update  # type: ignore[method-assign]
+        judge = versus_stable if name == "vs-stable" else release
+        second = SecondJudge(judge.env.canary, "baseline" if judge.env.canary.compare_with == "baseline" else "stable")
+        judge.on_source = second.watch if args.metrics == "both" else None
         try:
-            judge = versus_stable if name == "vs-stable" else release
             result = judge.canary(candidate, parse_faults(faults), f"bench judge {name}", record)
         finally:
             target.promote = promote  # type: ignore[method-assign]
@@ -245,11 +261,24 @@ def main() -> None:
                 {
                     **{k: d for _, k, d in result.timeline if k in ("promoted", "reverted")},
                     "beside": [d.get("share") for _, k, d in result.timeline if k == "beside"],
+                    **(sources(second, result.timeline) if args.metrics == "both" else {}),
                 },
             )
         )
         say(f"{name}: {runs[-1].outcome} in {runs[-1].wall_seconds} s ({runs[-1].failed}/{runs[-1].requests} failed)")
     report(runs, args.json, os.environ.get("COLUMNS"))
+
+
+def sources(second: SecondJudge, timeline: list[tuple[float, str, dict[str, Any]]]) -> dict[str, Any]:
+    """Both sources' verdicts at every decision, whether they agree, and the reads on which their
+    counts disagreed (``sources_agree`` failed)."""
+    verdicts = second.verdicts(timeline)
+    checks = [c for _, k, d in timeline if k == "verdict" for c in d.get("checks", []) if c.get("name") == "sources_agree"]
+    return {
+        "verdicts": verdicts,
+        "agree": verdicts["edge"] == verdicts["prometheus"],
+        "counts_disagreed": sum(1 for c in checks if c.get("verdict") == "fail"),
+    }
 
 
 def busy_from_promotion(count: int, busy: list[subprocess.Popen[bytes]]) -> Any:
@@ -296,6 +325,13 @@ def report(runs: list[Run], as_json: bool, _columns: str | None) -> None:
             f"{cells[4]:>7} {r.requests:>8} {r.failed:>7}"
         )
         print(f"              closest: {r.closest}; {r.reason}")
+        if "verdicts" in r.extra:
+            shown = {name: " ".join(v) or "-" for name, v in r.extra["verdicts"].items()}
+            same = "agree" if r.extra["agree"] else "DISAGREE"
+            print(f"              sources {same}: edge {shown['edge']} | prometheus {shown['prometheus']}")
+    agreed, judged = agreement([r.extra["verdicts"] for r in runs if "verdicts" in r.extra])
+    if judged:
+        print(f"judge agreement: edge-log and Prometheus verdicts agree on {agreed} of {judged} releases")
 
 
 if __name__ == "__main__":

@@ -541,13 +541,17 @@ class Controller:
         )
 
     def _edge_logs_check(self) -> list[CheckResult]:
-        """An edge whose log cannot be read served requests nobody judged: never a pass (a walk's
-        step or a bake with one ends in a rollback for insufficient data)."""
+        """An edge whose log cannot be read (or a Prometheus that does not answer, when the judge
+        reads it) served requests nobody judged: never a pass (a walk's step or a bake with one ends
+        in a rollback for insufficient data). Then the source's own findings (``sources_agree``)."""
         unread = self.source.unread()
+        findings = self.source.findings()
         if not unread:
-            return []
-        detail = f"the log of {', '.join(unread)} could not be read: what it served is unseen"
-        return [CheckResult("edge_logs", Verdict.INSUFFICIENT, len(unread), 0, detail)]
+            return findings
+        logs = [name for name in unread if name != "prometheus"]
+        seen = ([f"the log of {', '.join(logs)}"] if logs else []) + (["Prometheus"] if "prometheus" in unread else [])
+        detail = f"{' and '.join(seen)} could not be read: what it served is unseen"
+        return [CheckResult("edge_logs", Verdict.INSUFFICIENT, len(unread), 0, detail), *findings]
 
     def _bake(self) -> str | None:
         """Watch the new stable alone against the absolute thresholds; the previous release stays warm.

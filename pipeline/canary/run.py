@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.analysis.source import MetricsSource
 from pipeline.canary.controller import Controller, Outcome, Result
 from pipeline.canary.probe import BackgroundProbes
 from pipeline.commands.k6 import BackgroundLoad
@@ -69,6 +70,8 @@ class Release:
     project: Project
     target: Target
     say: Say
+    # told of the metrics source each canary run judges on, before the run (a bench's second judge)
+    on_source: Callable[[MetricsSource], None] | None = None
 
     def journal(self) -> Journal:
         return Journal(default_path(self.project.state))
@@ -149,6 +152,8 @@ class Release:
                 record(kind, data)
 
             source = metrics_source(self.env, self.target)  # the edge's log from now on (or the kind's own)
+            if self.on_source is not None:
+                self.on_source(source)
             controller = Controller(
                 self.env.canary,
                 self.target,

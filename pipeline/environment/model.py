@@ -293,6 +293,18 @@ class Canary(Strict):
         description="run the relative perf gate (canary vs stable, k6) once this step's weight is held; "
         "a failed gate rolls the canary back",
     )
+    metrics: Literal["edge", "prometheus", "both"] = Field(
+        default="edge",
+        description="what the canary is judged on: edge, the edge's access log (what users saw); prometheus, "
+        "the app's metrics in the stack's Prometheus (observability.enabled); both: judged on the edge's log, "
+        "and Prometheus's request counts must agree with it per track and window (sources_agree)",
+    )
+    metrics_tolerance: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.1,
+        description="with metrics: both, how far the two request counts of a track over a window may be apart, "
+        "as a share of the larger: |edge - prometheus| <= max(tolerance * n, 2 * n * scrape_seconds / window "
+        "seconds, 5), n = the larger count (pipeline/analysis/combined.py)",
+    )
 
     @field_validator("steps")
     @classmethod
@@ -358,6 +370,21 @@ class Environment(Strict):
             first = found[0]
             raise PydanticCustomError(
                 "target_kind", "{key}: {message}", {"key": first.key, "message": first.message, "hint": first.hint}
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_read(self) -> Environment:
+        """``canary.metrics`` names a Prometheus only where the stack runs one."""
+        if self.canary.metrics != "edge" and not self.observability.enabled:
+            raise PydanticCustomError(
+                "canary_metrics",
+                "{key}: {message}",
+                {
+                    "key": "canary.metrics",
+                    "message": f"{self.canary.metrics} reads the stack's Prometheus, but observability.enabled is false",
+                    "hint": "set observability.enabled: true (kind local), or canary.metrics: edge",
+                },
             )
         return self
 

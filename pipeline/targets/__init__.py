@@ -138,12 +138,18 @@ def app_secrets(env: Environment, target: Target) -> AppSecrets:
 
 def metrics_source(env: Environment, target: Target, offset: int | None = None) -> MetricsSource:
     """Where the canary's requests are measured: the kind's own source (the ecs kind's CloudWatch),
-    else the edge's log read from ``offset`` (default: its end, what is logged from now on)."""
+    else the edge's log read from ``offset`` (default: its end, what is logged from now on), or
+    Prometheus, or both held to each other, as ``canary.metrics`` says (``pipeline.targets.prometheus``)."""
     from pipeline.analysis.source import EdgeLogSource
 
     if has_part(env, "metrics"):
         return cast("OwnMetrics", target).metrics_source()
-    return EdgeLogSource(target.log_reader(), offset=target.log_size() if offset is None else offset)
+    edge = EdgeLogSource(target.log_reader(), offset=target.log_size() if offset is None else offset)
+    if env.canary.metrics == "edge":
+        return edge
+    from pipeline.targets.prometheus import judged_on
+
+    return judged_on(env, target, edge)
 
 
 def edge_history(env: Environment, target: Target, tail_bytes: int, offset: int | None = None) -> EdgeLogSource:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pipeline.analysis.combined import CombinedSource, Read
+from pipeline.analysis.source import StaticSource
+from pipeline.analysis.window import TrackWindow
+from pipeline.bench.agreement import SecondJudge, agreement
 from pipeline.bench.judge import closest_call
 from pipeline.bench.releases import BAD_RELEASES
+from pipeline.environment.model import Canary
 
 
 def test_the_closest_call_is_the_latency_check_nearest_its_limit() -> None:
@@ -68,3 +73,40 @@ def test_to_previous_is_the_last_request_that_reached_the_new_version_after_the_
     )
     assert to_previous(records, "new", 11.0) == (0.3, 1.5)  # switched at 11.3; drained at 12.5
     assert to_previous(records, "new", 12.0) == (0.0, 0.0)
+
+
+def _windows(canary: int, errors: int = 0, reference: int = 400) -> dict[str, TrackWindow]:
+    timed = tuple(20.0 + (i % 7) for i in range(canary - errors))
+    return {
+        "canary": TrackWindow("canary", canary, errors, timed),
+        "baseline": TrackWindow("baseline", reference, 0, tuple(20.0 + (i % 7) for i in range(reference))),
+        "stable": TrackWindow("stable", reference, 0, tuple(20.0 + (i % 7) for i in range(reference))),
+    }
+
+
+def test_the_second_judge_takes_each_sources_verdict_at_every_decision_and_counts_agreement() -> None:
+    judge = SecondJudge(Canary(), "baseline")
+    good, bad = _windows(400), _windows(400, errors=40)
+    spans = ((0.0, 10.0), (0.0, 10.0))
+    judge(Read(spans, [good, good], [good, good]))  # step 1: both pass
+    judge(Read(((10.0, 20.0), (0.0, 20.0)), [good, good], [bad, bad]))  # step 2: Prometheus sees errors
+    judge(Read(((30.0, 40.0),), [good], [good]))  # the bake
+    timeline = [
+        (10.1, "verdict", {"step": 1}),
+        (15.0, "snapshot", {}),
+        (20.1, "verdict", {"step": 2}),
+        (40.1, "bake", {"verdict": "pass"}),
+    ]
+    verdicts = judge.verdicts(timeline)
+    assert verdicts == {"edge": ["1:pass", "2:pass", "bake:pass"], "prometheus": ["1:pass", "2:fail", "bake:pass"]}
+    same = {"edge": ["1:pass"], "prometheus": ["1:pass"]}
+    assert agreement([verdicts, same, {"edge": [], "prometheus": []}]) == (1, 2)
+
+
+def test_the_second_judge_watches_only_a_both_source() -> None:
+    judge = SecondJudge(Canary(), "stable")
+    both = CombinedSource(StaticSource(), StaticSource())
+    judge.watch(both)
+    judge.watch(StaticSource())  # edge alone: nothing to compare
+    both.window(0.0, 10.0)
+    assert both.observe is judge and len(judge.reads) == 1
