@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline import edge
-
 # the edge's stub_status listener (pipeline/edge.py): on the stack's network only, never published
 STATUS_PATH = "/edge/stub_status"
+EDGE_STATUS_PORT = 8082  # pipeline/edge.py's listener for it (tests/unit/test_exporters.py holds the two equal)
 EDGE_LOG_DIR = "/var/log/nginx/pipeline"  # the edge-logs volume, read-only in mtail's task
 HOST_ROOT = "/host"  # the host's / in the node exporter's task, read-only
 
@@ -43,7 +42,7 @@ def table(stack: str, db_user: str, db_name: str, password_file: str) -> tuple[E
             9113,
             (
                 "/usr/bin/prometheus-nginx-exporter",
-                f"-nginx.scrape-uri=http://{stack}-edge:{edge.EDGE_STATUS_PORT}{STATUS_PATH}",
+                f"-nginx.scrape-uri=http://{stack}-edge:{EDGE_STATUS_PORT}{STATUS_PATH}",
                 f"-web.listen-address=0.0.0.0:{9113}",
             ),
         ),
