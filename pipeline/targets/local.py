@@ -273,7 +273,8 @@ class LocalTarget:
     def _ensure_exporters(self, image: str) -> None:
         """Every exporter (pipeline/observability/exporters.py) as a service of its own on the network."""
         mounts = self._secret_mounts(("db_password",), uid=0)  # the exporters' tasks run as root
-        for exporter in exporters.table(self.stack, APP_DB_USER, APP_DB, mounts[0].path):
+        table = exporters.table(self.stack, APP_DB_USER, APP_DB, mounts[0].path)
+        for exporter in table:
             self._ensure_service(
                 ServiceSpec(
                     name=exporters.service(self.stack, exporter),
@@ -290,7 +291,7 @@ class LocalTarget:
                     stop_grace="5s",
                 )
             )
-        self.say(f"exporters: {', '.join(e.name for e in exporters.table(self.stack, '', '', ''))}")
+        self.say(f"exporters: {', '.join(e.name for e in table)}")
 
     def _ensure_watcher(self, watcher: Watcher) -> None:
         """A watcher's files in its volume, and its container running on them: when it already runs
